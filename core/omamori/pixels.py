@@ -1,0 +1,75 @@
+"""Conversions between float32 RGBA in [0, 1] and the byte layouts editors use.
+
+Kept in the core so that GIMP and Krita adapters move raw bytes and never carry
+their own conversion loops. Layout names: channel order then sample type,
+e.g. ``RGBA8``, ``BGRA16``, ``RGBAF16``, ``BGRAF32``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InputError
+from .i18n import Text
+
+_SAMPLES = {"8": np.dtype("u1"), "16": np.dtype("<u2"), "F16": np.dtype("<f2"), "F32": np.dtype("<f4")}
+_ORDERS = ("RGBA", "BGRA")
+
+
+def parse_layout(layout: str) -> tuple[str, np.dtype]:
+    order, sample = layout[:4], layout[4:]
+    if order not in _ORDERS or sample not in _SAMPLES:
+        raise InputError(Text("unknown pixel layout {layout!r}.", "不明な画素レイアウト {layout!r}。"), layout=layout)
+    return order, _SAMPLES[sample]
+
+
+def to_float(samples: np.ndarray) -> np.ndarray:
+    """Integer or float samples to float32 in [0, 1] (floats are clipped, not scaled)."""
+    if samples.dtype == np.uint8:
+        return samples.astype(np.float32) / 255.0
+    if samples.dtype == np.uint16:
+        return samples.astype(np.float32) / 65535.0
+    return np.clip(samples.astype(np.float32), 0.0, 1.0)
+
+
+def from_float(rgba: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float32 [0, 1] to `dtype` samples, rounding to the nearest level."""
+    clipped = np.clip(rgba, 0.0, 1.0)
+    if dtype.kind == "u":
+        top = np.iinfo(dtype).max
+        return np.rint(clipped * top).astype(dtype)
+    return clipped.astype(dtype)
+
+
+def quantize(rgba: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Rounds float pixels to the levels of an 8- or 16-bit output (32 = unchanged)."""
+    if bit_depth >= 32:
+        return np.clip(rgba, 0.0, 1.0).astype(np.float32)
+    top = float((1 << bit_depth) - 1)
+    return (np.rint(np.clip(rgba, 0.0, 1.0) * top) / top).astype(np.float32)
+
+
+def bytes_to_rgba(buffer: bytes, width: int, height: int, layout: str) -> np.ndarray:
+    order, dtype = parse_layout(layout)
+    expected = width * height * 4 * dtype.itemsize
+    if len(buffer) != expected:
+        raise InputError(Text("pixel buffer has {got} bytes, expected {want} for {w}×{h} {layout}.",
+                              "画素バッファが {got} バイトです（{w}×{h} {layout} では {want} バイト）。"),
+                         got=len(buffer), want=expected, w=width, h=height, layout=layout)
+    samples = np.frombuffer(buffer, dtype=dtype).reshape(height, width, 4)
+    if order == "BGRA":
+        samples = samples[..., [2, 1, 0, 3]]
+    return to_float(samples)
+
+
+def rgba_to_bytes(rgba: np.ndarray, layout: str) -> bytes:
+    order, dtype = parse_layout(layout)
+    samples = from_float(rgba, dtype)
+    if order == "BGRA":
+        samples = samples[..., [2, 1, 0, 3]]
+    return np.ascontiguousarray(samples).tobytes()
+
+
+def layout_bit_depth(layout: str) -> int:
+    """The output bit depth a budget must hold at, for a layout."""
+    sample = parse_layout(layout)[1]
+    return 8 * sample.itemsize if sample.kind == "u" else 32

@@ -1,0 +1,95 @@
+"""The filter registry, on pluggy.
+
+Built-in filter modules and third-party plugins (entry-point group ``omamori``)
+register through the same hook, ``omamori_register_filters(registry)``. Set
+``OMAMORI_NO_PLUGINS=1`` to load only the built-ins when debugging."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+from functools import lru_cache
+
+import pluggy
+
+from . import filters as builtin_filters
+from .errors import ParamError
+from .filters.base import Filter
+from .i18n import Text
+
+PROJECT = "omamori"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class HookSpecs:
+    """Hook specifications; every hook name starts with ``omamori_``."""
+
+    @hookspec
+    def omamori_register_filters(self, registry: "Registry") -> None:
+        """Add filters with ``registry.add(filter_instance)``."""
+
+
+class Registry:
+    """The filters known to this process, by name."""
+
+    def __init__(self):
+        self._filters: dict[str, Filter] = {}
+
+    def add(self, filt: Filter) -> None:
+        if not filt.name or filt.name in self._filters:
+            raise ValueError(f"filter name {filt.name!r} is empty or registered twice")
+        self._filters[filt.name] = filt
+
+    def get(self, name: str) -> Filter:
+        try:
+            return self._filters[name]
+        except KeyError:
+            raise ParamError(
+                Text("unknown filter {name!r}; known: {known}.", "不明なフィルタ {name!r}（使えるもの: {known}）。"),
+                name=name, known=", ".join(self.names())) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._filters)
+
+    def all(self) -> list[Filter]:
+        return [self._filters[n] for n in self.names()]
+
+
+def _builtin_modules():
+    for info in pkgutil.iter_modules(builtin_filters.__path__):
+        if not info.name.startswith("_") and info.name != "base":
+            yield importlib.import_module(f"{builtin_filters.__name__}.{info.name}")
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    """Loads third-party plugins; a broken one is reported and skipped, never fatal."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=PROJECT):
+        try:
+            pm.register(ep.load(), name=f"{PROJECT}-ep-{ep.name}")
+        except Exception as err:  # a third-party bug must not stop the built-ins
+            print(f"omamori: plugin {ep.name!r} skipped: {err}", file=sys.stderr)
+
+
+def make_plugin_manager() -> pluggy.PluginManager:
+    """Built-ins first, then entry points; a misspelt hook fails loudly."""
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(HookSpecs)
+    for module in _builtin_modules():
+        pm.register(module, name=module.__name__)
+    if os.environ.get("OMAMORI_NO_PLUGINS") != "1":
+        _load_entry_points(pm)
+    pm.check_pending()
+    return pm
+
+
+@lru_cache(maxsize=1)
+def get_registry() -> Registry:
+    """The process-wide registry, built on first use (not at import)."""
+    registry = Registry()
+    make_plugin_manager().hook.omamori_register_filters(registry=registry)
+    return registry

@@ -1,0 +1,54 @@
+"""Scripting API for Krita's Scripter and batch scripts; the docker does the same steps.
+
+    from omamori_krita import api
+    api.protect(Krita.instance().activeDocument(), preset="standard", new_layer=True)
+    api.export_protected(doc, "/tmp/post.png", preset="standard")
+
+Both block until done (scripts want the result); the docker runs `jobs.compute` on a
+worker thread instead. Errors raise `strings.Problem` or the bridge's `BridgeError`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from . import engine, host, jobs
+
+LAST_PRESET_KEY = "last_preset"
+
+
+def protect(document, preset="standard", new_layer=True, on_progress=None, should_cancel=None):
+    """Protects the active paint layer of `document`; returns the layer holding the result.
+
+    `new_layer=True` adds the result above the layer (one undo step); False replaces the
+    layer's pixels. The selection, if any, limits the effect."""
+    job = jobs.prepare_protect(document, preset, new_layer)
+    jobs.compute(job, engine.bridge(), on_progress, should_cancel)
+    layer = jobs.commit(job)
+    remember(preset)
+    return layer
+
+
+def export_protected(document, path, preset="standard", on_progress=None, should_cancel=None):
+    """Writes a flattened, protected copy with opt-out metadata to `path`.
+
+    The document is not changed. Returns the bridge's report (output path, posting checklist)."""
+    job = jobs.prepare_export(document, path, preset)
+    result = jobs.compute(job, engine.bridge(), on_progress, should_cancel)
+    remember(preset)
+    return result
+
+
+def last_preset(default="standard"):
+    """The preset of the last apply or export: a name, or the settings edited in the docker."""
+    saved = host.read_setting(LAST_PRESET_KEY, "")
+    if saved.startswith("{"):
+        try:
+            return json.loads(saved)
+        except ValueError:  # a damaged setting must not block the action
+            return default
+    return saved or default
+
+
+def remember(preset) -> None:
+    host.write_setting(LAST_PRESET_KEY, json.dumps(preset) if isinstance(preset, dict) else str(preset))

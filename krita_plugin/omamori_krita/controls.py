@@ -1,0 +1,78 @@
+"""Widget descriptions generated from the core's parameter declarations.
+
+Pure data (no Qt) so that unit tests can check that every declared type, range and
+default reaches the docker; docker.py only turns a `Control` into a Qt widget.
+Ranges and defaults live in the declaration, never here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .strings import text
+
+WIDGETS = {"float": "double", "int": "int", "bool": "check", "choice": "combo",
+           "str": "line", "path": "line", "color": "color"}
+OPEN_RANGE = 1e9  # Qt spin boxes need bounds; an undeclared side means "no limit"
+
+
+@dataclass(frozen=True)
+class Control:
+    step: int            # index of the preset step the parameter belongs to
+    name: str
+    widget: str          # one of WIDGETS' values
+    label: str
+    tooltip: str
+    value: Any           # the preset's value, else the declared default
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    decimals: int = 0
+    single_step: float = 1.0
+    choices: tuple = ()  # (value, label) pairs for combo boxes
+
+
+def controls_for(preset: dict, filters: dict, lang: Optional[str] = None) -> list:
+    """One Control per declared parameter of each of the preset's steps."""
+    out = []
+    for index, step in enumerate(preset.get("steps", [])):
+        spec = filters.get(step.get("filter"), {})
+        values = step.get("params", {})
+        for param in spec.get("params", []):
+            out.append(control_for(index, param, values.get(param["name"], param.get("default")), lang))
+    return out
+
+
+def control_for(step: int, param: dict, value: Any, lang: Optional[str] = None) -> Control:
+    kind = WIDGETS.get(param.get("type"), "line")
+    common = dict(step=step, name=param["name"], widget=kind, label=text(param.get("label") or param["name"], lang),
+                  tooltip=text(param.get("help"), lang), value=value)
+    if kind in ("double", "int"):
+        lo = param.get("min") if param.get("min") is not None else -OPEN_RANGE
+        hi = param.get("max") if param.get("max") is not None else OPEN_RANGE
+        if kind == "int":
+            return Control(minimum=int(lo), maximum=int(hi), **common)
+        span = hi - lo if abs(hi - lo) < OPEN_RANGE else 100.0
+        decimals = 3 if span <= 1 else 2
+        return Control(minimum=float(lo), maximum=float(hi), decimals=decimals,
+                       single_step=round(span / 100.0, decimals) or 10 ** -decimals, **common)
+    if kind == "combo":
+        labels = param.get("choice_labels") or []
+        names = param.get("choices") or []
+        pairs = tuple((name, text(labels[i], lang) if i < len(labels) else name) for i, name in enumerate(names))
+        return Control(choices=pairs, **common)
+    return Control(**common)
+
+
+def edited_preset(preset: dict, values: dict, name: Optional[str] = None) -> dict:
+    """A copy of `preset` with `values[(step, param)]` applied (the docker's current state)."""
+    steps = []
+    for index, step in enumerate(preset.get("steps", [])):
+        params = dict(step.get("params", {}))
+        params.update({param: value for (i, param), value in values.items() if i == index})
+        steps.append({**step, "params": params})
+    out = {key: value for key, value in preset.items() if key not in ("builtin", "source", "path")}
+    out.update(steps=steps)
+    if name:
+        out["name"] = name
+    return out

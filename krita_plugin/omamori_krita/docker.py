@@ -1,0 +1,295 @@
+"""The "Omamori" docker: preset, generated controls, apply/export, progress and status.
+
+Widgets are generated from the parameter declarations the worker describes
+(controls.py); the docker itself knows no filter. Work runs on a runner.Task.
+"""
+
+from __future__ import annotations
+
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QColor
+from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                             QGroupBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QProgressBar,
+                             QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from krita import DockWidget
+
+from . import api, controls, engine, host, jobs, runner
+from .strings import Problem, text, tr
+
+DOCKER_ID = "omamori_docker"
+
+
+class OmamoriPanel(QWidget):
+    """The docker's content; a plain QWidget so tests can build and grab it offscreen."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.info = None          # bridge.describe(): filters, presets, profiles
+        self.task = None
+        self.inputs = {}          # (step index, param name) -> widget
+        self.controls = []
+        layout = QVBoxLayout(self)
+        self.preset_box = QComboBox()
+        self.preset_box.currentIndexChanged.connect(self._show_preset)
+        row = QFormLayout()
+        row.addRow(tr("preset"), self.preset_box)
+        layout.addLayout(row)
+        self.steps_area = QVBoxLayout()
+        layout.addLayout(self.steps_area)
+        self.buttons = {}
+        for key, slot in (("apply_new", lambda: self.apply(True)), ("apply_this", lambda: self.apply(False)),
+                          ("export", self.export), ("save_preset", self.save_preset)):
+            button = QPushButton(tr(key))
+            button.setObjectName(key)
+            button.clicked.connect(slot)
+            layout.addWidget(button)
+            self.buttons[key] = button
+        bar = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.cancel_button = QPushButton(tr("cancel"))
+        self.cancel_button.clicked.connect(self.cancel)
+        bar.addWidget(self.progress)
+        bar.addWidget(self.cancel_button)
+        layout.addLayout(bar)
+        self.status = QLabel(tr("loading"))
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self._busy(False)
+
+    # --- loading the core's description -------------------------------------------------
+    def load(self, wait: bool = False) -> None:
+        """Asks the worker for filters and presets (off the UI thread unless `wait`)."""
+        if wait:
+            self._loaded(_Done(engine.bridge().describe()))
+            return
+        self._run(lambda progress, cancel: engine.bridge().describe(), self._loaded)
+
+    def _loaded(self, task) -> None:
+        if not self._report(task):
+            return
+        self.info = task.result
+        current = api.last_preset()
+        current_name = jobs.preset_name(current)
+        self.preset_box.blockSignals(True)
+        self.preset_box.clear()
+        for preset in self.info.get("presets", []):
+            label = preset["name"] if preset.get("builtin", True) else tr("user_preset", name=preset["name"])
+            self.preset_box.addItem(label, preset)
+        found = self.preset_box.findText(current_name)
+        self.preset_box.setCurrentIndex(max(found, 0))
+        self.preset_box.blockSignals(False)
+        self._show_preset()
+        self._say(tr("ready"))
+
+    def _show_preset(self, *_args) -> None:
+        while self.steps_area.count():
+            item = self.steps_area.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        self.inputs = {}
+        preset = self.preset_box.currentData()
+        if not preset:
+            return
+        filters = self.filters()
+        self.controls = controls.controls_for(preset, filters)
+        groups = {}
+        for index, step in enumerate(preset.get("steps", [])):
+            spec = filters.get(step.get("filter"), {})
+            box = QGroupBox(f"{index + 1}. {text(spec.get('label') or step.get('filter'))}")
+            box.setObjectName(f"step{index}")
+            box.setToolTip(text(spec.get("help")))
+            box.setLayout(QFormLayout())
+            groups[index] = box
+            self.steps_area.addWidget(box)
+        for control in self.controls:
+            widget = _make_widget(control)
+            widget.setObjectName(f"{control.step}.{control.name}")
+            widget.setToolTip(control.tooltip)
+            groups[control.step].layout().addRow(control.label, widget)
+            self.inputs[(control.step, control.name)] = widget
+
+    def filters(self) -> dict:
+        return {f["name"]: f for f in (self.info or {}).get("filters", [])}
+
+    def edits(self) -> dict:
+        """The values the user changed, by (step, param); spin boxes round to their decimals."""
+        out = {}
+        for control in self.controls:
+            value = _value_of(self.inputs[(control.step, control.name)])
+            if control.widget == "double":
+                same = abs(value - float(control.value)) <= 0.5 * 10 ** -control.decimals
+            else:
+                same = value == control.value
+            if not same:
+                out[(control.step, control.name)] = value
+        return out
+
+    def current_preset(self, name=None) -> dict:
+        """The chosen preset with the user's edits applied."""
+        return controls.edited_preset(self.preset_box.currentData() or {}, self.edits(), name)
+
+    def _preset_for_run(self):
+        """The preset's name when nothing was edited (the worker resolves it), else the edited dict."""
+        if not self.edits():
+            return (self.preset_box.currentData() or {}).get("name", "standard")
+        return self.current_preset()
+
+    # --- actions -------------------------------------------------------------------------
+    def apply(self, new_layer: bool) -> None:
+        preset = self._preset_for_run()
+        try:
+            job = jobs.prepare_protect(host.active_document(), preset, new_layer)
+        except Problem as problem:
+            self._say(problem.message(), error=True)
+            return
+
+        def done(task):
+            if self._report(task):
+                try:
+                    layer = jobs.commit(job)
+                except Problem as problem:
+                    self._say(problem.message(), error=True)
+                    return
+                api.remember(preset)
+                self._say(tr("done_new" if new_layer else "done_this", name=layer.name()))
+        self._run(lambda progress, cancel: jobs.compute(job, engine.bridge(), progress, cancel), done)
+
+    def export(self, path: str = "") -> None:
+        preset = self._preset_for_run()
+        try:
+            doc = host.active_document()
+            if not path:
+                path, _ = QFileDialog.getSaveFileName(self, tr("export"), "", tr("export_filter"))
+                if not path:
+                    return
+            job = jobs.prepare_export(doc, path, preset)
+        except Problem as problem:
+            self._say(problem.message(), error=True)
+            return
+
+        def done(task):
+            if self._report(task):
+                api.remember(preset)
+                self._say(export_summary(task.result, path))
+        self._run(lambda progress, cancel: jobs.compute(job, engine.bridge(), progress, cancel), done)
+
+    def save_preset(self, name: str = "") -> None:
+        if not name:
+            name, ok = QInputDialog.getText(self, tr("save_preset"), tr("save_preset_prompt"))
+            if not ok or not name.strip():
+                return
+        preset = self.current_preset(name.strip())
+
+        def done(task):
+            if self._report(task):
+                self._say(tr("saved_preset", name=preset["name"]))
+                api.remember(preset["name"])
+                self.load()  # the new preset joins the chooser
+        self._run(lambda progress, cancel: engine.bridge().save_preset(preset), done)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    # --- plumbing ------------------------------------------------------------------------
+    def _run(self, work, on_done) -> None:
+        def finished(task):
+            self.task = None
+            self._busy(False)
+            on_done(task)
+        self._busy(True)
+        self._say(tr("working"))
+        self.task = runner.start(self, work, self._progress, finished)
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+        if message:
+            self._say(message)
+
+    def _report(self, task) -> bool:
+        """True when `task` succeeded; otherwise shows why, inline."""
+        if task.error is None:
+            return True
+        if runner.is_cancel(task.error):
+            self._say(tr("cancelled"))
+        else:
+            self._say(runner.error_message(task.error), error=True)
+        return False
+
+    def _busy(self, busy: bool) -> None:
+        for button in self.buttons.values():
+            button.setEnabled(not busy)
+        self.preset_box.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        self.progress.setValue(0)
+
+    def _say(self, message: str, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #c0392b;" if error else "")
+        self.status.setText(message)
+
+
+class OmamoriDocker(DockWidget):
+    def __init__(self):
+        super().__init__()
+        self.setWindowTitle(tr("title"))
+        self.panel = OmamoriPanel(self)
+        self.setWidget(self.panel)
+        self.panel.load()
+
+    def canvasChanged(self, canvas):  # required by DockWidget; the panel reads the active document when used
+        pass
+
+
+class _Done:
+    """A finished synchronous call, shaped like a runner.Task."""
+
+    def __init__(self, result):
+        self.result, self.error = result, None
+
+
+def export_summary(result: dict, path: str) -> str:
+    lines = [tr("done_export", path=result.get("output") or path)]
+    checklist = result.get("checklist") or []
+    if checklist:
+        lines += ["", tr("checklist") + ":"] + [f"• {text(item)}" for item in checklist]
+    return "\n".join(lines)
+
+
+def _make_widget(control: controls.Control) -> QWidget:
+    if control.widget == "double":
+        widget = QDoubleSpinBox()
+        widget.setDecimals(control.decimals)
+        widget.setRange(control.minimum, control.maximum)
+        widget.setSingleStep(control.single_step)
+        widget.setValue(float(control.value))
+    elif control.widget == "int":
+        widget = QSpinBox()
+        widget.setRange(int(control.minimum), int(control.maximum))
+        widget.setValue(int(control.value))
+    elif control.widget == "check":
+        widget = QCheckBox()
+        widget.setChecked(bool(control.value))
+    elif control.widget == "combo":
+        widget = QComboBox()
+        for value, label in control.choices:
+            widget.addItem(label, value)
+        widget.setCurrentIndex(max(widget.findData(control.value), 0))
+    else:
+        widget = QLineEdit("" if control.value is None else str(control.value))
+        if control.widget == "color":
+            widget.setInputMask(r"\#HHHHHH")
+            widget.setStyleSheet(f"border-left: 12px solid {QColor(str(control.value)).name()};")
+    return widget
+
+
+def _value_of(widget: QWidget):
+    if isinstance(widget, (QDoubleSpinBox, QSpinBox)):
+        return widget.value()
+    if isinstance(widget, QCheckBox):
+        return widget.isChecked()
+    if isinstance(widget, QComboBox):
+        return widget.currentData()
+    return widget.text()

@@ -1,0 +1,114 @@
+"""English and Japanese UI strings, and the choice between them.
+
+Filter and parameter labels come from the core's declarations (via the bridge);
+only the docker's own words live here.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from pathlib import Path
+
+STRINGS = {
+    "title": ("Omamori", "Omamori（お守り）"),
+    "preset": ("Preset", "プリセット"),
+    "user_preset": ("{name} (yours)", "{name}（ユーザー）"),
+    "steps": ("Steps", "処理ステップ"),
+    "apply_new": ("Apply to new layer", "新しいレイヤーに適用"),
+    "apply_this": ("Apply to this layer", "このレイヤーに適用"),
+    "action_protect": ("Protect with last preset", "前回のプリセットで保護"),
+    "export": ("Export protected copy…", "保護したコピーを書き出す…"),
+    "save_preset": ("Save as preset…", "プリセットとして保存…"),
+    "save_preset_prompt": ("Name of the new preset:", "新しいプリセットの名前:"),
+    "cancel": ("Cancel", "キャンセル"),
+    "ready": ("Ready.", "準備完了。"),
+    "loading": ("Starting Omamori…", "Omamori を起動中…"),
+    "working": ("Working…", "処理中…"),
+    "done_new": ("Protected copy added as layer “{name}”.", "保護したレイヤー「{name}」を追加しました。"),
+    "done_this": ("Layer “{name}” protected.", "レイヤー「{name}」を保護しました。"),
+    "done_export": ("Exported {path}", "{path} を書き出しました"),
+    "saved_preset": ("Preset “{name}” saved; GIMP and the CLI see it too.",
+                     "プリセット「{name}」を保存しました（GIMP と CLI でも使えます）。"),
+    "cancelled": ("Cancelled; the document was not changed.", "キャンセルしました。ドキュメントは変更されていません。"),
+    "checklist": ("Before posting", "投稿前のチェックリスト"),
+    "export_filter": ("Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff)", "画像 (*.png *.jpg *.jpeg *.webp *.tif *.tiff)"),
+    "layer_suffix": ("{name} (Omamori)", "{name}（Omamori）"),
+    # Problems: one plain line each, saying what to do.
+    "no_document": ("Open a document first.", "先にドキュメントを開いてください。"),
+    "not_paint_layer": ("Select a paint layer (the active node is a {kind}).",
+                        "ペイントレイヤーを選択してください（現在のノード: {kind}）。"),
+    "layer_locked": ("Layer “{name}” is locked; unlock it first.", "レイヤー「{name}」はロックされています。解除してください。"),
+    "unsupported_model": ("Colour model {model} is not supported; convert the image to RGB/Alpha "
+                          "(Image › Convert Image Color Space).",
+                          "カラーモデル {model} には対応していません。RGB/Alpha に変換してください"
+                          "（画像 › 画像の色空間を変換）。"),
+    "unsupported_depth": ("Channel depth {depth} is not supported; use 8-bit, 16-bit or float.",
+                          "チャンネル深度 {depth} には対応していません（8/16 ビット整数か浮動小数点を使ってください）。"),
+    "bad_result": ("Omamori returned {got} bytes, expected {expected}; the document was not changed.",
+                   "Omamori の結果が {got} バイトでした（期待値 {expected}）。ドキュメントは変更されていません。"),
+    "not_installed": ("Omamori's engine was not found. Run “omamori install krita” in a terminal, "
+                      "then restart Krita.",
+                      "Omamori 本体が見つかりません。ターミナルで「omamori install krita」を実行して"
+                      "Krita を再起動してください。"),
+    "unknown_preset": ("Unknown preset “{name}”.", "プリセット「{name}」が見つかりません。"),
+    "failed": ("Omamori failed: {message}", "Omamori でエラー: {message}"),
+}
+
+
+class Problem(Exception):
+    """A user-facing failure, shown inline in the docker in the user's language."""
+
+    def __init__(self, key: str, **values):
+        self.key = key
+        self.values = values
+        super().__init__(tr(key, "en", **values))
+
+    def message(self, lang: str | None = None) -> str:
+        return tr(self.key, lang, **self.values)
+
+
+def tr(key: str, lang: str | None = None, **values) -> str:
+    en, ja = STRINGS[key]
+    return (ja if (lang or language()) == "ja" else en).format(**values)
+
+
+def text(pair, lang: str | None = None) -> str:
+    """A core-declared {"en", "ja"} label in the UI language (plain strings pass through)."""
+    if isinstance(pair, dict):
+        return pair.get("ja") if (lang or language()) == "ja" and pair.get("ja") else pair.get("en", "")
+    return str(pair or "")
+
+
+def pick(candidates) -> str:
+    """'ja' or 'en' from the first non-empty locale name, e.g. 'ja_JP.UTF-8' -> 'ja'."""
+    for value in candidates:
+        if value:
+            return "ja" if value.lower().startswith("ja") else "en"
+    return "en"
+
+
+def language() -> str:
+    """Krita's own UI language first (its language override file), then Qt's, then the env."""
+    return pick([os.environ.get("OMAMORI_LANG"), _krita_language(), _qt_language(),
+                 os.environ.get("LC_ALL"), os.environ.get("LC_MESSAGES"), os.environ.get("LANG")])
+
+
+def _krita_language() -> str:
+    # Settings › Switch Application Language writes here; empty when never changed.
+    path = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "klanguageoverridesrc"
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+        return parser.get("Language", "krita", fallback="").split(":")[0]
+    except (OSError, configparser.Error):
+        return ""
+
+
+def _qt_language() -> str:
+    try:
+        from PyQt5.QtCore import QLocale
+    except ImportError:  # unit tests run without Qt
+        return ""
+    languages = QLocale().uiLanguages()
+    return languages[0] if languages else QLocale().name()

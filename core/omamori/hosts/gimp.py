@@ -1,0 +1,50 @@
+"""`omamori install gimp` / `uninstall gimp`.
+
+GIMP 3 loads a Python plug-in from a folder named like its script inside the user's
+plug-ins folder (~/.config/GIMP/3.0/plug-ins/omamori/omamori.py, executable). The bridge
+client and omamori.json beside it point the plug-in at this environment's Python.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from . import copy_tree, home_dir, plugin_source, wire_bridge
+
+NAME = "omamori"
+
+
+def config_dir(home=None) -> Path:
+    """GIMP 3's per-user folder; GIMP3_DIRECTORY and XDG_CONFIG_HOME move it, as in GIMP itself."""
+    if home is None:
+        if os.environ.get("GIMP3_DIRECTORY"):
+            return Path(os.environ["GIMP3_DIRECTORY"]).expanduser()
+        if os.environ.get("XDG_CONFIG_HOME"):
+            return Path(os.environ["XDG_CONFIG_HOME"]).expanduser() / "GIMP" / "3.0"
+    return home_dir(home) / ".config" / "GIMP" / "3.0"
+
+
+def plugin_dir(home=None) -> Path:
+    return config_dir(home) / "plug-ins" / NAME
+
+
+def install(home=None) -> list[Path]:
+    """Copies the plug-in for the user at `home` (default: this user); GIMP picks it up on its next start."""
+    target = plugin_dir(home)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    copy_tree(plugin_source("gimp_plugin") / NAME, target)
+    wire_bridge(target)
+    script = target / f"{NAME}.py"
+    script.chmod(0o755)  # GIMP only runs executable plug-in scripts
+    return [target]
+
+
+def uninstall(home=None) -> list[Path]:
+    """Removes the plug-in folder; GIMP's other settings stay."""
+    target = plugin_dir(home)
+    if target.exists():
+        shutil.rmtree(target)
+        return [target]
+    return []

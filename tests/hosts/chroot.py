@@ -33,7 +33,8 @@ ROOT = Path(os.environ.get("OMAMORI_TRIXIE_ROOT", "/var/cache/omamori/trixie"))
 STAMP = ROOT / ".omamori-root-v1"          # keep in step with STAMP_VERSION in trixie_root.sh
 VENV_BIN = "/opt/omamori-venv/bin"
 REPO_IN_ROOT = "/omamori"
-BASE_PATH = f"{VENV_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Not the venv: GIMP starts Python plug-ins with `env python3`, which must find Debian's python3 (with gi).
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Paths whose content decides whether the venv's copy of Omamori is stale.
 _SOURCE_PARTS = ("pyproject.toml", "core", "gimp_plugin", "krita_plugin")
 

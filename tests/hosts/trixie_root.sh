@@ -65,7 +65,8 @@ copy_cert() {
 
 in_root() {
     # Run a command in the root with a clean environment (the host's PATH/PYTHONPATH mean nothing there).
-    local envs=(HOME=/root PATH=/opt/omamori-venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    # The venv is not on PATH: GIMP starts its Python plug-ins with `env python3`, which must be Debian's.
+    local envs=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
                 LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
     [ -f "$ROOT/etc/omamori/pip-cert.pem" ] && envs+=(PIP_CERT=/etc/omamori/pip-cert.pem)
     [ -n "${PIP_INDEX_URL:-}" ] && envs+=(PIP_INDEX_URL="$PIP_INDEX_URL")

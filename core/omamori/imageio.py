@@ -164,7 +164,7 @@ def _from_sixteen_bit(data: bytes, im: Image.Image) -> Picture:
 _ORIENT_OPS = {
     2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
     5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
-    7: lambda a: np.rot90(a, 1)[::-1], 8: lambda a: np.rot90(a, 1),
+    7: lambda a: np.rot90(a, -1)[::-1], 8: lambda a: np.rot90(a, 1),
 }
 
 

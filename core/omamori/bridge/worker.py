@@ -1,0 +1,93 @@
+"""Worker side of the editor bridge: ``python -m omamori.bridge.worker DIR``.
+
+Reads DIR/request.json (and input.raw, mask.raw), prints JSON lines of progress
+on stdout and ends with one ``{"result": ...}`` or ``{"error": "..."}`` line.
+Pixels come back in DIR/output.raw, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from .. import jobs, presets
+from ..errors import OmamoriError
+from ..pixels import bytes_to_rgba, layout_bit_depth, rgba_to_bytes
+
+
+def emit(event: dict) -> None:
+    sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def report_progress(fraction: float, message: str) -> None:
+    emit({"progress": round(fraction, 4), "message": message})
+
+
+def read_pixels(folder: Path, args: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    width, height = int(args["width"]), int(args["height"])
+    rgba = bytes_to_rgba((folder / "input.raw").read_bytes(), width, height, args["layout"])
+    mask_path = folder / "mask.raw"
+    mask = None
+    if mask_path.exists():
+        mask = np.frombuffer(mask_path.read_bytes(), np.uint8).reshape(height, width).astype(np.float32) / 255.0
+    return rgba, mask
+
+
+def op_describe(folder: Path, args: dict) -> dict:
+    return jobs.describe()
+
+
+def op_preset(folder: Path, args: dict) -> dict:
+    return presets.load_preset(args["preset"]).to_dict()
+
+
+def op_save_preset(folder: Path, args: dict) -> dict:
+    saved = presets.save_preset(presets.preset_from_dict(args["preset"]), overwrite=bool(args.get("overwrite")))
+    return {"path": str(saved)}
+
+
+def op_process(folder: Path, args: dict) -> dict:
+    rgba, mask = read_pixels(folder, args)
+    preset = presets.load_preset(args["preset"])
+    out = jobs.protect_pixels(rgba, preset, bit_depth=layout_bit_depth(args["layout"]), mask=mask,
+                              seed=args.get("seed"), progress=report_progress)
+    temp = folder / "output.raw.tmp"
+    temp.write_bytes(rgba_to_bytes(out, args["layout"]))
+    os.replace(temp, folder / "output.raw")
+    return {"width": out.shape[1], "height": out.shape[0]}
+
+
+def op_export(folder: Path, args: dict) -> dict:
+    rgba, _ = read_pixels(folder, args)
+    preset = presets.load_preset(args["preset"])
+    return jobs.export_pixels(rgba, preset, Path(args["path"]), bit_depth=layout_bit_depth(args["layout"]),
+                              overwrite=bool(args.get("overwrite", True)), progress=report_progress)
+
+
+OPERATIONS = {"describe": op_describe, "preset": op_preset, "save_preset": op_save_preset,
+              "process": op_process, "export": op_export}
+
+
+def main(argv: list[str]) -> int:
+    folder = Path(argv[1])
+    try:
+        request = json.loads((folder / "request.json").read_text(encoding="utf-8"))
+        result = OPERATIONS[request["op"]](folder, request.get("args", {}))
+    except OmamoriError as err:
+        emit({"error": err.message()})
+        return 1
+    except Exception as err:  # report, never hang the editor; the trace goes to stderr for bug reports
+        traceback.print_exc()
+        emit({"error": f"internal error / 内部エラー: {type(err).__name__}: {err}"})
+        return 1
+    emit({"result": result})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,275 @@
+"""The `omamori` command line (help and messages in English or Japanese)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__, jobs, presets
+from .errors import OmamoriError, ParamError, PresetError
+from .i18n import Text
+from .registry import get_registry
+
+T = Text
+
+
+def say(text: Text, **values) -> str:
+    return text.get().format(**values)
+
+
+def fail_line(message: str) -> None:
+    print(f"omamori: {message}", file=sys.stderr)
+
+
+# ---- protect / apply -------------------------------------------------------
+
+def add_batch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help=say(T("image files", "画像ファイル")))
+    parser.add_argument("--out", metavar="DIR", help=say(T(
+        "write into DIR instead of beside each input", "入力の隣ではなく DIR に書き出す")))
+    parser.add_argument("--json", action="store_true", help=say(T(
+        "one JSON object per input on stdout", "入力ごとに JSON を1行ずつ標準出力へ")))
+
+
+def run_batch(args: argparse.Namespace, preset: presets.Preset, overwrite: bool) -> int:
+    """Protects every input, going on past bad files; 1 if any failed."""
+    failures = 0
+    bar = progress_bar(len(args.inputs), enabled=not args.json and sys.stderr.isatty())
+    for path in args.inputs:
+        result = jobs.protect_file(path, preset, out_dir=args.out, overwrite=overwrite)
+        failures += not result.ok
+        bar.update(1)
+        report_result(result, as_json=args.json)
+    bar.close()
+    if not args.json and preset.export.profile:
+        print_checklist(preset)
+    return 1 if failures else 0
+
+
+def report_result(result: jobs.FileResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False), flush=True)
+    elif result.ok:
+        print(result.output, flush=True)
+        for notice in result.notices:
+            fail_line(f"{result.input}: {notice}")
+    else:
+        fail_line(result.error)
+
+
+def print_checklist(preset: presets.Preset) -> None:
+    lines = jobs.posting_checklist(preset)
+    if lines:
+        print(say(T("Before posting ({profile}):", "投稿の前に（{profile}）:"), profile=preset.export.profile),
+              file=sys.stderr)
+        for line in lines:
+            print(f"  - {line}", file=sys.stderr)
+
+
+def progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=not enabled or total < 1, unit=say(T("file", "件")), file=sys.stderr)
+
+
+def cmd_protect(args: argparse.Namespace) -> int:
+    preset = presets.load_preset(args.preset)
+    jobs.validate(preset)
+    return run_batch(args, preset, overwrite=args.overwrite)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    filt = get_registry().get(args.filter)
+    params = dict(parse_assignment(item) for item in args.set or [])
+    preset = jobs.single_filter_preset(filt.name, params)
+    jobs.validate(preset)
+    return run_batch(args, preset, overwrite=False)
+
+
+def parse_assignment(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name:
+        raise OmamoriError(T("--set needs PARAM=VALUE, got {item!r}.", "--set には PARAM=VALUE が必要です（{item!r}）。"),
+                           item=item)
+    return name.strip(), value
+
+
+# ---- filters / presets / inspect ----------------------------------------------
+
+def cmd_filters(args: argparse.Namespace) -> int:
+    described = [f.describe() for f in get_registry().all()]
+    if args.json:
+        print(json.dumps(described, ensure_ascii=False, indent=2))
+        return 0
+    lang_key = "ja" if say(T("en", "ja")) == "ja" else "en"
+    for filt in described:
+        print(f"{filt['name']:<10} {filt['label'][lang_key]} — {filt['help'][lang_key]}")
+        for p in filt["params"]:
+            bounds = f" [{p['min']}–{p['max']}]" if p["min"] is not None else ""
+            choices = f" {{{', '.join(p['choices'])}}}" if p["choices"] else ""
+            print(f"    --set {p['name']}=…  {p['type']}{bounds}{choices} = {p['default']!r}  {p['label'][lang_key]}")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "list":
+        for preset in presets.list_presets():
+            kind = say(T("built-in", "組み込み")) if preset.builtin else say(T("user", "ユーザー"))
+            print(f"{preset.name:<16} {kind:<8} {preset.label.get()}")
+    elif action == "show":
+        print(json.dumps(presets.load_preset(args.name).to_dict(), ensure_ascii=False, indent=2))
+    elif action == "save":
+        saved = presets.save_preset(preset_from_base(args), overwrite=args.overwrite)
+        print(saved)
+    elif action == "import":
+        print(presets.import_preset(args.path))
+    elif action == "export":
+        print(presets.export_preset(args.name, args.path))
+    elif action == "delete":
+        presets.delete_preset(args.name)
+    return 0
+
+
+def preset_from_base(args: argparse.Namespace) -> presets.Preset:
+    """A copy of --base under NAME, with --set FILTER.PARAM=VALUE changes."""
+    data = presets.load_preset(args.base).to_dict()
+    data.update(name=args.name, label={"en": args.name, "ja": args.name})
+    data.pop("builtin", None)
+    for item in args.set or []:
+        key, value = parse_assignment(item)
+        filter_name, _, param = key.partition(".")
+        step = next((s for s in data["steps"] if s["filter"] == filter_name), None)
+        if step is None or not param:
+            raise OmamoriError(T("--set {key}: use FILTER.PARAM with a filter of the preset.",
+                                 "--set {key}: プリセット内のフィルタを FILTER.PARAM で指定してください。"), key=key)
+        step.setdefault("params", {})[param] = value
+    return presets.preset_from_dict(data)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .inspect import inspect_file
+
+    report = inspect_file(args.file)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for key, value in report.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+# ---- install ------------------------------------------------------------------
+
+def cmd_install(args: argparse.Namespace) -> int:
+    from .hosts import gimp, krita
+
+    host = {"gimp": gimp, "krita": krita}[args.host]
+    if args.action == "install" and args.host == "krita" and args.zip:
+        print(krita.build_zip(args.zip))
+        return 0
+    where = host.install(args.home) if args.action == "install" else host.uninstall(args.home)
+    print(where)
+    return 0
+
+
+# ---- parser -------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omamori", description=say(T(
+        "Protect illustrations from AI training and image-to-image reuse.",
+        "イラストを AI 学習と i2i（画像からの生成）から守ります。")))
+    parser.add_argument("--version", action="version", version=f"omamori {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    protect = sub.add_parser("protect", help=say(T("protect images with a preset", "プリセットで画像を保護")))
+    protect.add_argument("--preset", default="standard", help=say(T(
+        "preset name or JSON file (default: standard)", "プリセット名または JSON ファイル（既定: standard）")))
+    protect.add_argument("--overwrite", action="store_true", help=say(T(
+        "replace existing outputs; without --out, write over the input itself",
+        "既存の出力を置き換える。--out なしでは入力そのものに上書き")))
+    add_batch_options(protect)
+    protect.set_defaults(run=cmd_protect)
+
+    apply = sub.add_parser("apply", help=say(T("run one filter", "フィルタを1つ実行")),
+                           epilog=say(T("`omamori filters` lists each filter's parameters.",
+                                        "各フィルタのパラメータは `omamori filters` で確認できます。")))
+    apply.add_argument("filter", metavar="FILTER")
+    apply.add_argument("--set", action="append", metavar="PARAM=VALUE")
+    add_batch_options(apply)
+    apply.set_defaults(run=cmd_apply)
+
+    filters = sub.add_parser("filters", help=say(T("list filters and parameters", "フィルタとパラメータの一覧")))
+    filters.add_argument("--json", action="store_true")
+    filters.set_defaults(run=cmd_filters)
+
+    add_presets_parser(sub)
+
+    inspect = sub.add_parser("inspect", help=say(T(
+        "show opt-out metadata, author mark and notice", "オプトアウト情報・作者マーク・表示の確認")))
+    inspect.add_argument("--json", action="store_true")
+    inspect.add_argument("file", metavar="FILE")
+    inspect.set_defaults(run=cmd_inspect)
+
+    for action in ("install", "uninstall"):
+        cmd = sub.add_parser(action, help=say(T(f"{action} the GIMP or Krita plug-in",
+                                                "GIMP / Krita プラグインの" + ("導入" if action == "install" else "削除"))))
+        cmd.add_argument("host", choices=("gimp", "krita"))
+        cmd.add_argument("--home", help=argparse.SUPPRESS)  # tests install into a scratch home
+        if action == "install":
+            cmd.add_argument("--zip", metavar="FILE", help=say(T(
+                "Krita: build a zip for “Import Python Plugin from File…” instead",
+                "Krita: 「ファイルから Python プラグインをインポート」用の zip を作る")))
+        cmd.set_defaults(run=cmd_install, action=action)
+
+    add_evaluate_parser(sub)
+    return parser
+
+
+def add_presets_parser(sub) -> None:
+    cmd = sub.add_parser("presets", help=say(T("manage presets", "プリセットの管理")))
+    actions = cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list")
+    actions.add_parser("show").add_argument("name")
+    save = actions.add_parser("save", help=say(T("save a copy of --base with changes", "--base を変更して保存")))
+    save.add_argument("name")
+    save.add_argument("--base", default="standard")
+    save.add_argument("--set", action="append", metavar="FILTER.PARAM=VALUE")
+    save.add_argument("--overwrite", action="store_true")
+    actions.add_parser("import").add_argument("path")
+    export = actions.add_parser("export")
+    export.add_argument("name")
+    export.add_argument("path")
+    actions.add_parser("delete").add_argument("name")
+    cmd.set_defaults(run=cmd_presets)
+
+
+def add_evaluate_parser(sub) -> None:
+    """`omamori evaluate` lives with the measurement code (omamori.evaluate)."""
+    try:
+        from .evaluate import add_evaluate_command
+    except ImportError:
+        return
+    add_evaluate_command(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ParamError, PresetError) as err:
+        fail_line(err.message())
+        return 2  # a usage problem: nothing was processed
+    except OmamoriError as err:
+        fail_line(err.message())
+        return 1
+    except KeyboardInterrupt:
+        fail_line(say(T("interrupted; nothing half-written was left.", "中断しました。書きかけのファイルは残っていません。")))
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The jobs users run, shared by the CLI and the editor bridge: protect pixels,
+protect a file, export a protected copy, describe what is available."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, export, imageio, presets, profiles
+from .filters.base import CancelToken, ProgressFn
+from .i18n import Text
+from .pipeline import build_steps, run_steps
+from .registry import get_registry
+
+
+@dataclass
+class FileResult:
+    """What happened to one input file (the CLI's --json line)."""
+
+    input: str
+    output: str | None = None
+    ok: bool = False
+    error: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"input": self.input, "output": self.output, "ok": self.ok, "error": self.error}
+
+
+def describe() -> dict:
+    """Everything an editor needs to build its dialogs, from the core's declarations."""
+    return {
+        "version": __version__,
+        "filters": [f.describe() for f in get_registry().all()],
+        "presets": [p.to_dict() for p in presets.list_presets()],
+        "profiles": [p.to_dict() for p in profiles.list_profiles()],
+    }
+
+
+def validate(preset: presets.Preset) -> None:
+    """Checks every step's filter and parameters before any file is touched."""
+    build_steps(preset.steps, where=f"{preset.source}: ")
+
+
+def protect_pixels(rgba: np.ndarray, preset: presets.Preset, *, bit_depth: int = 8,
+                   mask: np.ndarray | None = None, seed: int | None = None,
+                   progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> np.ndarray:
+    """Runs the preset's steps (validated first) over float32 RGBA pixels."""
+    steps = build_steps(preset.steps, where=f"{preset.source}: ")
+    return run_steps(rgba, steps, seed=preset.seed if seed is None else int(seed), bit_depth=bit_depth,
+                     progress=progress, cancel=cancel, mask=mask)
+
+
+def export_pixels(rgba: np.ndarray, preset: presets.Preset, path: Path, *, bit_depth: int = 8,
+                  overwrite: bool = True, source: imageio.Picture | None = None,
+                  progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> dict:
+    """Protects and writes a copy with opt-out metadata; returns the output and the
+    posting checklist to show the user."""
+    out = protect_pixels(rgba, preset, bit_depth=bit_depth, progress=progress, cancel=cancel)
+    written = export.write_picture(out, path, source=source, settings=preset.export, overwrite=overwrite)
+    return {"output": str(written), "checklist": posting_checklist(preset),
+            "notices": [n.get() for n in (source.notices if source else [])]}
+
+
+def posting_checklist(preset: presets.Preset) -> list[str]:
+    """The posting profile's checklist lines, in the user's language."""
+    profile = preset.export.profile
+    return profiles.load_profile(profile).checklist_lines() if profile else []
+
+
+def protect_file(path: str | Path, preset: presets.Preset, *, out_dir: str | Path | None = None,
+                 overwrite: bool = False, progress: ProgressFn | None = None,
+                 cancel: CancelToken | None = None) -> FileResult:
+    """Protects one file into ``<stem>-protected.<ext>``; never raises for bad input."""
+    from .errors import OmamoriError
+
+    result = FileResult(input=str(path))
+    try:
+        picture = imageio.load(path)
+        target = export.protected_path(Path(path), out_dir, preset.export.format or picture.format)
+        info = export_pixels(picture.pixels, preset, target, bit_depth=picture.bit_depth, overwrite=overwrite,
+                             source=picture, progress=progress, cancel=cancel)
+    except OmamoriError as err:
+        result.error = err.message()
+        return result
+    result.output, result.ok, result.notices = info["output"], True, info["notices"]
+    return result
+
+
+def single_filter_preset(name: str, params: dict) -> presets.Preset:
+    """A one-step preset for `omamori apply` and the editors' per-filter actions."""
+    return presets.preset_from_dict({
+        "schema": presets.SCHEMA_VERSION, "name": f"apply-{name}",
+        "label": Text(name, name).as_dict(), "steps": [{"filter": name, "params": params}],
+    })

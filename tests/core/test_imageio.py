@@ -1,0 +1,156 @@
+import io
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from omamori import imageio
+from omamori.errors import InputError
+
+
+def gradient(w=40, h=30):
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x * 6, y * 8, (x + y) * 3], axis=2).clip(0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("fmt,ext", [("PNG", "png"), ("TIFF", "tif"), ("WEBP", "webp")])
+def test_lossless_formats_read_back_exactly(tmp_path, fmt, ext):
+    rgb = gradient()
+    path = tmp_path / f"a.{ext}"
+    Image.fromarray(rgb).save(path, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    pic = imageio.load(path)
+    assert pic.format == fmt and pic.bit_depth == 8 and not pic.has_alpha
+    np.testing.assert_array_equal(np.rint(pic.pixels[..., :3] * 255).astype(np.uint8), rgb)
+    assert np.all(pic.pixels[..., 3] == 1.0) and pic.pixels.dtype == np.float32
+
+
+def test_jpeg_reads(tmp_path):
+    Image.fromarray(gradient()).save(tmp_path / "a.jpg", quality=95)
+    pic = imageio.load(tmp_path / "a.jpg")
+    assert pic.format == "JPEG" and pic.pixels.shape == (30, 40, 4)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])  # OpenCV writes no 2-channel PNG
+def test_sixteen_bit_png_keeps_every_bit(tmp_path, channels):
+    rng = np.random.default_rng(1)
+    samples = rng.integers(0, 65536, (12, 9, channels), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "a.png"), samples if channels > 1 else samples[..., 0])
+    pic = imageio.load(tmp_path / "a.png")
+    assert pic.bit_depth == 16 and pic.has_alpha == (channels in (2, 4))
+    back = np.rint(pic.pixels * 65535).astype(np.uint16)
+    if channels >= 3:  # OpenCV stores BGR(A)
+        np.testing.assert_array_equal(back[..., :3], samples[..., 2::-1])
+    else:
+        for c in range(3):
+            np.testing.assert_array_equal(back[..., c], samples[..., 0])
+    if channels in (2, 4):
+        np.testing.assert_array_equal(back[..., 3], samples[..., -1])
+
+
+def test_sixteen_bit_tiff(tmp_path):
+    samples = (np.arange(5 * 7 * 3, dtype=np.uint16).reshape(5, 7, 3) * 601)
+    cv2.imwrite(str(tmp_path / "a.tif"), samples)
+    pic = imageio.load(tmp_path / "a.tif")
+    assert pic.bit_depth == 16
+    np.testing.assert_array_equal(np.rint(pic.pixels[..., :3] * 65535).astype(np.uint16), samples[..., ::-1])
+
+
+@pytest.mark.parametrize("mode,alpha", [("L", False), ("LA", True), ("RGBA", True), ("1", False)])
+def test_grey_and_alpha_modes(tmp_path, mode, alpha):
+    Image.new(mode, (8, 6), 1 if mode == "1" else (100,) * len(mode)).save(tmp_path / "a.png")
+    pic = imageio.load(tmp_path / "a.png")
+    assert pic.has_alpha == alpha and pic.pixels.shape == (6, 8, 4)
+
+
+def test_palette_with_transparency(tmp_path):
+    im = Image.new("P", (4, 4), 0)
+    im.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    im.putpixel((1, 1), 1)
+    im.info["transparency"] = 0
+    im.save(tmp_path / "p.png", transparency=0)
+    pic = imageio.load(tmp_path / "p.png")
+    assert pic.has_alpha and pic.pixels[0, 0, 3] == 0.0 and pic.pixels[1, 1, 3] == 1.0
+    assert pic.pixels[1, 1, 1] == 1.0
+
+
+def test_cmyk_is_converted_with_a_notice(tmp_path):
+    Image.new("CMYK", (5, 5), (0, 255, 255, 0)).save(tmp_path / "c.jpg")
+    pic = imageio.load(tmp_path / "c.jpg")
+    assert pic.notices and "CMYK" in pic.notices[0].en and "CMYK" in pic.notices[0].ja
+    assert pic.pixels[2, 2, 0] > 0.9 and pic.pixels[2, 2, 1] < 0.1
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    rgb = gradient(40, 30)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise for display
+    Image.fromarray(rgb).save(tmp_path / "o.jpg", exif=exif, quality=100)
+    pic = imageio.load(tmp_path / "o.jpg")
+    assert pic.pixels.shape[:2] == (40, 30)
+
+
+def test_sixteen_bit_orientation_matches_pillow(tmp_path):
+    base = (np.arange(6 * 4 * 3, dtype=np.uint16).reshape(4, 6, 3) * 900)
+    for tag in range(1, 9):
+        ok, png = cv2.imencode(".png", base)
+        exif = Image.Exif()
+        exif[0x0112] = tag
+        reference = np.asarray(Image.fromarray((base[..., ::-1] >> 8).astype(np.uint8)).transpose(
+            {1: None, 2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}[tag]) if tag > 1
+            else Image.fromarray((base[..., ::-1] >> 8).astype(np.uint8)))
+        got = imageio._orient(base[..., ::-1], tag) >> 8
+        np.testing.assert_array_equal(got, reference, err_msg=f"orientation {tag}")
+
+
+def test_icc_profile_is_kept(tmp_path):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(gradient()).save(tmp_path / "i.png", icc_profile=icc)
+    assert imageio.load(tmp_path / "i.png").icc_profile == icc
+
+
+def png_with_size(width, height):
+    """A PNG whose header claims `width`×`height` but whose data is tiny."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+
+
+def good_png_bytes():
+    buffer = io.BytesIO()
+    Image.fromarray(gradient(64, 64)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name,content,reason", [
+    ("empty.png", b"", "empty"),
+    ("text.png", b"hello, I am not an image\n" * 10, "not an image"),
+    ("truncated.png", good_png_bytes()[:200], "truncated"),
+    ("corrupt.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 300, "not an image"),
+    ("bomb.png", png_with_size(30000, 30000), "too many pixels"),
+    ("lying.png", png_with_size(300, 200), "truncated"),
+])
+def test_bad_files_give_one_line_errors(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        imageio.load(path)
+    text = info.value.message()
+    assert reason in text and name in text and "\n" not in text
+    assert path.read_bytes() == content
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        imageio.load(tmp_path / "nope.png")
+    with pytest.raises(InputError, match="folder"):
+        imageio.load(tmp_path)
+
+
+def test_unsupported_format(tmp_path):
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.bmp")
+    with pytest.raises(InputError, match="unsupported format BMP"):
+        imageio.load(tmp_path / "a.bmp")

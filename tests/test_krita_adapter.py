@@ -1,0 +1,369 @@
+"""Unit tests of the Krita adapter's logic, with a fake `krita` module (tests/fake_krita.py).
+
+The plug-in's Qt modules (docker, extension, runner, __init__) are exercised in the real
+Krita by tests/hosts/test_krita_real.py; here the package is loaded without running its
+__init__ (which registers with Krita), so everything below runs without Krita or Qt.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import struct
+import sys
+import types
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import fake_krita
+
+REPO = Path(__file__).resolve().parents[1]
+PLUGIN = REPO / "krita_plugin"
+CLIENT = REPO / "core" / "omamori" / "bridge" / "client.py"
+
+
+def load_client():
+    spec = importlib.util.spec_from_file_location("omamori_krita.omamori_bridge", CLIENT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeBridge:
+    """Records calls; `process` inverts colour bytes so results are easy to check."""
+
+    def __init__(self, client, error=None):
+        self.client, self.error = client, error
+        self.calls = []
+
+    def _work(self, on_progress, should_cancel):
+        for step in range(4):
+            if self.error:
+                raise self.client.BridgeError(self.error)
+            if should_cancel and should_cancel():
+                raise self.client.Cancelled("Cancelled.")
+            if on_progress:
+                on_progress(step / 4, f"step {step}")
+
+    def process(self, pixels, width, height, layout, preset, mask=None, on_progress=None, should_cancel=None):
+        self.calls.append(("process", width, height, layout, preset, mask))
+        self._work(on_progress, should_cancel)
+        return bytes(255 - b for b in pixels)
+
+    def export(self, pixels, width, height, layout, preset, path, on_progress=None, should_cancel=None):
+        self.calls.append(("export", width, height, layout, preset, path, pixels))
+        self._work(on_progress, should_cancel)
+        return {"output": path, "checklist": ["X: turn off Grok training"], "notices": []}
+
+
+@pytest.fixture
+def kp(monkeypatch):
+    """The plug-in package (without its Krita registration), a fake Krita and a fake bridge."""
+    krita = fake_krita.module()
+    monkeypatch.setitem(sys.modules, "krita", krita)
+    for name in [n for n in sys.modules if n == "omamori_krita" or n.startswith("omamori_krita.")]:
+        monkeypatch.delitem(sys.modules, name)
+    package = types.ModuleType("omamori_krita")
+    package.__path__ = [str(PLUGIN / "omamori_krita")]
+    monkeypatch.setitem(sys.modules, "omamori_krita", package)
+    client = load_client()
+    monkeypatch.setitem(sys.modules, "omamori_krita.omamori_bridge", client)
+    monkeypatch.setenv("OMAMORI_LANG", "en")
+    ns = types.SimpleNamespace(krita=krita, app=krita.app, client=client)
+    for name in ("api", "controls", "engine", "host", "jobs", "strings"):
+        setattr(ns, name, importlib.import_module(f"omamori_krita.{name}"))
+    ns.bridge = FakeBridge(client)
+    ns.engine.set_bridge(ns.bridge)
+    return ns
+
+
+def document(kp, depth="U8", model="RGBA", width=4, height=3):
+    doc = fake_krita.Document(width, height, depth, model)
+    size = width * height * fake_krita.BPP[depth]
+    doc.add_layer("Paint", bytes(i % 251 for i in range(size)))
+    kp.app.document = doc
+    return doc
+
+
+# --- pixels between Krita and bytes ---------------------------------------------------
+
+@pytest.mark.parametrize("depth,layout", [("U8", "BGRA8"), ("U16", "BGRA16"), ("F16", "BGRAF16"), ("F32", "BGRAF32")])
+def test_every_rgba_depth_reaches_the_bridge_with_its_layout(kp, depth, layout):
+    doc = document(kp, depth)
+    original = bytes(doc.active.data)
+    layer = kp.api.protect(doc, preset="standard", new_layer=True)
+    call = kp.bridge.calls[0]
+    assert call[1:5] == (4, 3, layout, "standard")
+    assert bytes(layer.data) == bytes(255 - b for b in original)
+
+
+@pytest.mark.parametrize("model", ["CMYKA", "GRAYA", "LABA", "XYZA"])
+def test_unsupported_colour_models_are_refused_with_a_clear_message(kp, model):
+    doc = document(kp, model=model)
+    with pytest.raises(kp.strings.Problem) as caught:
+        kp.api.protect(doc)
+    assert model in caught.value.message("en") and "RGB" in caught.value.message("en")
+    assert "RGB/Alpha" in caught.value.message("ja")
+    assert kp.bridge.calls == [] and doc.undo_stack == []
+
+
+def test_unknown_channel_depth_is_refused(kp):
+    with pytest.raises(kp.strings.Problem, match="depth"):
+        kp.host.layout_of("RGBA", "U32")
+
+
+# --- apply: new layer, this layer, undo, selection, cancel ------------------------------
+
+def test_apply_to_new_layer_adds_one_layer_above_in_one_undo_step(kp):
+    doc = document(kp)
+    original_node = doc.active
+    original = bytes(original_node.data)
+    layer = kp.api.protect(doc, preset="light", new_layer=True)
+    assert doc.root.children == [original_node, layer]
+    assert layer.name() == "Paint (Omamori)" and doc.activeNode() is layer
+    assert bytes(original_node.data) == original           # the painting itself is untouched
+    assert len(doc.undo_stack) == 1                          # one undo step...
+    doc.undo()
+    assert doc.root.children == [original_node]              # ...that restores the document
+
+
+def test_apply_to_this_layer_replaces_pixels_and_undo_restores_the_original(kp):
+    doc = document(kp)
+    original_node = doc.active
+    original = bytes(original_node.data)
+    layer = kp.api.protect(doc, new_layer=False)
+    assert doc.root.children == [layer] and layer.name() == "Paint"
+    assert bytes(layer.data) == bytes(255 - b for b in original)
+    assert bytes(original_node.data) == original  # kept intact for undo
+    while doc.undo_stack:  # Krita's Python API cannot group commands: add + remove
+        doc.undo()
+    assert doc.root.children == [original_node] and bytes(original_node.data) == original
+
+
+def test_selection_is_sent_to_the_core_as_a_mask(kp):
+    doc = document(kp)
+    mask = bytes([255, 255, 0, 0] * 3)
+    doc.setSelection(fake_krita.Selection(mask))
+    kp.api.protect(doc)
+    assert kp.bridge.calls[0][5] == mask
+    doc.setSelection(None)
+    kp.api.protect(doc)
+    assert kp.bridge.calls[1][5] is None
+
+
+def test_cancel_leaves_the_document_as_it_was(kp):
+    doc = document(kp)
+    before = (list(doc.root.children), bytes(doc.active.data))
+    with pytest.raises(kp.client.Cancelled):
+        kp.api.protect(doc, should_cancel=lambda: len(kp.bridge.calls) > 0)
+    assert (list(doc.root.children), bytes(doc.active.data)) == before and doc.undo_stack == []
+
+
+def test_bridge_failure_leaves_the_document_and_says_why(kp):
+    doc = document(kp)
+    kp.bridge.error = "preset 'nope' not found"
+    with pytest.raises(kp.client.BridgeError, match="nope"):
+        kp.api.protect(doc, preset="nope")
+    assert len(doc.root.children) == 1 and doc.undo_stack == []
+
+
+def test_progress_is_reported(kp):
+    seen = []
+    kp.api.protect(document(kp), on_progress=lambda f, m: seen.append((f, m)))
+    assert seen[0] == (0.0, "step 0") and len(seen) == 4
+
+
+def test_only_unlocked_paint_layers_are_written(kp):
+    doc = document(kp)
+    doc.active._type = "vectorlayer"
+    with pytest.raises(kp.strings.Problem, match="paint layer"):
+        kp.api.protect(doc)
+    doc.active._type, doc.active._locked = "paintlayer", True
+    with pytest.raises(kp.strings.Problem, match="locked"):
+        kp.api.protect(doc)
+    kp.app.document = None
+    with pytest.raises(kp.strings.Problem, match="Open a document"):
+        kp.host.active_document()
+
+
+def test_a_wrong_sized_result_is_refused_before_touching_the_document(kp):
+    doc = document(kp)
+    kp.bridge.process = lambda *a, **k: b"\0" * 5
+    with pytest.raises(kp.strings.Problem, match="5 bytes"):
+        kp.api.protect(doc)
+    assert doc.undo_stack == []
+
+
+# --- export -------------------------------------------------------------------------------
+
+def test_export_sends_the_flattened_image_and_leaves_the_document_unchanged(kp, tmp_path):
+    doc = document(kp, "U16")
+    doc.projection = b"\x07" * (4 * 3 * 8)
+    before = bytes(doc.active.data)
+    result = kp.api.export_protected(doc, tmp_path / "post.png", preset="x-twitter")
+    op, w, h, layout, preset, path, pixels = kp.bridge.calls[0]
+    assert (op, w, h, layout, preset, path, pixels) == (
+        "export", 4, 3, "BGRA16", "x-twitter", str(tmp_path / "post.png"), doc.projection)
+    assert result["checklist"] and bytes(doc.active.data) == before and doc.undo_stack == []
+
+
+def test_last_preset_is_remembered_for_the_protect_action(kp):
+    doc = document(kp)
+    assert kp.api.last_preset() == "standard"
+    kp.api.protect(doc, preset="strong")
+    assert kp.api.last_preset() == "strong"
+    edited = {"name": "mine", "steps": [{"filter": "noise", "params": {"amount": 0.02}}]}
+    kp.api.protect(doc, preset=edited)
+    assert kp.api.last_preset() == edited
+    kp.app.settings[("omamori", "last_preset")] = "{broken"
+    assert kp.api.last_preset() == "standard"
+
+
+# --- controls generated from the core's declarations -----------------------------------
+
+FILTERS = {
+    "noise": {"name": "noise", "label": {"en": "Noise", "ja": "ノイズ"}, "params": [
+        {"name": "amount", "type": "float", "default": 0.03, "min": 0.0, "max": 0.2,
+         "label": {"en": "Amount", "ja": "量"}, "help": {"en": "How strong", "ja": "強さ"}},
+        {"name": "seed", "type": "int", "default": 0, "min": 0, "max": None,
+         "label": {"en": "Seed", "ja": "シード"}, "help": {"en": "", "ja": ""}},
+        {"name": "luma", "type": "bool", "default": False, "label": {"en": "Luminance only", "ja": "輝度のみ"}},
+        {"name": "kind", "type": "choice", "default": "gaussian", "choices": ["gaussian", "uniform"],
+         "choice_labels": [{"en": "Gaussian", "ja": "ガウス"}, {"en": "Uniform", "ja": "一様"}],
+         "label": {"en": "Kind", "ja": "種類"}},
+        {"name": "color", "type": "color", "default": "#ffffff", "label": {"en": "Colour", "ja": "色"}},
+    ]},
+}
+
+
+def test_controls_follow_the_declarations_and_the_preset_values(kp):
+    preset = {"name": "p", "steps": [{"filter": "noise", "params": {"amount": 0.05, "kind": "uniform"}}]}
+    controls = {c.name: c for c in kp.controls.controls_for(preset, FILTERS, "en")}
+    amount = controls["amount"]
+    assert (amount.widget, amount.minimum, amount.maximum, amount.value) == ("double", 0.0, 0.2, 0.05)
+    assert amount.decimals == 3 and amount.label == "Amount" and amount.tooltip == "How strong"
+    seed = controls["seed"]
+    assert (seed.widget, seed.minimum, seed.value) == ("int", 0, 0) and seed.maximum >= 10 ** 9
+    assert controls["luma"].widget == "check" and controls["luma"].value is False
+    assert controls["kind"].choices == (("gaussian", "Gaussian"), ("uniform", "Uniform"))
+    assert controls["kind"].value == "uniform" and controls["color"].widget == "color"
+    ja = {c.name: c for c in kp.controls.controls_for(preset, FILTERS, "ja")}
+    assert ja["amount"].label == "量" and ja["kind"].choices[0] == ("gaussian", "ガウス")
+
+
+def test_edited_preset_keeps_unedited_values_and_drops_origin_fields(kp):
+    preset = {"name": "standard", "builtin": True, "steps": [{"filter": "noise", "params": {"amount": 0.05}}]}
+    out = kp.controls.edited_preset(preset, {(0, "seed"): 7}, name="mine")
+    assert out == {"name": "mine", "steps": [{"filter": "noise", "params": {"amount": 0.05, "seed": 7}}]}
+    assert preset["steps"][0]["params"] == {"amount": 0.05}  # the described preset is not mutated
+
+
+# --- strings, language, engine set-up -------------------------------------------------
+
+def test_language_choice(kp, monkeypatch, tmp_path):
+    assert kp.strings.pick([None, "", "ja_JP.UTF-8", "en_US"]) == "ja"
+    assert kp.strings.pick(["C"]) == "en" and kp.strings.pick([]) == "en"
+    monkeypatch.delenv("OMAMORI_LANG")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    (tmp_path / "klanguageoverridesrc").write_text("[Language]\nkrita=ja\n")  # Krita's own language switch
+    assert kp.strings.language() == "ja"
+    assert kp.strings.tr("apply_new") == "新しいレイヤーに適用"
+    assert kp.strings.text({"en": "Noise", "ja": "ノイズ"}) == "ノイズ"
+    assert all(len(pair) == 2 and all(pair) for pair in kp.strings.STRINGS.values())
+
+
+def test_missing_engine_gives_an_actionable_message(kp, monkeypatch):
+    kp.engine.set_bridge(None)
+    monkeypatch.delitem(sys.modules, "omamori_krita.omamori_bridge")  # a checkout never installed
+    with pytest.raises(kp.strings.Problem) as caught:
+        kp.api.protect(document(kp))
+    assert "omamori install krita" in caught.value.message("en")
+
+
+def test_engine_reads_the_installed_config(kp, monkeypatch, tmp_path):
+    kp.engine.set_bridge(None)
+    monkeypatch.setattr(kp.engine, "HERE", tmp_path)
+    with pytest.raises(kp.client.BridgeError, match="omamori install krita"):
+        kp.engine.bridge()
+    (tmp_path / "omamori.json").write_text(json.dumps({"python": sys.executable}))
+    assert kp.engine.bridge().python == sys.executable
+
+
+# --- install / uninstall / zip --------------------------------------------------------
+
+@pytest.fixture
+def installer():
+    pytest.importorskip("numpy")  # the omamori package imports it
+    sys.path.insert(0, str(REPO / "core"))
+    try:
+        yield importlib.import_module("omamori.hosts.krita")
+    finally:
+        sys.path.remove(str(REPO / "core"))
+
+
+def test_install_and_uninstall_keep_other_krita_settings(installer, tmp_path):
+    rc = tmp_path / ".config" / "kritarc"
+    rc.parent.mkdir(parents=True)
+    rc.write_text("[General]\nfoo=1\n\n[python]\nenable_ten_brushes=true\n\n[MainWindow]\nState=abc==\n")
+    installer.install(home=tmp_path)
+    pykrita = tmp_path / ".local/share/krita/pykrita"
+    assert (pykrita / "omamori_krita/__init__.py").exists() and (pykrita / "omamori_krita.desktop").exists()
+    assert (tmp_path / ".local/share/krita/actions/omamori_krita.action").exists()
+    config = json.loads((pykrita / "omamori_krita/omamori.json").read_text())
+    assert Path(config["python"]).exists()
+    assert "class Bridge" in (pykrita / "omamori_krita/omamori_bridge.py").read_text()
+    text = rc.read_text()
+    assert "enable_omamori_krita=true" in text and "enable_ten_brushes=true" in text
+    assert "[General]\nfoo=1" in text and "State=abc==" in text and installer.is_enabled(rc)
+    installer.install(home=tmp_path)  # again: still one entry
+    assert rc.read_text().count("enable_omamori_krita") == 1
+    installer.uninstall(home=tmp_path)
+    assert not (pykrita / "omamori_krita").exists() and not (pykrita / "omamori_krita.desktop").exists()
+    assert not installer.is_enabled(rc) and "enable_ten_brushes=true" in rc.read_text()
+    assert "State=abc==" in rc.read_text()
+
+
+def test_install_into_a_fresh_home_creates_kritarc(installer, tmp_path):
+    installer.install(home=tmp_path)
+    assert installer.is_enabled(tmp_path / ".config/kritarc")
+
+
+def test_zip_has_the_layout_krita_importer_expects(installer, tmp_path):
+    out = installer.build_zip(tmp_path / "omamori-krita.zip")
+    names = zipfile.ZipFile(out).namelist()
+    assert {"omamori_krita.desktop", "omamori_krita.action", "omamori_krita/__init__.py",
+            "omamori_krita/api.py", "omamori_krita/omamori_bridge.py", "omamori_krita/omamori.json"} <= set(names)
+    assert not any("__pycache__" in n for n in names)
+    desktop = zipfile.ZipFile(out).read("omamori_krita.desktop").decode()
+    assert "X-KDE-Library=omamori_krita" in desktop and "ServiceTypes=Krita/PythonPlugin" in desktop
+
+
+def test_action_file_declares_both_actions():
+    text = (PLUGIN / "omamori_krita.action").read_text()
+    assert '<Action name="omamori_protect">' in text and '<Action name="omamori_export">' in text
+    assert "<text>Protect with last preset</text>" in text and "<text>Export protected copy…</text>" in text
+
+
+# --- the plug-in code with the real bridge and core (no Krita) --------------------------
+
+def test_real_bridge_round_trip_16bit_with_selection(kp):
+    """The same api.protect path, with the real worker: 16-bit BGRA in, outside the selection unchanged."""
+    pytest.importorskip("omamori.jobs", exc_type=ImportError)
+    kp.engine.set_bridge(kp.client.Bridge(sys.executable, host="krita"))
+    doc = document(kp, "U16", width=8, height=6)
+    doc.active.data[:] = struct.pack("<" + "H" * (8 * 6 * 4), *([30000, 20000, 10000, 65535] * 48))
+    mask = bytes(([255] * 4 + [0] * 4) * 6)  # left half selected
+    doc.setSelection(fake_krita.Selection(mask))
+    original = bytes(doc.active.data)
+    layer = kp.api.protect(doc, preset="strong", new_layer=True)
+    out = struct.unpack("<" + "H" * (8 * 6 * 4), bytes(layer.data))
+    src = struct.unpack("<" + "H" * (8 * 6 * 4), original)
+    right = [i for i in range(8 * 6) if i % 8 >= 4]
+    left = [i for i in range(8 * 6) if i % 8 < 4]
+    assert all(out[4 * i:4 * i + 4] == src[4 * i:4 * i + 4] for i in right)
+    assert any(out[4 * i:4 * i + 3] != src[4 * i:4 * i + 3] for i in left)
+    assert all(out[4 * i + 3] == 65535 for i in range(8 * 6))  # alpha kept

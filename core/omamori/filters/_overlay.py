@@ -1,0 +1,122 @@
+"""Drawing helpers shared by `watermark` and `notice`: fonts, text and logo sprites,
+outlines, and compositing a sprite onto the image without touching alpha."""
+
+from __future__ import annotations
+
+import unicodedata
+from importlib.resources import files
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+from ..errors import ParamError
+from ..i18n import Text
+
+BUNDLED_FONT = "Mplus1-Bold.otf"
+# A private-use code point no real font maps: it renders as the font's .notdef glyph.
+_MISSING = chr(0x10FFFD)
+
+
+def bundled_font_path() -> Path:
+    return Path(str(files("omamori") / "fonts" / BUNDLED_FONT))
+
+
+def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    """The font at `path` (empty: the bundled Japanese font) at `size` pixels."""
+    where = path or str(bundled_font_path())
+    try:
+        # BASIC layout: the same rendering with or without libraqm, which Japanese does not need.
+        return ImageFont.truetype(where, size, layout_engine=ImageFont.Layout.BASIC)
+    except OSError:
+        raise ParamError(Text("font: cannot read a font from {path!r}.", "font: {path!r} からフォントを読めません。"),
+                         path=where) from None
+
+
+def check_glyphs(font: ImageFont.FreeTypeFont, text: str) -> None:
+    """Raises ParamError naming the first character `font` has no glyph for."""
+    notdef = _glyph_signature(font, _MISSING)
+    for char in dict.fromkeys(text):
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):
+            continue
+        if _glyph_signature(font, char) == notdef:
+            raise ParamError(Text("font {font!r} has no glyph for {char!r} (U+{code:04X}); choose a font that has it.",
+                                  "フォント {font!r} には {char!r}（U+{code:04X}）の字形がありません。含むフォントを選んでください。"),
+                             font=" ".join(font.getname()), char=char, code=ord(char))
+
+
+def _glyph_signature(font: ImageFont.FreeTypeFont, char: str) -> tuple:
+    mask = font.getmask(char)
+    return font.getbbox(char), mask.size, bytes(mask)
+
+
+def text_sprite(font: ImageFont.FreeTypeFont, lines: list[str]) -> np.ndarray:
+    """Coverage (H, W) float32 in [0, 1] of `lines`, centred under each other."""
+    ascent, descent = font.getmetrics()
+    line_height = ascent + descent
+    widths = [max(1, int(np.ceil(font.getlength(line)))) for line in lines]
+    canvas = Image.new("L", (max(widths), line_height * len(lines)), 0)
+    draw = ImageDraw.Draw(canvas)
+    for index, (line, width) in enumerate(zip(lines, widths)):
+        draw.text(((canvas.width - width) / 2, index * line_height), line, font=font, fill=255)
+    return np.asarray(canvas, np.float32) / 255.0
+
+
+def logo_sprite(path: str, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(premultiplied RGB, coverage) of the logo image at `path`, scaled to `height` px."""
+    try:
+        with Image.open(path) as image:
+            logo = image.convert("RGBA")
+    except (OSError, UnidentifiedImageError, ValueError):
+        raise ParamError(Text("logo: cannot read an image from {path!r}.", "logo: {path!r} から画像を読めません。"),
+                         path=path) from None
+    width = max(1, round(logo.width * height / logo.height))
+    pixels = np.asarray(logo.resize((width, height), Image.Resampling.LANCZOS), np.float32) / 255.0
+    coverage = pixels[..., 3]
+    return pixels[..., :3] * coverage[..., None], coverage
+
+
+def outline(coverage: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(coverage padded for the outline, the outline ring behind it, the padding in px).
+
+    The outline is what keeps a mark readable on both light and dark areas."""
+    if width <= 0:
+        return coverage, np.zeros_like(coverage), 0
+    pad = width + 1
+    padded = np.pad(coverage, pad)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    return padded, cv2.dilate(padded, kernel) * (1.0 - padded), pad
+
+
+def draw(out: np.ndarray, colour: np.ndarray, coverage: np.ndarray, x: int, y: int, opacity: float) -> None:
+    """Lays a premultiplied sprite over `out`'s RGB at (x, y) in place, clipped; alpha untouched."""
+    height, width = out.shape[:2]
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + coverage.shape[1], width), min(y + coverage.shape[0], height)
+    if x0 >= x1 or y0 >= y1:
+        return
+    src = (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
+    region = out[y0:y1, x0:x1, :3]
+    region *= 1.0 - opacity * coverage[src][..., None]
+    region += opacity * colour[src]
+    np.clip(region, 0.0, 1.0, out=region)
+
+
+def hex_rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], np.float32) / 255.0
+
+
+PLACEMENTS = ("top-left", "top", "top-right", "center", "bottom-left", "bottom", "bottom-right")
+PLACEMENT_LABELS = tuple(Text(en, ja) for en, ja in (
+    ("Top left", "左上"), ("Top", "上"), ("Top right", "右上"), ("Center", "中央"),
+    ("Bottom left", "左下"), ("Bottom", "下"), ("Bottom right", "右下")))
+
+
+def anchor(placement: str, size: tuple[int, int], box: tuple[int, int], margin: int) -> tuple[int, int]:
+    """Top-left corner (x, y) of a `box` (w, h) placed in an image of `size` (w, h)."""
+    (width, height), (box_w, box_h) = size, box
+    vertical, _, horizontal = placement.partition("-") if "-" in placement else (placement, "", placement)
+    x = {"left": margin, "right": width - box_w - margin}.get(horizontal, (width - box_w) // 2)
+    y = {"top": margin, "bottom": height - box_h - margin}.get(vertical, (height - box_h) // 2)
+    return x, y

@@ -1,0 +1,114 @@
+"""`notice`: a visible "no AI training" notice drawn on the image.
+
+Japanese renders everywhere because the default font is bundled (M PLUS 1 Bold,
+SIL OFL 1.1, see ../fonts/README.md); a user font missing a glyph is refused with
+a one-line error rather than drawing empty boxes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..i18n import Text
+from ..params import Param
+from ..registry import hookimpl
+from . import _overlay as ov
+from .base import Context, Filter
+
+DEFAULT_TEXT = "AI学習・無断転載禁止"
+DEFAULT_SUBTEXT = "No AI training / reposting"
+SUBTEXT_SCALE = 0.6  # the second line is a smaller translation, not a second headline
+MIN_FONT_PX = 8
+# (text, outline) colours: auto picks whichever contrasts with the local background.
+STYLES = {"light": ("#ffffff", "#000000"), "dark": ("#141414", "#ffffff")}
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+class NoticeFilter(Filter):
+    name = "notice"
+    category = "notice"
+    label = Text("No-AI notice", "AI 学習禁止の表示")
+    help = Text("Draws a short notice such as 「AI学習・無断転載禁止」 / \"No AI training / reposting\" on the image.",
+                "「AI学習・無断転載禁止」/ \"No AI training / reposting\" などの短い注意書きを画像に描きます。")
+    params = (
+        Param("text", "str", DEFAULT_TEXT, Text("Text", "文言"),
+              Text("The main line of the notice.", "注意書きの 1 行目。")),
+        Param("subtext", "str", DEFAULT_SUBTEXT, Text("Second line", "2 行目"),
+              Text("A smaller line under the main one (empty: none).", "1 行目の下の小さな行（空なら無し）。")),
+        Param("placement", "choice", "bottom-right", Text("Placement", "位置"),
+              Text("Where the notice goes.", "注意書きを置く場所。"),
+              choices=ov.PLACEMENTS, choice_labels=ov.PLACEMENT_LABELS),
+        Param("size", "float", 0.04, Text("Size", "大きさ"),
+              Text("Main line height as a fraction of the image's short edge.", "1 行目の高さ（画像の短辺に対する割合）。"),
+              min=0.005, max=0.5),
+        Param("opacity", "float", 0.85, Text("Opacity", "不透明度"),
+              Text("0 draws nothing, 1 is fully opaque.", "0 で何も描かず、1 で完全に不透明。"), min=0.0, max=1.0),
+        Param("style", "choice", "auto", Text("Colours", "配色"),
+              Text("auto picks light or dark text from the background under the notice.",
+                   "auto は注意書きの下の背景に合わせて明るい文字か暗い文字を選びます。"),
+              choices=("auto", "light", "dark"),
+              choice_labels=(Text("Automatic", "自動"), Text("Light text, dark outline", "明るい文字・暗い縁"),
+                             Text("Dark text, light outline", "暗い文字・明るい縁"))),
+        Param("outline", "float", 0.1, Text("Outline", "縁取り"),
+              Text("Outline width as a fraction of the text height.", "縁取りの幅（文字の高さに対する割合）。"),
+              min=0.0, max=0.3),
+        Param("margin", "float", 0.02, Text("Margin", "余白"),
+              Text("Distance from the edges as a fraction of the short edge.", "端からの距離（短辺に対する割合）。"),
+              min=0.0, max=0.25),
+        Param("font", "path", "", Text("Font", "フォント"),
+              Text("A TrueType/OpenType font file; empty uses the bundled M PLUS 1 Bold.",
+                   "TrueType/OpenType フォントファイル。空なら同梱の M PLUS 1 Bold を使います。")),
+    )
+
+    def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:
+        lines = [line for line in (settings["text"].strip(), settings["subtext"].strip()) if line]
+        if settings["opacity"] == 0 or not lines:
+            return rgba.copy()
+        height, width = rgba.shape[:2]
+        short = min(height, width)
+        margin = round(settings["margin"] * short)
+        font_px = max(MIN_FONT_PX, round(settings["size"] * short))
+        sprite = _render(lines, settings["font"], font_px, width - 2 * margin)
+        inner, ring, _ = ov.outline(sprite, round(settings["outline"] * font_px))
+        coverage = inner + ring
+        x, y = ov.anchor(settings["placement"], (width, height), coverage.shape[::-1], margin)
+        style = settings["style"]
+        if style == "auto":
+            style = "dark" if _background_luma(rgba, x, y, coverage.shape) > 0.5 else "light"
+        text_rgb, outline_rgb = (ov.hex_rgb(c) for c in STYLES[style])
+        colour = inner[..., None] * text_rgb + ring[..., None] * outline_rgb
+        out = rgba.copy()
+        ov.draw(out, colour, coverage, x, y, settings["opacity"])
+        return out
+
+
+def _render(lines: list[str], font_path: str, font_px: int, room: int) -> np.ndarray:
+    """Coverage of the stacked lines, shrunk to fit `room` pixels of width."""
+    sizes = [font_px] + [max(MIN_FONT_PX, round(font_px * SUBTEXT_SCALE))] * (len(lines) - 1)
+    fonts = [ov.load_font(font_path, size) for size in sizes]
+    ov.check_glyphs(fonts[0], "".join(lines))
+    widest = max(font.getlength(line) for font, line in zip(fonts, lines))
+    if widest > room > 0:  # a long notice on a narrow image: smaller beats cut off
+        scale = room / widest
+        fonts = [ov.load_font(font_path, max(MIN_FONT_PX, int(size * scale))) for size in sizes]
+    parts = [ov.text_sprite(font, [line]) for font, line in zip(fonts, lines)]
+    out = np.zeros((sum(p.shape[0] for p in parts), max(p.shape[1] for p in parts)), np.float32)
+    top = 0
+    for part in parts:
+        left = (out.shape[1] - part.shape[1]) // 2
+        out[top:top + part.shape[0], left:left + part.shape[1]] = part
+        top += part.shape[0]
+    return out
+
+
+def _background_luma(rgba: np.ndarray, x: int, y: int, shape: tuple[int, int]) -> float:
+    """Mean luminance under the notice, weighted by alpha (transparent pixels show nothing)."""
+    region = rgba[max(y, 0):max(y + shape[0], 1), max(x, 0):max(x + shape[1], 1)]
+    weight = region[..., 3]
+    luma = region[..., :3] @ _LUMA
+    total = float(weight.sum())
+    return float((luma * weight).sum() / total) if total > 0 else float(luma.mean())
+
+
+@hookimpl
+def omamori_register_filters(registry):
+    registry.add(NoticeFilter())

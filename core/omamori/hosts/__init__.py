@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from importlib import resources
 from pathlib import Path
 
 from .. import __version__
@@ -21,12 +20,12 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 def plugin_source(folder: str) -> Path:
     """The shipped plug-in folder: `gimp_plugin` or `krita_plugin`.
 
-    From a wheel they live in the package ``omamori._hosts``; from a source
+    From a wheel they live in ``omamori/_hosts/``; from a source
     checkout (editable install, tests) at the repository root."""
     checkout = REPO_ROOT / folder
     if checkout.is_dir():
         return checkout
-    return Path(str(resources.files("omamori._hosts").joinpath(folder)))
+    return Path(__file__).resolve().parents[1] / "_hosts" / folder
 
 
 def copy_tree(source: Path, target: Path) -> None:

@@ -8,6 +8,7 @@ happens in Omamori's own Python environment, reached through ``omamori_bridge`` 
 ``omamori install gimp`` together with ``omamori.json``), so GIMP's Python needs nothing extra.
 """
 
+import importlib.util
 import json
 import os
 import sys
@@ -97,21 +98,31 @@ class PlugInError(Exception):
 
 # ---------------------------------------------------------------- bridge to the core
 
+_BRIDGE_MODULE = None
 _BRIDGE = None
 _DESCRIPTION = None
 
 
+def bridge_module():
+    """omamori_bridge.py beside this file (put there by `omamori install gimp`), loaded by path
+    so that GIMP's sys.path stays as it was."""
+    global _BRIDGE_MODULE
+    if _BRIDGE_MODULE is None:
+        path = os.path.join(HERE, "omamori_bridge.py")
+        if not os.path.exists(path):
+            raise PlugInError(tr(T["not-installed"]).format(detail=path))
+        spec = importlib.util.spec_from_file_location("omamori_bridge", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _BRIDGE_MODULE = module
+    return _BRIDGE_MODULE
+
+
 def bridge():
-    """The worker-process bridge, created once per plug-in run."""
+    """The worker-process bridge, configured by omamori.json beside this file."""
     global _BRIDGE
     if _BRIDGE is None:
-        if HERE not in sys.path:
-            sys.path.insert(0, HERE)  # omamori_bridge.py sits beside this file after install
-        try:
-            import omamori_bridge
-        except ImportError as err:
-            raise PlugInError(tr(T["not-installed"]).format(detail=err)) from None
-        _BRIDGE = omamori_bridge.Bridge.from_folder(HERE, "gimp")  # reads omamori.json
+        _BRIDGE = bridge_module().Bridge.from_folder(HERE, "gimp")
     return _BRIDGE
 
 
@@ -136,12 +147,12 @@ def presets():
 
 
 def bridge_errors():
-    """Exception classes whose message is already user-facing."""
+    """(exception classes whose message is already user-facing, the cancel exception class)."""
     try:
-        import omamori_bridge
-        return (PlugInError, omamori_bridge.BridgeError), omamori_bridge.Cancelled
-    except ImportError:
+        module = bridge_module()
+    except PlugInError:
         return (PlugInError,), ()
+    return (PlugInError, module.BridgeError), module.Cancelled
 
 
 # ---------------------------------------------------------------- arguments from declarations

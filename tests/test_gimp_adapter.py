@@ -1,0 +1,333 @@
+"""The GIMP plug-in's logic without GIMP: fake `gi` modules (tests/fake_gimp.py) and a fake bridge.
+
+What the real GIMP does with these calls is checked in tests/hosts/test_gimp_real.py."""
+
+import importlib.util
+import os
+import stat
+import sys
+import types
+
+import pytest
+
+import fake_gimp as fg
+from conftest import REPO
+
+PLUGIN = REPO / "gimp_plugin" / "omamori" / "omamori.py"
+
+FILTERS = [
+    {"name": "noise", "label": {"en": "Noise", "ja": "ノイズ"}, "help": {"en": "h", "ja": "h"}, "params": [
+        {"name": "amount", "type": "float", "default": 0.03, "min": 0.0, "max": 0.5,
+         "label": {"en": "Amount", "ja": "量"}, "help": {"en": "", "ja": ""}},
+        {"name": "kind", "type": "choice", "default": "gaussian", "choices": ["gaussian", "uniform"],
+         "choice_labels": [{"en": "Gaussian", "ja": "ガウス"}, {"en": "Uniform", "ja": "一様"}],
+         "label": {"en": "Kind", "ja": "種類"}, "help": {"en": "", "ja": ""}},
+        {"name": "luminance_only", "type": "bool", "default": False,
+         "label": {"en": "Luminance only", "ja": "輝度のみ"}, "help": {"en": "", "ja": ""}},
+        {"name": "seed", "type": "int", "default": 0, "min": 0, "max": None,
+         "label": {"en": "Seed", "ja": "シード"}, "help": {"en": "", "ja": ""}},
+    ]},
+    {"name": "watermark", "label": {"en": "Watermark", "ja": "透かし"}, "help": {"en": "", "ja": ""}, "params": [
+        {"name": "text", "type": "str", "default": "©", "label": {"en": "Text", "ja": "文字"}, "help": {"en": "", "ja": ""}},
+        {"name": "color", "type": "color", "default": "#ffffff", "label": {"en": "Colour", "ja": "色"},
+         "help": {"en": "", "ja": ""}},
+    ]},
+]
+PRESETS = [
+    {"schema": 1, "name": "standard", "label": {"en": "Standard", "ja": "標準"},
+     "steps": [{"filter": "noise", "params": {"amount": 0.05}}]},
+    {"schema": 1, "name": "light", "label": {"en": "Light", "ja": "軽め"}, "steps": []},
+]
+
+
+class FakeBridge:
+    """Records calls; `process` returns the input with every byte inverted (any change will do)."""
+
+    instances = []
+
+    def __init__(self, fail=None, result_size=None):
+        self.calls = []
+        self.fail = fail
+        self.result_size = result_size
+
+    @classmethod
+    def from_folder(cls, folder, host):
+        bridge = cls(**cls.next_options)
+        cls.instances.append(bridge)
+        return bridge
+
+    def describe(self):
+        if self.fail == "describe":
+            raise BridgeError("no environment")
+        return {"filters": FILTERS, "presets": PRESETS, "profiles": []}
+
+    def process(self, pixels, width, height, layout, preset, mask=None, on_progress=None, should_cancel=None):
+        self.calls.append(("process", width, height, layout, preset, mask))
+        if self.fail:
+            raise self.fail
+        on_progress(0.5, "half")
+        size = self.result_size if self.result_size is not None else len(pixels)
+        return bytes(255 - b for b in pixels[:size])
+
+    def export(self, pixels, width, height, layout, preset, path, on_progress=None):
+        self.calls.append(("export", width, height, layout, preset, path))
+        return {"output": path, "checklist": ["Turn off AI learning", "Check"], "notices": []}
+
+    def preset(self, name):
+        return next(p for p in PRESETS if p["name"] == name)
+
+    def save_preset(self, preset, overwrite=False):
+        self.calls.append(("save_preset", preset, overwrite))
+        return {"path": "/home/u/presets/{}.json".format(preset["name"])}
+
+
+class BridgeError(Exception):
+    pass
+
+
+class Cancelled(BridgeError):
+    pass
+
+
+@pytest.fixture
+def plugin(tmp_path, monkeypatch):
+    """A freshly imported plug-in module with fake gi and a fake omamori_bridge."""
+    Gimp = fg.install(tmp_path)
+    fg.LOG.__init__()
+    FakeBridge.instances.clear()
+    FakeBridge.next_options = {}
+    bridge_module = types.ModuleType("omamori_bridge")
+    bridge_module.Bridge, bridge_module.BridgeError, bridge_module.Cancelled = FakeBridge, BridgeError, Cancelled
+    spec = importlib.util.spec_from_file_location("omamori_gimp_plugin_under_test", PLUGIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module._BRIDGE_MODULE = bridge_module  # instead of omamori_bridge.py, which install copies in
+    return module
+
+
+def procedure(plugin, name):
+    return plugin.Omamori().do_create_procedure(plugin.PREFIX + name)
+
+
+def bridge():
+    return FakeBridge.instances[-1]
+
+
+def test_registers_fixed_and_per_filter_procedures(plugin):
+    names = plugin.Omamori().do_query_procedures()
+    assert names == ["plug-in-omamori-protect", "plug-in-omamori-export", "plug-in-omamori-save-preset",
+                     "plug-in-omamori-noise", "plug-in-omamori-watermark"]
+    protect = procedure(plugin, "protect")
+    assert protect.menu_paths == ["<Image>/Filters/Omamori"]
+    assert protect.arguments["preset"][:2] == ("string", False)
+    assert protect.arguments["new-layer"][:2] == ("boolean", False)
+    export = procedure(plugin, "export")
+    assert export.arguments["file"][:2] == ("file", False) and export.returns == ["output", "checklist"]
+
+
+def test_filter_arguments_come_from_the_declaration(plugin):
+    noise = procedure(plugin, "noise").arguments
+    assert noise["amount"] == ("double", False, "Amount", (0.0, 0.5, 0.03))
+    assert noise["kind"][0] == "choice" and noise["kind"][3][1] == "gaussian"
+    assert [nick for nick, _ in noise["kind"][3][0].items] == ["gaussian", "uniform"]
+    assert noise["luminance-only"] == ("boolean", False, "Luminance only", (False,))
+    assert noise["seed"][3] == (0, plugin.INT_LIMIT, 0)  # no declared max: GIMP still needs one
+    watermark = procedure(plugin, "watermark").arguments
+    assert watermark["text"] == ("string", False, "Text", ("©",))
+    assert watermark["color"][0] == "color" and watermark["color"][3][1].get_rgba()[:3] == (1.0, 1.0, 1.0)
+    # The Protect dialog gets an editable copy of every parameter as aux arguments.
+    protect = procedure(plugin, "protect").arguments
+    assert protect["noise-amount"][:2] == ("double", True) and protect["use-noise"][:2] == ("boolean", True)
+
+
+def test_japanese_labels(plugin, monkeypatch):
+    monkeypatch.setenv("OMAMORI_LANG", "ja")
+    assert procedure(plugin, "noise").arguments["amount"][2] == "量"
+    assert procedure(plugin, "protect").menu_label == "保護(_P)…"
+    monkeypatch.delenv("OMAMORI_LANG")
+    monkeypatch.setenv("LANGUAGE", "ja_JP:en")  # what GIMP sets from its UI-language preference
+    assert plugin.language() == "ja"
+
+
+def test_registration_survives_a_missing_environment(plugin):
+    FakeBridge.next_options = {"fail": "describe"}
+    names = plugin.Omamori().do_query_procedures()
+    assert names == ["plug-in-omamori-protect", "plug-in-omamori-export", "plug-in-omamori-save-preset"]
+    assert procedure(plugin, "protect").arguments["preset"][3] == ("standard",)
+
+
+@pytest.mark.parametrize("precision, fmt, layout", [
+    (fg.Precision.U8_NON_LINEAR, "R'G'B'A u8", "RGBA8"),
+    (fg.Precision.U16_PERCEPTUAL, "R'G'B'A u16", "RGBA16"),
+    (fg.Precision.U8_LINEAR, "R'G'B'A float", "RGBAF32"),   # linear 8-bit: float avoids rounding twice
+    (fg.Precision.HALF_LINEAR, "R'G'B'A float", "RGBAF32"),
+    (fg.Precision.FLOAT_NON_LINEAR, "R'G'B'A float", "RGBAF32"),
+])
+def test_protect_in_place_one_undo_group(plugin, precision, fmt, layout):
+    image = fg.Image(precision=precision)
+    proc = procedure(plugin, "protect")
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config(preset="strong"))
+    assert ret.status == fg.PDBStatusType.SUCCESS, ret.error.message
+    assert bridge().calls == [("process", 4, 3, layout, "strong", None)]
+    layer = image.layers[0]
+    assert layer.written[0] == fmt and layer.written[1] == bytes([0xEF]) * len(layer.written[1])
+    calls = [c[0] for c in fg.LOG.calls]
+    # Read, compute, then exactly one undo group around the shadow write.
+    assert calls.count("undo-start") == calls.count("undo-end") == 1
+    start, end = calls.index("undo-start"), calls.index("undo-end")
+    assert start < calls.index("shadow-set") < calls.index("merge-shadow") < end
+    assert ("merge-shadow", "layer0", True, 1) in fg.LOG.calls
+    assert ("progress", 0.5) in fg.LOG.calls
+
+
+def test_selection_mask_is_sent_not_applied(plugin):
+    image = fg.Image(width=4, height=3)
+    image.selection = fg.Drawable(image, "selection", 10, 10, fill=b"\x80")
+    image.layers[0].offsets = (2, 1)
+    proc = procedure(plugin, "protect")
+    proc(fg.RunMode.NONINTERACTIVE, image, proc.config())
+    # The selection is read at the layer's offsets, one 8-bit weight per pixel, and the core blends.
+    assert ("get", "selection", "Y u8", (2, 1, 4, 3)) in fg.LOG.calls
+    assert bridge().calls[0][5] == b"\x80" * 12
+
+
+def test_new_layer_leaves_the_original(plugin):
+    image = fg.Image()
+    original = image.layers[0]
+    proc = procedure(plugin, "protect")
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config(**{"new-layer": True}))
+    assert ret.status == fg.PDBStatusType.SUCCESS
+    assert len(image.layers) == 2 and image.layers[1] is original and original.written is None
+    assert image.layers[0].name == "Omamori (standard)" and image.layers[0].written is not None
+    calls = [c[0] for c in fg.LOG.calls]
+    assert calls.index("undo-start") < calls.index("new-layer") < calls.index("undo-end")
+
+
+def test_indexed_images_are_refused(plugin):
+    image = fg.Image(base=fg.ImageBaseType.INDEXED)
+    proc = procedure(plugin, "protect")
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config())
+    assert ret.status == fg.PDBStatusType.EXECUTION_ERROR
+    assert "indexed" in ret.error.message and "RGB" in ret.error.message
+    assert not FakeBridge.instances or not bridge().calls
+    assert image.layers[0].written is None
+
+
+@pytest.mark.parametrize("failure, status", [
+    (BridgeError("Omamori: preset 'x' not found"), fg.PDBStatusType.EXECUTION_ERROR),
+    (Cancelled("Cancelled."), fg.PDBStatusType.CANCEL),
+    (RuntimeError("boom"), fg.PDBStatusType.EXECUTION_ERROR),
+])
+def test_failures_leave_the_image_untouched(plugin, failure, status):
+    FakeBridge.next_options = {"fail": failure}
+    image = fg.Image()
+    proc = procedure(plugin, "protect")
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config())
+    assert ret.status == status
+    if status == fg.PDBStatusType.EXECUTION_ERROR:
+        assert str(failure) in ret.error.message
+    assert image.layers[0].written is None and image.undo_depth == 0
+    assert "undo-start" not in [c[0] for c in fg.LOG.calls]
+    assert ("progress-end",) in fg.LOG.calls
+
+
+def test_wrong_size_result_is_an_error(plugin):
+    FakeBridge.next_options = {"result_size": 8}
+    image = fg.Image()
+    proc = procedure(plugin, "protect")
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config())
+    assert ret.status == fg.PDBStatusType.EXECUTION_ERROR and "Export" in ret.error.message
+    assert image.layers[0].written is None
+
+
+def test_filter_procedure_sends_a_one_step_preset(plugin):
+    image = fg.Image()
+    proc = procedure(plugin, "watermark")
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config(text="mine", color=fg.Color("#ff0000")))
+    assert ret.status == fg.PDBStatusType.SUCCESS
+    preset = bridge().calls[0][4]
+    assert preset["schema"] == 1 and preset["name"] == "apply-watermark"
+    assert preset["steps"] == [{"filter": "watermark", "params": {"text": "mine", "color": "#ff0000"}}]
+
+
+def test_export_works_on_a_flattened_duplicate(plugin, tmp_path):
+    image = fg.Image(base=fg.ImageBaseType.INDEXED, layers=2)
+    proc = procedure(plugin, "export")
+    out = str(tmp_path / "out.png")
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config(preset="x", file=fg.File(out)))
+    assert ret.status == fg.PDBStatusType.SUCCESS, ret.error.message
+    assert ret.values[1:] == [out, "Turn off AI learning\nCheck"]
+    assert bridge().calls == [("export", 4, 3, "RGBA8", "x", out)]
+    dup = image.duplicates[0]
+    assert dup.deleted and dup.base == fg.ImageBaseType.RGB          # only the copy was converted
+    assert image.base == fg.ImageBaseType.INDEXED and len(image.layers) == 2
+    assert all(layer.written is None for layer in image.layers) and image.undo_groups == 0
+
+
+def test_save_preset_saves_the_last_applied_settings(plugin):
+    image = fg.Image()
+    noise = procedure(plugin, "noise")
+    noise(fg.RunMode.NONINTERACTIVE, image, noise.config(amount=0.2))
+    save = procedure(plugin, "save-preset")
+    ret = save(fg.RunMode.NONINTERACTIVE, image, save.config(name="mine"))
+    assert ret.status == fg.PDBStatusType.SUCCESS and ret.values[1].endswith("mine.json")
+    _, preset, overwrite = bridge().calls[-1]
+    assert preset["name"] == "mine" and preset["schema"] == 1 and preset["label"] == {"en": "mine", "ja": "mine"}
+    assert preset["steps"] == [{"filter": "noise", "params": {
+        "amount": 0.2, "kind": "gaussian", "luminance_only": False, "seed": 0}}]
+
+
+def test_save_preset_from_a_named_preset(plugin):
+    save = procedure(plugin, "save-preset")
+    ret = save(fg.RunMode.NONINTERACTIVE, fg.Image(), save.config(name="copy", preset="standard"))
+    assert ret.status == fg.PDBStatusType.SUCCESS
+    assert bridge().calls[-1][1]["steps"] == PRESETS[0]["steps"]
+    ret = save(fg.RunMode.NONINTERACTIVE, fg.Image(), save.config(name="  "))
+    assert ret.status == fg.PDBStatusType.EXECUTION_ERROR
+
+
+def test_dialog_values_follow_the_chosen_preset(plugin):
+    proc = procedure(plugin, "protect")
+    config = proc.config()
+    plugin.load_preset_into_config(config, "standard")
+    assert config.get_property("use-noise") is True and config.get_property("noise-amount") == 0.05
+    assert config.get_property("use-watermark") is False
+    config.set_property("noise-amount", 0.1)
+    config.set_property("use-watermark", True)
+    preset = plugin.dialog_preset(config, "standard")
+    assert [s["filter"] for s in preset["steps"]] == ["noise", "watermark"]
+    assert preset["steps"][0]["params"]["amount"] == 0.1 and preset["name"] == "standard"
+    assert preset["steps"][1]["params"]["color"] == "#ffffff"
+
+
+def test_missing_bridge_says_how_to_fix_it(plugin):
+    plugin._BRIDGE_MODULE = None  # a bare checkout has no omamori_bridge.py beside the plug-in
+    proc = procedure(plugin, "protect")
+    ret = proc(fg.RunMode.NONINTERACTIVE, fg.Image(), proc.config())
+    assert ret.status == fg.PDBStatusType.EXECUTION_ERROR and "omamori install gimp" in ret.error.message
+
+
+def test_install_and_uninstall(tmp_path):
+    from omamori.hosts import gimp
+
+    installed = gimp.install(home=tmp_path)
+    folder = tmp_path / ".config" / "GIMP" / "3.0" / "plug-ins" / "omamori"
+    assert installed == [folder]
+    script = folder / "omamori.py"
+    assert script.read_bytes() == PLUGIN.read_bytes()
+    assert script.stat().st_mode & stat.S_IXUSR
+    assert (folder / "omamori_bridge.py").exists()
+    import json
+    assert json.loads((folder / "omamori.json").read_text())["python"] == sys.executable
+    gimp.install(home=tmp_path)  # again: replaces, never nests
+    assert sorted(p.name for p in folder.iterdir()) == ["omamori.json", "omamori.py", "omamori_bridge.py"]
+    assert gimp.uninstall(home=tmp_path) == [folder] and not folder.exists()
+    assert gimp.uninstall(home=tmp_path) == []
+
+
+def test_install_follows_gimp3_directory(tmp_path, monkeypatch):
+    from omamori.hosts import gimp
+
+    monkeypatch.setenv("GIMP3_DIRECTORY", str(tmp_path / "gimpdir"))
+    assert gimp.plugin_dir() == tmp_path / "gimpdir" / "plug-ins" / "omamori"
+    assert os.fspath(gimp.plugin_dir(home=tmp_path)).startswith(os.fspath(tmp_path / ".config"))

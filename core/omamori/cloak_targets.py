@@ -41,9 +41,11 @@ def restyle(img: np.ndarray, levels: int = 5) -> np.ndarray:
     return (warm * (1.0 - 0.85 * ink)).astype(np.float32)
 
 
-def anchor(height: int, width: int) -> np.ndarray:
-    """A red brick wall (the poison's unrelated concept): 64x32 px bricks, 4 px mortar, fixed per-brick tint."""
-    y, x = np.mgrid[0:height, 0:width]
+def anchor(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
+    """A red brick wall (the poison's unrelated concept): 64x32 px bricks, 4 px mortar, fixed per-brick tint.
+
+    `top`/`left` give the window's place in the whole image, so tiles of one image line up."""
+    y, x = np.mgrid[top:top + height, left:left + width]
     row = y // 32
     xs = x + (row % 2) * 32  # running bond: every other row shifted by half a brick
     col = xs // 64

@@ -1,9 +1,11 @@
-"""Only adds the editor plug-in folders to built wheels (pyproject.toml holds the metadata).
+"""Only adds non-package data to built wheels (pyproject.toml holds all the metadata).
 
-`gimp_plugin/` and `krita_plugin/` are not Python packages of ours, so package discovery
-skips them; they are copied as data to omamori/_hosts/, where omamori.hosts.plugin_source
-finds them when Omamori runs from a wheel (a checkout uses the repository folders)."""
+Package discovery (`packages.find` in core/) never sees the repository-level folders, so
+the `package-dir` entries for them in pyproject.toml put nothing in the wheel. Copied here:
+`gimp_plugin/` and `krita_plugin/` to omamori/_hosts/ (omamori.hosts.plugin_source) and
+the shipped models (models/*.onnx, *.json) to omamori/_models/ (omamori.models)."""
 
+import glob
 import os
 
 from setuptools import setup
@@ -12,12 +14,16 @@ from setuptools.command.build_py import build_py
 PLUGIN_FOLDERS = ("gimp_plugin", "krita_plugin")
 
 
-class BuildPyWithPlugins(build_py):
+class BuildPyWithData(build_py):
     def run(self):
         super().run()
         for folder in PLUGIN_FOLDERS:
             if os.path.isdir(folder):
                 self.copy_tree(folder, os.path.join(self.build_lib, "omamori", "_hosts", folder))
+        models = os.path.join(self.build_lib, "omamori", "_models")
+        for path in glob.glob("models/*.onnx") + glob.glob("models/*.json"):
+            self.mkpath(models)
+            self.copy_file(path, os.path.join(models, os.path.basename(path)))
 
 
-setup(cmdclass={"build_py": BuildPyWithPlugins})
+setup(cmdclass={"build_py": BuildPyWithData})

@@ -367,3 +367,14 @@ def test_real_bridge_round_trip_16bit_with_selection(kp):
     assert all(out[4 * i:4 * i + 4] == src[4 * i:4 * i + 4] for i in right)
     assert any(out[4 * i:4 * i + 3] != src[4 * i:4 * i + 3] for i in left)
     assert all(out[4 * i + 3] == 65535 for i in range(8 * 6))  # alpha kept
+
+
+def test_batch_scripts_without_an_active_node_get_the_top_paint_layer(kp):
+    doc = document(kp)
+    top = doc.add_layer("Top", bytes(4 * 3 * 4))
+    doc.active = None  # kritarunner: no view, so no active node
+    kp.api.protect(doc)
+    assert doc.root.children[1] is top and doc.root.children[2].name() == "Top (Omamori)"
+    explicit = doc.root.children[0]
+    kp.api.protect(doc, node=explicit)
+    assert doc.root.children[1].name() == "Paint (Omamori)"

@@ -17,12 +17,12 @@ from . import engine, host, jobs
 LAST_PRESET_KEY = "last_preset"
 
 
-def protect(document, preset="standard", new_layer=True, on_progress=None, should_cancel=None):
-    """Protects the active paint layer of `document`; returns the layer holding the result.
+def protect(document, preset="standard", new_layer=True, node=None, on_progress=None, should_cancel=None):
+    """Protects `node` (default: the active paint layer) of `document`; returns the layer holding the result.
 
     `new_layer=True` adds the result above the layer (one undo step); False replaces the
     layer's pixels. The selection, if any, limits the effect."""
-    job = jobs.prepare_protect(document, preset, new_layer)
+    job = jobs.prepare_protect(document, preset, new_layer, node)
     jobs.compute(job, engine.bridge(), on_progress, should_cancel)
     layer = jobs.commit(job)
     remember(preset)

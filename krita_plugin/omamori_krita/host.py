@@ -54,9 +54,12 @@ def active_document():
     return doc
 
 
-def paint_target(doc):
-    """The active node if its pixels can be read and written, else a Problem."""
-    node = doc.activeNode()
+def paint_target(doc, node=None):
+    """`node`, else the active node, else the top paint layer, if its pixels can be written.
+
+    Batch scripts (kritarunner, no view) have no active node, hence the fallback."""
+    node = node or doc.activeNode() or next(
+        (n for n in reversed(doc.topLevelNodes()) if n.type() == "paintlayer"), None)
     if node is None or node.type() != "paintlayer":
         raise Problem("not_paint_layer", kind=node.type() if node is not None else "-")
     if node.locked():

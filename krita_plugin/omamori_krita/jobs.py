@@ -36,8 +36,8 @@ class ExportJob:
     result: dict = field(default_factory=dict)
 
 
-def prepare_protect(doc, preset: Preset, new_layer: bool = True) -> ProtectJob:
-    node = host.paint_target(doc)
+def prepare_protect(doc, preset: Preset, new_layer: bool = True, node=None) -> ProtectJob:
+    node = host.paint_target(doc, node)
     return ProtectJob(doc, node, host.read_layer(doc, node), preset, new_layer)
 
 

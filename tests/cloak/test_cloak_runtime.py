@@ -1,0 +1,100 @@
+"""The shipped cloaking models through the runtime: budget, alpha, determinism, tiles, tampering."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from omamori import models
+from omamori.errors import Cancelled, ModelError
+from omamori.filters.base import CancelToken
+from omamori.pipeline import build_steps, run_steps
+
+NAMES = ("guard", "style", "poison")
+
+
+@pytest.fixture(autouse=True)
+def shipped_models(monkeypatch):
+    folder = models.models_dir()
+    if not all((folder / f"{n}.onnx").is_file() for n in NAMES):
+        pytest.skip(f"shipped models not found in {folder}")
+    monkeypatch.setenv("OMAMORI_THREADS", "1")
+    return folder
+
+
+def picture(h=70, w=90, seed=3):
+    rng = np.random.default_rng(seed)
+    img = rng.random((h, w, 4)).astype(np.float32)
+    img[..., 3] = np.linspace(0, 1, w, dtype=np.float32)[None, :]
+    return img
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("bit_depth", [8, 16])
+@pytest.mark.parametrize("epsilon", [1, 8, 16])
+def test_budget_after_rounding_and_alpha(name, bit_depth, epsilon):
+    top = (1 << bit_depth) - 1
+    img = np.rint(picture() * top) / top
+    img = img.astype(np.float32)
+    out = run_steps(img, build_steps([{"filter": name, "params": {"epsilon": epsilon}}]), bit_depth=bit_depth)
+    before = np.rint(img[..., :3].astype(np.float64) * top)
+    after = np.rint(out[..., :3].astype(np.float64) * top)
+    assert np.allclose(out[..., :3] * top, after, atol=1e-3), "output is on the bit-depth grid"
+    limit = epsilon * top / 255
+    assert np.abs(after - before).max() <= limit
+    assert np.abs(after - before).max() >= min(limit, 1), "the cloak changes something"
+    assert np.array_equal(out[..., 3], img[..., 3])
+
+
+def test_epsilon_out_of_range_is_refused():
+    from omamori.errors import ParamError
+
+    with pytest.raises(ParamError):
+        build_steps([{"filter": "guard", "params": {"epsilon": 17}}])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_deterministic(name):
+    model = models.load(name)
+    img = picture()[..., :3]
+    assert np.array_equal(models.protect(img, model, 8), models.protect(img, model, 8))
+
+
+@pytest.mark.parametrize("name", ["guard", "poison"])
+def test_tiles_blend_without_seams(name):
+    """Tiled output equals one untiled pass (blend weights are zero where a tile border could matter)."""
+    model = models.load(name)
+    img = np.random.default_rng(5).random((301, 403, 3)).astype(np.float32)
+    whole = model.pattern(img, tile=2048)
+    tiled = model.pattern(img, tile=160)
+    assert np.abs(whole - tiled).max() < 1e-4
+
+
+def test_progress_and_cancel():
+    model = models.load("guard")
+    img = np.zeros((300, 300, 3), np.float32)
+    seen = []
+    model.pattern(img, progress=seen.append, tile=160)
+    assert len(seen) > 1 and seen[-1] == 1.0
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        model.pattern(img, cancelled=lambda: token.cancelled)
+
+
+def test_tampered_model_is_refused(tmp_path, shipped_models):
+    for suffix in (".onnx", ".json"):
+        shutil.copy(shipped_models / f"guard{suffix}", tmp_path / f"guard{suffix}")
+    data = bytearray((tmp_path / "guard.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "guard.onnx").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="tampered"):
+        models.load("guard", tmp_path)
+
+
+def test_missing_model_is_a_clear_error(tmp_path, shipped_models):
+    shutil.copy(shipped_models / "guard.json", tmp_path / "guard.json")
+    with pytest.raises(ModelError, match="missing"):
+        models.load("guard", tmp_path)
+    with pytest.raises(ModelError, match="card"):
+        models.load("style", tmp_path)

@@ -1,0 +1,53 @@
+"""A few training steps on tiny crops and an ONNX export that the runtime loads (needs torch + ../shared)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `models.training` lives at the repo root
+
+torch = pytest.importorskip("torch", reason="training needs the optional torch==2.13.0")
+
+
+@pytest.fixture
+def surrogate(monkeypatch, tmp_path, artwork_dir):
+    from models.training import surrogates
+
+    if not (surrogates.weights_dir() / "taesd" / "taef2_encoder.pth").is_file():
+        pytest.skip(f"needs the surrogate weights in {surrogates.weights_dir()}")
+    monkeypatch.setenv("OMAMORI_RUNS", str(tmp_path / "runs"))
+    return tmp_path
+
+
+def test_tiny_training_and_export(surrogate):
+    from models.training import export, train
+    from omamori import models
+
+    train.main(["guard", "--tiny", "--threads", "1"])
+    train.main(["poison", "--tiny", "--threads", "1", "--init", "guard"])
+    out = surrogate / "models"
+    for name in ("guard", "poison"):
+        card = export.export_model(name, out, n_images=0)
+        assert card["sha256"] == models.sha256_of(out / f"{name}.onnx") and card["steps"] >= 3
+        model = models.load(name, out)
+        pattern = model.pattern(np.random.default_rng(0).random((37, 53, 3)).astype(np.float32))
+        assert pattern.shape == (37, 53, 3) and np.abs(pattern).max() <= 1
+
+
+def test_differentiable_jpeg_is_close_to_real_jpeg():
+    import io
+
+    from PIL import Image
+
+    from models.training.augment import jpeg
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:64, 0:64] / 64
+    img = np.clip(np.stack([x, y, x * y], -1) + rng.normal(0, 0.03, (64, 64, 3)), 0, 1).astype(np.float32)
+    buf = io.BytesIO()
+    Image.fromarray(np.rint(img * 255).astype(np.uint8)).save(buf, "JPEG", quality=85)
+    real = np.asarray(Image.open(buf), np.float32) / 255
+    approx = jpeg(torch.from_numpy(img).permute(2, 0, 1)[None], 85)[0].permute(1, 2, 0).numpy()
+    assert np.sqrt(np.mean((approx - real) ** 2)) < np.sqrt(np.mean((img - real) ** 2))

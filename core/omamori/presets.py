@@ -1,0 +1,179 @@
+"""Presets: named, versioned JSON recipes (steps + export settings) shared by GIMP,
+Krita and the CLI. Built-ins live in `omamori/data/presets/` and cannot be changed;
+user presets live in `<omamori_home()>/presets/<name>.json`.
+
+A bad preset gets a PresetError naming the file, the step and the field; unknown keys
+are errors, never silently ignored; a newer schema version asks for an update."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ParamError, PresetError
+from .export import ExportSettings, write_atomic
+from .i18n import Text
+from .pipeline import build_steps
+from .registry import Registry, get_registry
+from .userdata import (SCHEMA_VERSION, check_keys, check_name, check_schema, expect, fail, omamori_home,
+                       read_json, text_field)
+
+__all__ = ["SCHEMA_VERSION", "Preset", "omamori_home", "preset_from_dict", "list_presets", "load_preset",
+           "save_preset", "import_preset", "export_preset", "delete_preset"]
+
+BUILTIN_DIR = Path(__file__).parent / "data" / "presets"
+_KEYS = ("schema", "name", "label", "help", "seed", "steps", "export")
+
+
+@dataclass
+class Preset:
+    """Steps to run and how to write the result."""
+
+    name: str
+    label: Text
+    help: Text = Text("", "")
+    seed: int = 0
+    steps: list[dict] = field(default_factory=list)  # [{"filter": name, "params": {...}}], as written
+    export: ExportSettings = field(default_factory=ExportSettings)
+    builtin: bool = False
+    source: str = "<preset>"  # the file it came from, for messages
+
+    def to_dict(self) -> dict:
+        """The JSON form (what a preset file holds)."""
+        return {"schema": SCHEMA_VERSION, "name": self.name, "label": self.label.as_dict(),
+                "help": self.help.as_dict(), "seed": self.seed,
+                "steps": [{"filter": s["filter"], "params": dict(s.get("params", {}))} for s in self.steps],
+                "export": self.export.to_dict()}
+
+    def validate(self, registry: Registry | None = None) -> None:
+        """Checks every step's filter and parameters against the registry."""
+        registry = registry or get_registry()
+        for index, step in enumerate(self.steps, start=1):
+            if step["filter"] not in registry.names():
+                raise fail(f"{self.source}: step {index}", "filter", Text(
+                    "unknown filter {name!r}; known: {known}.", "不明なフィルタ {name!r}（使えるもの: {known}）。"),
+                    name=step["filter"], known=", ".join(registry.names()))
+        try:
+            build_steps(self.steps, registry, where=f"{self.source}: ")
+        except ParamError as err:  # already names the step and the parameter
+            raise PresetError(err.text, **err.values) from None
+
+
+def preset_from_dict(data: dict, source: str = "<preset>", builtin: bool = False) -> Preset:
+    """A structurally valid preset (filters are checked by `Preset.validate`)."""
+    expect(data, dict, source, "")
+    check_schema(data, source)
+    check_keys(data, _KEYS, source)
+    name = check_name(data.get("name"), source)
+    seed = expect(data.get("seed", 0), int, source, "seed")
+    steps = [_step(raw, f"{source}: step {i}")
+             for i, raw in enumerate(expect(data.get("steps", []), list, source, "steps"), start=1)]
+    return Preset(name=name, label=text_field(data.get("label", name), source, "label"),
+                  help=text_field(data.get("help", ""), source, "help"), seed=seed, steps=steps,
+                  export=ExportSettings.from_dict(data.get("export", {}), source), builtin=builtin, source=source)
+
+
+def _step(raw, where: str) -> dict:
+    expect(raw, dict, where, "")
+    check_keys(raw, ("filter", "params"), where)
+    return {"filter": expect(raw.get("filter"), str, where, "filter"),
+            "params": dict(expect(raw.get("params", {}), dict, where, "params"))}
+
+
+def user_dir() -> Path:
+    return omamori_home() / "presets"
+
+
+def _builtin_path(name: str) -> Path:
+    return BUILTIN_DIR / f"{name}.json"
+
+
+def _read(path: Path, builtin: bool) -> Preset:
+    preset = preset_from_dict(read_json(path), str(path), builtin)
+    if preset.name != path.stem:  # the file name is how users pick it: they must agree
+        raise fail(str(path), "name", Text("{name!r} differs from the file name {stem!r}.",
+                                           "{name!r} がファイル名 {stem!r} と違います。"),
+                   name=preset.name, stem=path.stem)
+    return preset
+
+
+def list_presets(problems: list[str] | None = None) -> list[Preset]:
+    """Built-in then user presets, by name; a broken user file is left out and, when
+    `problems` is given, its one-line error is appended there."""
+    found = [_read(path, True) for path in sorted(BUILTIN_DIR.glob("*.json"))]
+    builtin_names = {p.name for p in found}
+    user = sorted(user_dir().glob("*.json")) if user_dir().is_dir() else []
+    for path in user:
+        if path.stem in builtin_names:
+            continue  # never shadow a built-in; save_preset refuses such names
+        try:
+            found.append(_read(path, False))
+        except PresetError as err:
+            if problems is not None:
+                problems.append(err.message())
+    return found
+
+
+def load_preset(preset: str | Path | dict) -> Preset:
+    """A preset by name (built-in first, then the user folder), from a JSON file path,
+    or from a dict (a preset edited in an editor's dialog)."""
+    if isinstance(preset, dict):
+        return preset_from_dict(preset, "<preset>")
+    text = str(preset)
+    if text.endswith(".json") or "/" in text or "\\" in text:
+        path = Path(text)
+        return preset_from_dict(read_json(path), str(path))
+    if _builtin_path(text).is_file():
+        return _read(_builtin_path(text), True)
+    if (user_dir() / f"{text}.json").is_file():
+        return _read(user_dir() / f"{text}.json", False)
+    raise PresetError(Text("unknown preset {name!r}; known: {known}.", "不明なプリセット {name!r}（使えるもの: {known}）。"),
+                      name=text, known=", ".join(p.name for p in list_presets()))
+
+
+def save_preset(preset: Preset, overwrite: bool = False) -> Path:
+    """Validates `preset` and writes it to the user folder; built-in names are refused."""
+    _refuse_builtin(preset.name)
+    preset.validate()
+    folder = user_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{preset.name}.json"
+    if target.exists() and not overwrite:
+        raise PresetError(Text("preset {name!r} already exists ({path}); use --overwrite to replace it.",
+                               "プリセット {name!r} は既にあります（{path}）。置き換えるには --overwrite を付けてください。"),
+                          name=preset.name, path=target)
+    return write_atomic(target, _json_bytes(preset), overwrite=True)
+
+
+def import_preset(path: str | Path, overwrite: bool = False) -> Path:
+    """Copies a preset file into the user folder, after validating it."""
+    path = Path(path)
+    return save_preset(preset_from_dict(read_json(path), str(path)), overwrite=overwrite)
+
+
+def export_preset(name: str, path: str | Path, overwrite: bool = False) -> Path:
+    """Writes preset `name` (built-in or user) to `path`, to share it."""
+    return write_atomic(Path(path), _json_bytes(load_preset(name)), overwrite=overwrite)
+
+
+def delete_preset(name: str) -> Path:
+    """Removes a user preset; built-ins cannot be deleted."""
+    _refuse_builtin(check_name(name, "<preset>"))
+    target = user_dir() / f"{name}.json"
+    if not target.is_file():
+        raise PresetError(Text("no user preset named {name!r} in {folder}.", "{folder} にユーザープリセット {name!r} はありません。"),
+                          name=name, folder=user_dir())
+    target.unlink()
+    return target
+
+
+def _refuse_builtin(name: str) -> None:
+    if _builtin_path(name).is_file():
+        raise PresetError(Text("{name!r} is a built-in preset and cannot be changed or deleted; save under another name.",
+                               "{name!r} は組み込みプリセットのため変更・削除できません。別の名前で保存してください。"),
+                          name=name)
+
+
+def _json_bytes(preset: Preset) -> bytes:
+    return (json.dumps(preset.to_dict(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -359,7 +359,8 @@ def test_real_bridge_round_trip_16bit_with_selection(kp):
     mask = bytes(([255] * 4 + [0] * 4) * 6)  # left half selected
     doc.setSelection(fake_krita.Selection(mask))
     original = bytes(doc.active.data)
-    layer = kp.api.protect(doc, preset="strong", new_layer=True)
+    preset = {"schema": 1, "name": "unit", "steps": [{"filter": "noise", "params": {"amount": 16.0}}]}
+    layer = kp.api.protect(doc, preset=preset, new_layer=True)
     out = struct.unpack("<" + "H" * (8 * 6 * 4), bytes(layer.data))
     src = struct.unpack("<" + "H" * (8 * 6 * 4), original)
     right = [i for i in range(8 * 6) if i % 8 >= 4]

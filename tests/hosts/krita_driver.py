@@ -1,0 +1,291 @@
+"""Runs inside the real Krita (`kritarunner -s krita_driver -f main`) and drives the installed plug-in.
+
+Imports `omamori_krita` from where `omamori install krita` put it and goes through the plug-in's
+own code paths: api.protect / api.export_protected (what the docker and actions call) and the
+docker panel itself. Writes what it measured to $KT_DIR/out/results.json; test_krita_real.py
+asserts on it. Each case records an "exception" instead of stopping the others.
+"""
+
+import array
+import json
+import os
+import struct
+import sys
+import time
+import traceback
+
+KT = os.environ["KT_DIR"]
+OUT = os.path.join(KT, "out")
+RESULTS = {}
+CASES = []
+
+
+def case(name):
+    def decorator(func):
+        CASES.append((name, func))
+        return func
+    return decorator
+
+
+def samples(data, depth):
+    """Channel values as numbers (B, G, R, A order) for a Krita colour depth."""
+    data = bytes(data)
+    if depth == "U8":
+        return list(data)
+    if depth == "U16":
+        return array.array("H", data).tolist()
+    if depth == "F16":
+        return list(struct.unpack("<%de" % (len(data) // 2), data))
+    return array.array("f", data).tolist()
+
+
+def compare(before, after, depth, columns=None, width=None):
+    """Changed colour samples, alpha equality, and (optionally) per column range."""
+    a, b = samples(before, depth), samples(after, depth)
+    changed = total = alpha_diff = 0
+    for i in range(0, len(a), 4):
+        if columns is not None and (i // 4) % width not in columns:
+            continue
+        total += 1
+        if a[i:i + 3] != b[i:i + 3]:
+            changed += 1
+        if a[i + 3] != b[i + 3]:
+            alpha_diff += 1
+    return {"changed": changed, "pixels": total, "alpha_diff": alpha_diff}
+
+
+def open_doc(name):
+    from krita import Krita
+    doc = Krita.instance().openDocument(os.path.join(KT, name))
+    assert doc is not None, name
+    doc.waitForDone()
+    return doc
+
+
+def layers(doc):
+    return [n.name() for n in doc.topLevelNodes() if n.type() == "paintlayer"]
+
+
+def pixels(doc, node):
+    return bytes(node.pixelData(0, 0, doc.width(), doc.height()))
+
+
+def snapshot(doc):
+    return [(n.name(), pixels(doc, n)) for n in doc.topLevelNodes() if n.type() == "paintlayer"]
+
+
+def new_doc(depth, width=32, height=24):
+    from krita import Krita
+    doc = Krita.instance().createDocument(width, height, "omamori-" + depth, "RGBA", depth, "", 72.0)
+    node = doc.topLevelNodes()[0]
+    values = []
+    for y in range(height):
+        for x in range(width):
+            values += [0.2 + 0.5 * x / width, 0.3 + 0.4 * y / height, 0.5, 1.0]
+    fmt = {"F32": "<%df", "F16": "<%de"}[depth]
+    node.setPixelData(struct.pack(fmt % len(values), *values), 0, 0, width, height)
+    return doc, node
+
+
+@case("environment")
+def _():
+    import omamori_krita
+    from krita import Krita
+    return {"krita": Krita.instance().version(), "python": sys.version.split()[0],
+            "package": os.path.dirname(omamori_krita.__file__),
+            "extensions": [type(e).__name__ for e in Krita.instance().extensions()]}
+
+
+@case("new_layer_8bit")
+def _():
+    from omamori_krita import api
+    doc = open_doc("rgba8.png")
+    node = doc.topLevelNodes()[0]
+    before = pixels(doc, node)
+    started = time.time()
+    layer = api.protect(doc, preset="standard", new_layer=True)
+    return {"depth": doc.colorDepth(), "layers": layers(doc), "layer": layer.name(),
+            "original_unchanged": pixels(doc, node) == before, "seconds": time.time() - started,
+            **compare(before, pixels(doc, layer), doc.colorDepth())}
+
+
+@case("this_layer_with_selection_8bit")
+def _():
+    from krita import Selection
+    from omamori_krita import api
+    doc = open_doc("rgba8.png")
+    node = doc.topLevelNodes()[0]
+    before = pixels(doc, node)
+    selection = Selection()
+    selection.select(0, 0, doc.width() // 2, doc.height(), 255)  # the left half
+    doc.setSelection(selection)
+    layer = api.protect(doc, preset="standard", new_layer=False)
+    after = pixels(doc, layer)
+    w = doc.width()
+    return {"layers": layers(doc), "layer": layer.name(),
+            "inside": compare(before, after, "U8", range(0, w // 2), w),
+            "outside": compare(before, after, "U8", range(w // 2, w), w)}
+
+
+@case("new_layer_16bit")
+def _():
+    from omamori_krita import api
+    doc = open_doc("rgba16.png")
+    node = doc.topLevelNodes()[0]
+    before = pixels(doc, node)
+    layer = api.protect(doc, preset="standard", new_layer=True)
+    out = samples(pixels(doc, layer), "U16")
+    return {"depth": doc.colorDepth(), "model": doc.colorModel(), "layers": layers(doc),
+            "original_unchanged": pixels(doc, node) == before,
+            # 8-bit values widened to 16 bits are multiples of 257; real 16-bit output is not.
+            "not_8bit_levels": sum(1 for v in out if v % 257) / len(out),
+            **compare(before, pixels(doc, layer), "U16")}
+
+
+@case("float_depths")
+def _():
+    from omamori_krita import api
+    out = {}
+    for depth in ("F32", "F16"):
+        doc, node = new_doc(depth)
+        before = pixels(doc, node)
+        layer = api.protect(doc, preset="standard", new_layer=True, node=node)
+        out[depth] = {"depth": doc.colorDepth(), "layers": layers(doc),
+                      **compare(before, pixels(doc, layer), depth)}
+    return out
+
+
+@case("unsupported_model")
+def _():
+    from krita import Krita
+    from omamori_krita import api, strings
+    doc = Krita.instance().createDocument(16, 16, "cmyk", "CMYKA", "U8", "", 72.0)
+    try:
+        api.protect(doc)
+    except strings.Problem as problem:
+        return {"refused": True, "en": problem.message("en"), "ja": problem.message("ja"), "layers": layers(doc)}
+    return {"refused": False}
+
+
+@case("cancel")
+def _():
+    from omamori_krita import api, engine
+    doc = open_doc("rgba8.png")
+    before = snapshot(doc)
+    try:
+        api.protect(doc, preset="standard", should_cancel=lambda: True)
+        raised = None
+    except Exception as err:  # noqa: BLE001 - the type is the result
+        raised = type(err).__name__
+    return {"raised": raised, "unchanged": snapshot(doc) == before,
+            "cancelled_type": engine.bridge_errors()[0][0].__name__}
+
+
+@case("export")
+def _():
+    from omamori_krita import api
+    doc = open_doc("rgba8.png")
+    api.protect(doc, preset="light", new_layer=True)  # two layers: the export must flatten them
+    before = snapshot(doc)
+    path = os.path.join(OUT, "krita-export.png")
+    result = api.export_protected(doc, path, preset=os.environ.get("KT_PROFILE_PRESET", "standard"))
+    return {"result": result, "exists": os.path.exists(path), "unchanged": snapshot(doc) == before,
+            "layers": layers(doc), "size": [doc.width(), doc.height()]}
+
+
+def wait_for(panel, seconds=120):
+    """Runs Qt's event loop until the docker's background task has finished."""
+    from PyQt5.QtWidgets import QApplication
+    deadline = time.time() + seconds
+    while panel.task is not None and time.time() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.02)
+    QApplication.processEvents()
+
+
+def describe_widgets(panel):
+    from PyQt5.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QGroupBox, QLineEdit, QSpinBox
+    widgets = {}
+    for (step, name), widget in panel.inputs.items():
+        entry = {"class": type(widget).__name__, "object": widget.objectName()}
+        if isinstance(widget, (QDoubleSpinBox, QSpinBox)):
+            entry.update(value=widget.value(), min=widget.minimum(), max=widget.maximum())
+        elif isinstance(widget, QCheckBox):
+            entry.update(value=widget.isChecked())
+        elif isinstance(widget, QComboBox):
+            entry.update(value=widget.currentData(), items=[widget.itemData(i) for i in range(widget.count())])
+        elif isinstance(widget, QLineEdit):
+            entry.update(value=widget.text())
+        widgets[f"{step}.{name}"] = entry
+    groups = [box.title() for box in panel.findChildren(QGroupBox)]
+    return widgets, groups
+
+
+@case("docker")
+def _():
+    from omamori_krita import engine, host
+    from omamori_krita.docker import OmamoriPanel
+    panel = OmamoriPanel()
+    panel.load(wait=True)
+    names = [panel.preset_box.itemData(i)["name"] for i in range(panel.preset_box.count())]
+    panel.preset_box.setCurrentIndex(names.index("standard"))
+    widgets, groups = describe_widgets(panel)
+    info = engine.bridge().describe()
+    panel.resize(380, 720)
+    panel.grab().save(os.path.join(OUT, "krita-docker.png"))
+    result = {"presets": [panel.preset_box.itemData(i)["name"] for i in range(panel.preset_box.count())],
+              "chosen": panel.preset_box.currentData(), "widgets": widgets, "groups": groups,
+              "filters": info["filters"], "status": panel.status.text(),
+              "buttons": {k: b.text() for k, b in panel.buttons.items()}}
+
+    # The docker's own asynchronous path: worker thread, progress, commit on the UI thread.
+    doc = open_doc("rgba8.png")
+    host.active_document = lambda: doc  # kritarunner has no window, so no "active" document
+    panel.apply(True)
+    busy = not panel.buttons["apply_new"].isEnabled()
+    wait_for(panel)
+    result["apply"] = {"busy_while_running": busy, "layers": layers(doc), "status": panel.status.text()}
+
+    before = snapshot(doc)
+    panel.apply(True)
+    panel.cancel()
+    wait_for(panel)
+    result["cancel"] = {"unchanged": snapshot(doc) == before, "status": panel.status.text()}
+
+    # Edit a control, then "Save as preset…": the edited value is what gets saved.
+    edited = None
+    for (step, name), widget in panel.inputs.items():
+        if type(widget).__name__ == "QDoubleSpinBox" and widget.maximum() > widget.value():
+            widget.setValue(widget.maximum())
+            edited = {"step": step, "name": name, "value": widget.value()}
+            break
+    result["edited"] = edited
+    result["run_preset"] = panel._preset_for_run()
+    panel.save_preset(os.environ.get("KT_SAVED_PRESET", "krita-saved"))
+    wait_for(panel)
+    result["save"] = {"status": panel.status.text(),
+                      "presets_after": [panel.preset_box.itemData(i)["name"] for i in range(panel.preset_box.count())]}
+
+    os.environ["OMAMORI_LANG"] = "ja"
+    panel_ja = OmamoriPanel()
+    panel_ja.load(wait=True)
+    panel_ja.resize(380, 720)
+    panel_ja.grab().save(os.path.join(OUT, "krita-docker-ja.png"))
+    result["ja_buttons"] = {k: b.text() for k, b in panel_ja.buttons.items()}
+    os.environ["OMAMORI_LANG"] = "en"
+    return result
+
+
+def main(args):
+    from krita import Krita
+    Krita.instance().setBatchmode(True)  # no dialogs from Krita itself
+    sys.path.insert(0, os.environ["KT_PYKRITA"])
+    for name, func in CASES:
+        started = time.time()
+        try:
+            RESULTS[name] = func()
+        except Exception:  # noqa: BLE001 - recorded for the test to show
+            RESULTS[name] = {"exception": traceback.format_exc()}
+        RESULTS[name]["_seconds"] = round(time.time() - started, 2)
+        with open(os.path.join(OUT, "results.json"), "w", encoding="utf-8") as handle:
+            json.dump(RESULTS, handle, indent=1, default=str)

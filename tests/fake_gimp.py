@@ -341,7 +341,7 @@ def install(directory):
         displays_flush=_record("flush-displays"), directory=lambda: str(directory),
         message=lambda text: LOG.messages.append(text), main=lambda *a: None)
     GimpUi = types.SimpleNamespace(init=_record("ui-init"), ProcedureDialog=None)
-    Gegl = types.SimpleNamespace(Rectangle=Rectangle, Color=Color, AbyssPolicy=AbyssPolicy)
+    Gegl = types.SimpleNamespace(Rectangle=Rectangle, Color=Color, AbyssPolicy=AbyssPolicy, init=lambda argv: None)
     GLib = types.SimpleNamespace(Error=Error)
     GObject = types.SimpleNamespace(ParamFlags=ParamFlags, Value=Value, TYPE_STRING="gchararray")
     repository = types.ModuleType("gi.repository")

@@ -138,6 +138,10 @@ def test_filter_arguments_come_from_the_declaration(plugin):
     # The Protect dialog gets an editable copy of every parameter as aux arguments.
     protect = procedure(plugin, "protect").arguments
     assert protect["noise-amount"][:2] == ("double", True) and protect["use-noise"][:2] == ("boolean", True)
+    # GIMP 3.0.4 crashes on choice aux arguments: the dialog's choices are indexes shown as combos.
+    assert protect["noise-kind"] == ("int", True, "Kind", (0, 1, 0))
+    assert protect["preset-index"] == ("int", True, "Preset", (0, 1, 0))
+    assert not [name for name, arg in protect.items() if arg[0] == "choice" and arg[1]]
 
 
 def test_japanese_labels(plugin, monkeypatch):
@@ -293,11 +297,15 @@ def test_dialog_values_follow_the_chosen_preset(plugin):
     assert config.get_property("use-noise") is True and config.get_property("noise-amount") == 0.05
     assert config.get_property("use-watermark") is False
     config.set_property("noise-amount", 0.1)
+    config.set_property("noise-kind", 1)
     config.set_property("use-watermark", True)
     preset = plugin.dialog_preset(config, "standard")
     assert [s["filter"] for s in preset["steps"]] == ["noise", "watermark"]
     assert preset["steps"][0]["params"]["amount"] == 0.1 and preset["name"] == "standard"
+    assert preset["steps"][0]["params"]["kind"] == "uniform"
     assert preset["steps"][1]["params"]["color"] == "#ffffff"
+    config.set_property("preset-index", 1)
+    assert plugin.chosen_preset(config) == "light" and config.get_property("preset") == "light"
 
 
 def test_missing_bridge_says_how_to_fix_it(plugin):

@@ -181,6 +181,9 @@ def add_param_argument(procedure, name, spec, aux=False):
         add("int", int(-INT_LIMIT if lo is None else lo), int(INT_LIMIT if hi is None else hi), int(spec["default"]))
     elif kind == "bool":
         add("boolean", bool(spec["default"]))
+    elif kind == "choice" and aux:
+        # GIMP 3.0.4 crashes the plug-in on choice *aux* arguments; an index shown as a combo does instead.
+        add("int", 0, len(spec["choices"]) - 1, spec["choices"].index(spec["default"]))
     elif kind == "choice":
         choice = Gimp.Choice.new()
         labels = spec.get("choice_labels") or []
@@ -193,9 +196,16 @@ def add_param_argument(procedure, name, spec, aux=False):
         add("string", "" if spec["default"] is None else str(spec["default"]))
 
 
+def choice_labels(spec):
+    labels = spec.get("choice_labels") or []
+    return [tr(labels[i]) if i < len(labels) else nick for i, nick in enumerate(spec["choices"])]
+
+
 def config_value(config, name, spec):
     """A config property as the core expects it (colours as #rrggbb, choices as their nick)."""
     value = config.get_property(name)
+    if spec["type"] == "choice" and isinstance(value, int):  # the dialog's index form (aux)
+        return spec["choices"][value]
     if spec["type"] == "color":
         r, g, b, _a = value.get_rgba()
         return "#{:02x}{:02x}{:02x}".format(*(max(0, min(255, round(c * 255))) for c in (r, g, b)))
@@ -203,20 +213,51 @@ def config_value(config, name, spec):
 
 
 def set_config_value(config, name, spec, value):
-    if spec["type"] == "color":
+    if spec["type"] == "choice" and isinstance(config.get_property(name), int):
+        value = spec["choices"].index(value)
+    elif spec["type"] == "color":
         value = Gegl.Color.new(value)
     elif spec["type"] == "float":
         value = float(value)
     config.set_property(name, value)
 
 
-def preset_choice(default):
-    """A Gimp.Choice of the presets the core knows (built-in and user), for dialogs."""
-    choice = Gimp.Choice.new()
-    names = [p["name"] for p in presets()] or [default]
-    for i, p in enumerate(presets() or [{"name": default}]):
-        choice.add(p["name"], i, tr(p.get("label") or p["name"]), tr(p.get("help") or ""))
-    return choice, (default if default in names else names[0])
+def preset_names():
+    return [p["name"] for p in presets()] or [DEFAULT_PRESET]
+
+
+def add_preset_index(procedure):
+    """The dialogs' preset chooser: an index into preset_names() (see the choice note above)."""
+    names = preset_names()
+    default = names.index(DEFAULT_PRESET) if DEFAULT_PRESET in names else 0
+    procedure.add_int_aux_argument("preset-index", tr(T["preset"]), tr(T["preset-help"]),
+                                   0, len(names) - 1, default, RW)
+
+
+def preset_combo(dialog, config):
+    """Shows preset-index as a combo of preset labels, starting at the `preset` argument's value."""
+    names = preset_names()
+    if config.get_property("preset") in names:
+        config.set_property("preset-index", names.index(config.get_property("preset")))
+    labels = [tr((find_preset(n) or {}).get("label") or n) for n in names]
+    dialog.get_int_combo("preset-index", int_store(labels))
+
+
+def int_store(labels):
+    """A GimpUi.IntStore of labels with values 0, 1, … for a combo box."""
+    store = GimpUi.IntStore()
+    for i, label in enumerate(labels):
+        row = store.append()
+        store.set_value(row, GimpUi.IntStoreColumns.VALUE, i)
+        store.set_value(row, GimpUi.IntStoreColumns.LABEL, label)
+    return store
+
+
+def chosen_preset(config):
+    """The preset picked in a dialog; also kept in `preset` so that GIMP remembers it by name."""
+    name = preset_names()[config.get_property("preset-index")]
+    config.set_property("preset", name)
+    return name
 
 
 def find_preset(name):
@@ -409,11 +450,15 @@ def load_preset_into_config(config, name):
 
 
 def fill_protect_dialog(dialog, config):
-    config.connect("notify::preset-choice",
-                   lambda cfg, _pspec: load_preset_into_config(cfg, cfg.get_property("preset-choice")))
-    load_preset_into_config(config, config.get_property("preset-choice"))
+    preset_combo(dialog, config)
+    config.connect("notify::preset-index",
+                   lambda cfg, _pspec: load_preset_into_config(cfg, preset_names()[cfg.get_property("preset-index")]))
+    load_preset_into_config(config, preset_names()[config.get_property("preset-index")])
     pages, labels = [], []
     for f in filters():
+        for p in f["params"]:
+            if p["type"] == "choice":
+                dialog.get_int_combo(param_arg(f["name"], p["name"]), int_store(choice_labels(p)))
         box = "box-" + arg_name(f["name"])
         dialog.fill_box(box, [param_arg(f["name"], p["name"]) for p in f["params"]])
         frame = "frame-" + arg_name(f["name"])
@@ -423,7 +468,7 @@ def fill_protect_dialog(dialog, config):
         dialog.get_label(labels[-1], tr(f.get("label") or f["name"]), False, False)
     if pages:
         dialog.fill_notebook("filters", labels, pages)
-    dialog.fill(["preset-choice", "new-layer"] + (["filters"] if pages else []))
+    dialog.fill(["preset-index", "new-layer"] + (["filters"] if pages else []))
 
 
 @guarded
@@ -434,7 +479,7 @@ def run_protect(procedure, run_mode, image, drawables, config, _data):
         if not show_dialog(procedure, config, tr(T["protect"]).replace("_", ""),
                            lambda d: fill_protect_dialog(d, config)):
             return result(procedure, Gimp.PDBStatusType.CANCEL)
-        preset = dialog_preset(config, config.get_property("preset-choice"))
+        preset = dialog_preset(config, chosen_preset(config))
     new_layer = config.get_property("new-layer")
     for drawable in drawables:
         apply_to_drawable(image, drawable, preset, new_layer=new_layer,
@@ -467,9 +512,9 @@ def make_filter_run(spec):
 def run_export(procedure, run_mode, image, _drawables, config, _data):
     if run_mode == Gimp.RunMode.INTERACTIVE:
         if not show_dialog(procedure, config, tr(T["export"]).replace("_", ""),
-                           lambda d: d.fill(["preset-choice", "file"])):
+                           lambda d: (preset_combo(d, config), d.fill(["preset-index", "file"]))):
             return result(procedure, Gimp.PDBStatusType.CANCEL)
-        config.set_property("preset", config.get_property("preset-choice"))
+        chosen_preset(config)
     gfile = config.get_property("file")
     if gfile is None or not gfile.get_path():
         raise PlugInError(tr(T["file-help"]))
@@ -523,13 +568,13 @@ class Omamori(Gimp.PlugIn):
         return names + [PREFIX + arg_name(f["name"]) for f in filters()]
 
     def do_create_procedure(self, name):
+        Gegl.init(None)  # colour arguments need babl, which is not initialised during GIMP's query
         lang = language()
         if name == PREFIX + "protect":
             proc = self._image_procedure(name, run_protect, T["protect"], T["protect-help"])
             proc.add_string_argument("preset", tr(T["preset"]), tr(T["preset-help"]), DEFAULT_PRESET, RW)
             proc.add_boolean_argument("new-layer", tr(T["new-layer"]), tr(T["new-layer-help"]), False, RW)
-            choice, default = preset_choice(DEFAULT_PRESET)
-            proc.add_choice_aux_argument("preset-choice", tr(T["preset"]), tr(T["preset-help"]), choice, default, RW)
+            add_preset_index(proc)
             for f in filters():  # the dialog's editable copy of the chosen preset's values
                 proc.add_boolean_aux_argument(arg_name("use-" + f["name"]),
                                               tr(T["use"]).format(filter=tr(f.get("label") or f["name"])),
@@ -541,8 +586,7 @@ class Omamori(Gimp.PlugIn):
             proc.add_string_argument("preset", tr(T["preset"]), tr(T["preset-help"]), DEFAULT_PRESET, RW)
             proc.add_file_argument("file", tr(T["file"]), tr(T["file-help"]), Gimp.FileChooserAction.SAVE,
                                    False, None, RW)
-            choice, default = preset_choice(DEFAULT_PRESET)
-            proc.add_choice_aux_argument("preset-choice", tr(T["preset"]), tr(T["preset-help"]), choice, default, RW)
+            add_preset_index(proc)
             proc.add_string_return_value("output", tr(T["output"]), "", "", RW)
             proc.add_string_return_value("checklist", tr(T["checklist"]), "", "", RW)
         elif name == PREFIX + "save-preset":

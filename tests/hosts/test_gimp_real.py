@@ -1,0 +1,190 @@
+"""The GIMP plug-in in the real GIMP 3.0 (Debian trixie root, headless).
+
+As a user would: `omamori install gimp` from Omamori's own environment, then GIMP runs the
+installed plug-in, which talks to that environment through the bridge. One GIMP start runs
+every procedure (tests/hosts/gimp_batch.py, ~30 s); the tests below assert on what it measured.
+A second start under Xvfb opens the "Protect…" dialog for docs/images/gimp-protect-dialog.png.
+"""
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from chroot import REPO, VENV_BIN, host_path, run_in_root
+
+pytestmark = pytest.mark.realhost
+
+WORK = "/tmp/omamori-gimp-test"          # inside the root
+ENV = {"HOME": f"{WORK}/home", "OMAMORI_HOME": f"{WORK}/omamori-home", "OMAMORI_LANG": "en",
+       "OMAMORI_TEST_OUT": f"{WORK}/out"}
+BATCH = "gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b \"exec(open('{}').read())\" --quit"
+SCREENSHOT = REPO / "docs" / "images" / "gimp-protect-dialog.png"
+PLUGIN_DIR = f"{WORK}/home/.config/GIMP/3.0/plug-ins/omamori"
+
+
+def omamori(args, **kwargs):
+    """The CLI of the environment inside the root (the one `omamori install gimp` wires GIMP to)."""
+    return run_in_root(f"{VENV_BIN}/omamori {args}", ENV, **kwargs)
+
+
+def profile_preset():
+    """A built-in preset that exports for a posting profile (so the export shows a checklist)."""
+    listed = json.loads(omamori("presets list --json", check=True).stdout)
+    for preset in listed:
+        if isinstance(preset, dict) and (preset.get("export") or {}).get("profile"):
+            return preset["name"]
+    return "standard"
+
+
+@pytest.fixture(scope="module")
+def gimp(trixie_root):
+    """Installs the plug-in into a fresh home in the root and runs the batch once."""
+    work = host_path(WORK)
+    shutil.rmtree(work, ignore_errors=True)
+    for sub in ("home", "omamori-home", "out"):
+        (work / sub).mkdir(parents=True)
+    installed = omamori("install gimp", check=True)
+    env = dict(ENV, OMAMORI_TEST_PROFILE_PRESET=profile_preset())
+    started = time.time()
+    proc = run_in_root(BATCH.format("/omamori/tests/hosts/gimp_batch.py"), env, timeout=600)
+    seconds = time.time() - started
+    results_file = work / "out" / "results.json"
+    assert results_file.exists(), f"GIMP batch wrote no results (exit {proc.returncode}):\n{proc.stderr[-6000:]}"
+    results = json.loads(results_file.read_text())
+    return {"results": results, "log": proc.stdout + proc.stderr, "seconds": seconds,
+            "installed": installed.stdout, "env": env}
+
+
+def result(gimp, name):
+    value = gimp["results"][name]
+    assert "exception" not in value, value["exception"]
+    return value
+
+
+def test_install_puts_the_plugin_where_gimp_finds_it(gimp):
+    folder = host_path(PLUGIN_DIR)
+    script = folder / "omamori.py"
+    assert script.read_bytes() == (REPO / "gimp_plugin" / "omamori" / "omamori.py").read_bytes()
+    assert script.stat().st_mode & 0o111
+    assert json.loads((folder / "omamori.json").read_text())["python"].startswith(VENV_BIN)
+    assert (folder / "omamori_bridge.py").exists()
+
+
+def test_every_procedure_is_registered_under_filters_omamori(gimp):
+    procs = result(gimp, "procedures")
+    filters = json.loads(omamori("filters --json", check=True).stdout)
+    names = [f["name"] for f in (filters["filters"] if isinstance(filters, dict) else filters)]
+    expected = {"plug-in-omamori-protect", "plug-in-omamori-export", "plug-in-omamori-save-preset"}
+    expected |= {"plug-in-omamori-" + n.replace("_", "-") for n in names}
+    assert set(procs["names"]) == expected
+    assert procs["menus"]["plug-in-omamori-protect"] == ["<Image>/Filters/Omamori"]
+
+
+@pytest.mark.parametrize("case", ["protect_rgba8", "protect_rgba16", "protect_float", "protect_grey"])
+def test_protect_changes_colour_and_keeps_alpha(gimp, case):
+    r = result(gimp, case)
+    assert r["status"] == "success", r["error"]
+    assert r["changed"] > 0.5 and r["mean_rgb"] > 0
+    assert r["max_alpha"] == 0
+    assert r["layers"] == 1
+
+
+@pytest.mark.parametrize("case, slack", [("guard_budget_8bit", 1e-6), ("guard_budget_16bit", 1 / 65535)])
+def test_guard_stays_within_its_budget(gimp, case, slack):
+    r = result(gimp, case)
+    assert r["status"] == "success", r["error"]
+    assert 0 < r["max_rgb"] <= 4 / 255 + slack
+
+
+def test_selection_limits_the_change(gimp):
+    r = result(gimp, "selection")
+    assert r["status"] == "success", r["error"]
+    assert r["inside"]["changed"] > 0.5
+    assert r["outside"]["max_rgb"] == 0 and r["outside"]["max_alpha"] == 0
+
+
+def test_new_layer_keeps_the_original(gimp):
+    r = result(gimp, "new_layer")
+    assert r["status"] == "success", r["error"]
+    assert r["layers"] == ["Omamori (standard)", "art"]
+    assert r["original"]["max_rgb"] == 0 and r["new"]["changed"] > 0.5
+
+
+def test_indexed_images_are_refused_clearly(gimp):
+    r = result(gimp, "indexed")
+    assert r["status"] == "execution-error"
+    assert "indexed" in r["error"].lower() and "RGB" in r["error"]
+    assert r["unchanged"]["max_rgb"] == 0
+
+
+def test_core_errors_come_back_as_errors(gimp):
+    r = result(gimp, "bad_preset")
+    assert r["status"] == "execution-error" and "no-such-preset-xyz" in r["error"]
+    assert r["max_rgb"] == 0
+
+
+def test_every_filter_procedure_runs_with_its_declared_defaults(gimp):
+    runs = result(gimp, "filters")
+    assert runs, "no per-filter procedures ran"
+    for name, r in runs.items():
+        assert r["status"] == "success", f"{name}: {r['error']}"
+        assert r["max_alpha"] == 0, name
+
+
+def test_export_writes_a_protected_copy_with_opt_out_metadata(gimp):
+    r = result(gimp, "export")
+    assert r["status"] == "success", r["error"]
+    assert r["values"][0] == r["path"] and r["exists"]
+    assert r["unchanged"]["max_rgb"] == 0 and r["layers_after"] == 2
+    assert r["images_open"] == 1  # the flattened duplicate was deleted
+    if gimp["env"]["OMAMORI_TEST_PROFILE_PRESET"] != "standard":
+        assert r["values"][1].strip(), "a posting profile's export shows its checklist"
+    tags = json.loads(run_in_root(f"exiftool -j -G1 -a {r['path']}", check=True).stdout)[0]
+    mining = [v for k, v in tags.items() if k.endswith(":DataMining")]
+    assert mining and "prohibited" in str(mining[0]).lower(), tags
+    assert any(k.endswith(":Marked") for k in tags), tags
+
+
+def test_saved_preset_is_shared_with_the_cli(gimp):
+    r = result(gimp, "save_preset")
+    assert r["status"] == "success", r["error"]
+    saved = host_path(r["values"][0])
+    assert saved.exists() and str(saved).startswith(str(host_path(ENV["OMAMORI_HOME"])))
+    assert json.loads(saved.read_text())["steps"][0]["filter"] == "guard"
+    assert r["reuse"]["status"] == "success", r["reuse"]["error"]
+    assert "gimp-saved-preset" in omamori("presets list", check=True).stdout
+
+
+def test_undo_groups_are_always_closed_and_nothing_crashed(gimp):
+    assert result(gimp, "undo")["undo_enabled"]
+    log = gimp["log"]
+    assert "inconsistent state" not in log          # GIMP's warning for an undo group left open
+    assert "omamori.py" not in log or "Traceback" not in log, log[-4000:]
+
+
+def test_batch_is_quick(gimp):
+    assert gimp["seconds"] < 240, f"one GIMP batch took {gimp['seconds']:.0f} s"
+
+
+def test_protect_dialog_screenshot(gimp):
+    """Opens Protect… interactively under Xvfb and keeps a screenshot for the README."""
+    shot = f"{WORK}/out/gimp-protect-dialog.png"
+    script = host_path(f"{WORK}/out/screenshot.sh")
+    script.write_text(
+        BATCH.format("/omamori/tests/hosts/gimp_dialog_batch.py") + f" >{WORK}/out/dialog.log 2>&1 &\n"
+        "pid=$!\n"
+        f"/usr/bin/python3 /omamori/tests/hosts/grab_screen.py {shot} 120\n"
+        "rc=$?\n"
+        "kill $pid 2>/dev/null; wait $pid 2>/dev/null\n"   # GIMP ends its plug-ins (and the dialog) itself
+        "exit $rc\n")
+    proc = run_in_root(f"xvfb-run -a -s '-screen 0 1280x1024x24' sh {WORK}/out/screenshot.sh",
+                       dict(gimp["env"], OMAMORI_LANG="en"), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + host_path(f"{WORK}/out/dialog.log").read_text()[-3000:]
+    png = host_path(shot)
+    assert png.stat().st_size > 5000
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(png, SCREENSHOT)
+    assert Path(SCREENSHOT).exists()

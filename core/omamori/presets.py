@@ -8,13 +8,13 @@ are errors, never silently ignored; a newer schema version asks for an update.""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ParamError, PresetError
 from .export import ExportSettings, write_atomic
 from .i18n import Text
-from .pipeline import build_steps
+from .pipeline import Step, build_steps
 from .registry import Registry, get_registry
 from .userdata import (SCHEMA_VERSION, check_keys, check_name, check_schema, expect, fail, omamori_home,
                        read_json, text_field)
@@ -46,7 +46,7 @@ class Preset:
                 "steps": [{"filter": s["filter"], "params": dict(s.get("params", {}))} for s in self.steps],
                 "export": self.export.to_dict()}
 
-    def validate(self, registry: Registry | None = None) -> None:
+    def validate(self, registry: Registry | None = None) -> list[Step]:
         """Checks every step's filter and parameters against the registry."""
         registry = registry or get_registry()
         for index, step in enumerate(self.steps, start=1):
@@ -55,7 +55,7 @@ class Preset:
                     "unknown filter {name!r}; known: {known}.", "不明なフィルタ {name!r}（使えるもの: {known}）。"),
                     name=step["filter"], known=", ".join(registry.names()))
         try:
-            build_steps(self.steps, registry, where=f"{self.source}: ")
+            return build_steps(self.steps, registry, where=f"{self.source}: ")
         except ParamError as err:  # already names the step and the parameter
             raise PresetError(err.text, **err.values) from None
 
@@ -135,7 +135,11 @@ def load_preset(preset: str | Path | dict) -> Preset:
 def save_preset(preset: Preset, overwrite: bool = False) -> Path:
     """Validates `preset` and writes it to the user folder; built-in names are refused."""
     _refuse_builtin(preset.name)
-    preset.validate()
+    # Store typed values ("0.5" from a command line becomes 0.5), only for the keys given,
+    # so that unset parameters keep following the filter's default.
+    steps = [{"filter": raw["filter"], "params": {k: step.settings[k] for k in raw["params"]}}
+             for raw, step in zip(preset.steps, preset.validate())]
+    preset = replace(preset, steps=steps)
     folder = user_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{preset.name}.json"

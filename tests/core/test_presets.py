@@ -106,6 +106,14 @@ def test_save_list_load_round_trip(registry, monkeypatch):
     assert listed["mine"].builtin is False and listed["standard"].builtin is True
 
 
+def test_save_stores_typed_values(registry, monkeypatch):
+    """`presets save --set brighten.amount=0.5` arrives as a string and is saved as a number."""
+    monkeypatch.setattr(presets, "get_registry", lambda: registry)
+    save_preset(preset_from_dict(raw(steps=[{"filter": "brighten", "params": {"amount": "0.5"}},
+                                            {"filter": "brighten"}])))
+    assert [s["params"] for s in load_preset("mine").steps] == [{"amount": 0.5}, {}]
+
+
 def test_save_refuses_existing_and_builtin(registry, monkeypatch):
     monkeypatch.setattr(presets, "get_registry", lambda: registry)
     save_preset(preset_from_dict(raw()))

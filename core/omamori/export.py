@@ -141,7 +141,11 @@ def _encode(samples: np.ndarray, fmt: str, quality: int, exif: Image.Exif, icc: 
     options = {"quality": quality, "exif": exif.tobytes(), "xmp": metadata.build_xmp(optout)}
     if icc:
         options["icc_profile"] = icc
-    Image.fromarray(samples).save(buffer, fmt, **options)
+    try:
+        Image.fromarray(samples).save(buffer, fmt, **options)
+    except (ValueError, OSError) as err:  # e.g. a kept source EXIF too long for one JPEG segment
+        raise InputError(Text("{fmt} encoding failed ({why}).", "{fmt} への変換に失敗しました（{why}）。"),
+                         fmt=fmt, why=err) from None
     return buffer.getvalue()
 
 

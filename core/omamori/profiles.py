@@ -52,7 +52,6 @@ class Profile:
     max_bytes: int | None = None
     checklist: list[ChecklistItem] = field(default_factory=list)
     builtin: bool = False
-    source: str = ""  # the file it came from, for messages
 
     def checklist_lines(self, lang: str | None = None) -> list[str]:
         return [item.line(lang) for item in self.checklist]
@@ -83,7 +82,7 @@ class Profile:
             max_bytes=_optional(data, "max_bytes", int, 10_000, 10**10, where),
             checklist=[_item(item, where, f"checklist[{i}]")
                        for i, item in enumerate(expect(data.get("checklist", []), list, where, "checklist"))],
-            builtin=builtin, source=where)
+            builtin=builtin)
 
 
 def _number(value, kind, lo, hi, where: str, name: str):

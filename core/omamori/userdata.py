@@ -62,7 +62,7 @@ def expect(value: Any, kind: type | tuple, where: str, field: str) -> Any:
 
 
 _JSON_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
-               bool: "true/false", type(None): "null"}
+               bool: "true/false"}
 
 
 def check_keys(data: dict, known: tuple[str, ...], where: str, field: str = "") -> None:

@@ -211,3 +211,14 @@ def test_export_settings_validate():
         ExportSettings.from_dict({"quality": 0}, "p.json")
     with pytest.raises(Exception, match=r"p\.json: export: unknown key\(s\) qualty"):
         ExportSettings.from_dict({"qualty": 80}, "p.json")
+
+
+def test_oversized_exif_is_a_plain_error(tmp_path):
+    """JPEG holds at most 64 KB of EXIF; a huge kept description must not end in a traceback."""
+    src = picture()
+    src.exif = Image.Exif()
+    src.exif[0x010E] = "x" * 70_000  # ImageDescription is kept: it is the artist's own caption
+    with pytest.raises(InputError, match="JPEG encoding failed"):
+        write_picture(src.pixels, tmp_path / "a.jpg", source=src)
+    assert only(tmp_path) == []
+    assert load(write_picture(src.pixels, tmp_path / "a.png", source=src)).exif[0x010E] == "x" * 70_000

@@ -57,14 +57,18 @@ class OptOut:
     """Who made the work and what machines may do with it."""
 
     author: str = ""
-    copyright: str = ""  # empty: "© <author>" when an author is given
+    copyright: str = ""  # empty: "© <author>", or the usage terms when there is no author
     url: str = ""  # a page with the terms (xmpRights:WebStatement)
     data_mining: str = "DMI-PROHIBITED-AIMLTRAINING"
     usage_terms: Text = DEFAULT_TERMS
     strip_private: bool = True
 
-    def rights(self) -> str:
-        return self.copyright or (f"© {self.author}" if self.author else "")
+    def rights(self) -> Text:
+        """The rights statement (dc:rights, EXIF Copyright): never empty."""
+        if self.copyright or self.author:
+            text = self.copyright or f"© {self.author}"
+            return Text(text, text)
+        return self.usage_terms
 
     def to_dict(self) -> dict:
         return {"author": self.author, "copyright": self.copyright, "url": self.url,
@@ -101,8 +105,7 @@ def build_xmp(settings: OptOut) -> bytes:
              f"<xmpRights:UsageTerms>{_lang_alt(settings.usage_terms)}</xmpRights:UsageTerms>"]
     if settings.data_mining == "DMI-PROHIBITED-SEECONSTRAINT":  # the code means "read these terms"
         props.append(f"<plus:OtherConstraints>{_lang_alt(settings.usage_terms)}</plus:OtherConstraints>")
-    if settings.rights():
-        props.append(f"<dc:rights>{_lang_alt(Text(settings.rights(), settings.rights()))}</dc:rights>")
+    props.append(f"<dc:rights>{_lang_alt(settings.rights())}</dc:rights>")
     if settings.author:
         props.append(f"<dc:creator><rdf:Seq><rdf:li>{escape(settings.author)}</rdf:li></rdf:Seq></dc:creator>")
     if settings.url:
@@ -141,8 +144,7 @@ def build_exif(settings: OptOut, source: Image.Exif | None = None) -> Image.Exif
     # UTF-8 bytes: Pillow would turn non-ASCII str into "?", and exiftool reads UTF-8.
     if settings.author:
         exif[ARTIST] = settings.author.encode("utf-8")
-    rights = settings.rights() or settings.usage_terms.en
-    exif[COPYRIGHT] = rights.encode("utf-8")
+    exif[COPYRIGHT] = settings.rights().en.encode("utf-8")
     return exif
 
 
@@ -154,7 +156,7 @@ def exif_bytes(exif: Image.Exif) -> bytes:
 def png_text_chunks(settings: OptOut) -> list[tuple[bytes, bytes]]:
     """(type, data) of the PNG chunks: the XMP packet plus the standard text keywords."""
     chunks = [(b"iTXt", _itxt(b"XML:com.adobe.xmp", build_xmp(settings)))]
-    fields = [(b"Author", settings.author), (b"Copyright", settings.rights()),
+    fields = [(b"Author", settings.author), (b"Copyright", settings.rights().en),
               (b"Disclaimer", f"{settings.usage_terms.en} / {settings.usage_terms.ja}"
                if settings.usage_terms.ja != settings.usage_terms.en else settings.usage_terms.en)]
     for key, value in fields:

@@ -159,3 +159,14 @@ def test_optout_settings_validate():
         OptOut.from_dict({"data_mining": "DMI-NOPE"}, "p.json", "metadata")
     with pytest.raises(Exception, match=r"metadata\.strip_private: expected true/false"):
         OptOut.from_dict({"strip_private": "yes"}, "p.json", "metadata")
+
+
+def test_without_author_the_terms_are_the_rights(tmp_path):
+    """The default settings (no author yet) still write a rights statement everywhere."""
+    src = picture()
+    tags = exiftool(write_picture(src.pixels, tmp_path / "a.png", source=src))
+    assert tags["XMP-dc:Rights"] == metadata.DEFAULT_TERMS.en
+    assert tags["XMP-dc:Rights-ja"] == metadata.DEFAULT_TERMS.ja
+    assert tags["IFD0:Copyright"] == tags["PNG:Copyright"] == metadata.DEFAULT_TERMS.en
+    assert tags["XMP-plus:DataMining"] in DATA_MINING and tags["XMP-xmpRights:Marked"] is True
+    assert "XMP-dc:Creator" not in tags and "IFD0:Artist" not in tags and "PNG:Author" not in tags

@@ -15,6 +15,7 @@ from .errors import ParamError, PresetError
 from .export import ExportSettings, write_atomic
 from .i18n import Text
 from .pipeline import Step, build_steps
+from .profiles import list_profiles
 from .registry import Registry, get_registry
 from .userdata import (SCHEMA_VERSION, check_keys, check_name, check_schema, expect, fail, omamori_home,
                        read_json, text_field)
@@ -49,6 +50,10 @@ class Preset:
     def validate(self, registry: Registry | None = None) -> list[Step]:
         """Checks every step's filter and parameters against the registry."""
         registry = registry or get_registry()
+        if self.export.profile and self.export.profile not in [p.name for p in list_profiles()]:
+            raise fail(self.source, "export.profile", Text("unknown posting profile {name!r}.",
+                                                           "不明な投稿プロファイル {name!r}。"),
+                       name=self.export.profile)
         for index, step in enumerate(self.steps, start=1):
             if step["filter"] not in registry.names():
                 raise fail(f"{self.source}: step {index}", "filter", Text(

@@ -185,6 +185,8 @@ def test_errors_name_file_step_and_field(tmp_path, registry):
         "step 1 (brighten): amount: 'lots' is not a valid float."
     assert error_for(tmp_path, raw(export={"metadata": {"data_mining": "ok"}})).startswith(
         "export.metadata.data_mining: 'ok' is not one of")
+    assert error_for(tmp_path, raw(export={"profile": "myspace"}), registry) == \
+        "export.profile: unknown posting profile 'myspace'."
     assert error_for(tmp_path, raw(seed="1")) == "seed: expected an integer, got '1'."
     assert error_for(tmp_path, raw(name="My Preset")).startswith("name: 'My Preset': use a-z")
     assert error_for(tmp_path, raw(label={"en": "x", "fr": "y"})).startswith("label: unknown key(s) fr")

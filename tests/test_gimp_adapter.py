@@ -26,6 +26,8 @@ FILTERS = [
          "label": {"en": "Luminance only", "ja": "輝度のみ"}, "help": {"en": "", "ja": ""}},
         {"name": "seed", "type": "int", "default": 0, "min": 0, "max": None,
          "label": {"en": "Seed", "ja": "シード"}, "help": {"en": "", "ja": ""}},
+        {"name": "author_id", "type": "int", "default": 7, "min": 0, "max": 4294967295,
+         "label": {"en": "Author id", "ja": "作者 ID"}, "help": {"en": "", "ja": ""}},
     ]},
     {"name": "watermark", "label": {"en": "Watermark", "ja": "透かし"}, "help": {"en": "", "ja": ""}, "params": [
         {"name": "text", "type": "str", "default": "©", "label": {"en": "Text", "ja": "文字"}, "help": {"en": "", "ja": ""}},
@@ -132,6 +134,8 @@ def test_filter_arguments_come_from_the_declaration(plugin):
     assert [nick for nick, _ in noise["kind"][3][0].items] == ["gaussian", "uniform"]
     assert noise["luminance-only"] == ("boolean", False, "Luminance only", (False,))
     assert noise["seed"][3] == (0, plugin.INT_LIMIT, 0)  # no declared max: GIMP still needs one
+    # Beyond GIMP's 32-bit ints (a 32-bit author id): a double argument, sent back as an int.
+    assert noise["author-id"] == ("double", False, "Author id", (0.0, 4294967295.0, 7.0))
     watermark = procedure(plugin, "watermark").arguments
     assert watermark["text"] == ("string", False, "Text", ("©",))
     assert watermark["color"][0] == "color" and watermark["color"][3][1].get_rgba()[:3] == (1.0, 1.0, 1.0)
@@ -278,7 +282,8 @@ def test_save_preset_saves_the_last_applied_settings(plugin):
     _, preset, overwrite = bridge().calls[-1]
     assert preset["name"] == "mine" and preset["schema"] == 1 and preset["label"] == {"en": "mine", "ja": "mine"}
     assert preset["steps"] == [{"filter": "noise", "params": {
-        "amount": 0.2, "kind": "gaussian", "luminance_only": False, "seed": 0}}]
+        "amount": 0.2, "kind": "gaussian", "luminance_only": False, "seed": 0, "author_id": 7}}]
+    assert type(preset["steps"][0]["params"]["author_id"]) is int
 
 
 def test_save_preset_from_a_named_preset(plugin):

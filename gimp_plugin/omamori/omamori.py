@@ -177,8 +177,10 @@ def add_param_argument(procedure, name, spec, aux=False):
     if kind == "float":
         add("double", float(-FLOAT_LIMIT if lo is None else lo), float(FLOAT_LIMIT if hi is None else hi),
             float(spec["default"]))
-    elif kind == "int":
+    elif kind == "int" and not wide_int(spec):
         add("int", int(-INT_LIMIT if lo is None else lo), int(INT_LIMIT if hi is None else hi), int(spec["default"]))
+    elif kind == "int":  # beyond GIMP's 32-bit int (e.g. a 32-bit author id): a double holds it exactly
+        add("double", float(lo), float(hi), float(spec["default"]))
     elif kind == "bool":
         add("boolean", bool(spec["default"]))
     elif kind == "choice" and aux:
@@ -196,6 +198,12 @@ def add_param_argument(procedure, name, spec, aux=False):
         add("string", "" if spec["default"] is None else str(spec["default"]))
 
 
+def wide_int(spec):
+    """An int whose declared range GIMP's (signed 32-bit) int arguments cannot hold."""
+    lo, hi = spec.get("min"), spec.get("max")
+    return (lo is not None and lo < -INT_LIMIT) or (hi is not None and hi > INT_LIMIT)
+
+
 def choice_labels(spec):
     labels = spec.get("choice_labels") or []
     return [tr(labels[i]) if i < len(labels) else nick for i, nick in enumerate(spec["choices"])]
@@ -206,6 +214,8 @@ def config_value(config, name, spec):
     value = config.get_property(name)
     if spec["type"] == "choice" and isinstance(value, int):  # the dialog's index form (aux)
         return spec["choices"][value]
+    if spec["type"] == "int":
+        return int(round(value))
     if spec["type"] == "color":
         r, g, b, _a = value.get_rgba()
         return "#{:02x}{:02x}{:02x}".format(*(max(0, min(255, round(c * 255))) for c in (r, g, b)))
@@ -217,7 +227,7 @@ def set_config_value(config, name, spec, value):
         value = spec["choices"].index(value)
     elif spec["type"] == "color":
         value = Gegl.Color.new(value)
-    elif spec["type"] == "float":
+    elif spec["type"] == "float" or (spec["type"] == "int" and wide_int(spec)):
         value = float(value)
     config.set_property(name, value)
 

@@ -36,7 +36,7 @@ REPO_IN_ROOT = "/omamori"
 # Not the venv: GIMP starts Python plug-ins with `env python3`, which must find Debian's python3 (with gi).
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Paths whose content decides whether the venv's copy of Omamori is stale.
-_SOURCE_PARTS = ("pyproject.toml", "core", "gimp_plugin", "krita_plugin")
+_SOURCE_PARTS = ("pyproject.toml", "setup.py", "core", "gimp_plugin", "krita_plugin", "models")
 
 
 def _mirror() -> str:
@@ -73,7 +73,9 @@ def _source_hash() -> str:
     digest = hashlib.sha256()
     for part in _SOURCE_PARTS:
         base = REPO / part
-        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        # models/: only the shipped top-level files (training outputs below it never reach the wheel).
+        found = base.glob("*") if part == "models" else base.rglob("*")
+        files = [base] if base.is_file() else sorted(p for p in found if p.is_file())
         for path in files:
             if "__pycache__" in path.parts or path.suffix == ".pyc" or ".egg-info" in str(path):
                 continue

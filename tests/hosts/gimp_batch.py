@@ -19,6 +19,7 @@ from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
 OUT = os.environ["OMAMORI_TEST_OUT"]
 PROFILE_PRESET = os.environ.get("OMAMORI_TEST_PROFILE_PRESET", "standard")
+PRESET = "light"  # built-in and model-free: the GIMP side is under test here, not the models
 SAVED_PRESET = "gimp-saved-preset"
 W, H = 96, 64
 PDB = Gimp.get_pdb()
@@ -114,22 +115,22 @@ def _():
 
 @case("protect_rgba8")
 def _():
-    return protect_case(Gimp.Precision.U8_NON_LINEAR, preset="standard")
+    return protect_case(Gimp.Precision.U8_NON_LINEAR, preset=PRESET)
 
 
 @case("protect_rgba16")
 def _():
-    return protect_case(Gimp.Precision.U16_NON_LINEAR, preset="standard")
+    return protect_case(Gimp.Precision.U16_NON_LINEAR, preset=PRESET)
 
 
 @case("protect_float")
 def _():
-    return protect_case(Gimp.Precision.FLOAT_LINEAR, preset="standard")
+    return protect_case(Gimp.Precision.FLOAT_LINEAR, preset=PRESET)
 
 
 @case("protect_grey")
 def _():
-    return protect_case(Gimp.Precision.U8_NON_LINEAR, Gimp.ImageBaseType.GRAY, alpha=False, preset="standard")
+    return protect_case(Gimp.Precision.U8_NON_LINEAR, Gimp.ImageBaseType.GRAY, alpha=False, preset=PRESET)
 
 
 @case("guard_budget_8bit")
@@ -142,12 +143,18 @@ def _():
     return protect_case(Gimp.Precision.U16_NON_LINEAR, proc="plug-in-omamori-guard", epsilon=4)
 
 
+@case("noise_budget_8bit")
+def _():
+    # noise "uniform": `amount` is the peak change in 8-bit levels (a budget needing no model).
+    return protect_case(Gimp.Precision.U8_NON_LINEAR, proc="plug-in-omamori-noise", kind="uniform", amount=3.0)
+
+
 @case("selection")
 def _():
     image, layer = make_image()
     image.select_rectangle(Gimp.ChannelOps.REPLACE, 0, 0, W // 2, H)
     before = pixels(layer)
-    status, error, _ = run("plug-in-omamori-protect", image, [layer], preset="standard")
+    status, error, _ = run("plug-in-omamori-protect", image, [layer], preset=PRESET)
     after = pixels(layer)
     inside = np.zeros((H, W), bool)
     inside[:, :W // 2] = True
@@ -161,7 +168,7 @@ def _():
 def _():
     image, layer = make_image()
     before = pixels(layer)
-    status, error, _ = run("plug-in-omamori-protect", image, [layer], preset="standard", **{"new-layer": True})
+    status, error, _ = run("plug-in-omamori-protect", image, [layer], preset=PRESET, **{"new-layer": True})
     layers = image.get_layers()
     result = {"status": status, "error": error, "layers": [item.get_name() for item in layers],
               "original": diff_stats(before, pixels(layer)), "new": diff_stats(before, pixels(layers[0]))}
@@ -175,7 +182,7 @@ def _():
     image.convert_indexed(Gimp.ConvertDitherType.NONE, Gimp.ConvertPaletteType.GENERATE, 16, False, False, "")
     layer = image.get_layers()[0]
     before = pixels(layer)
-    status, error, _ = run("plug-in-omamori-protect", image, [layer], preset="standard")
+    status, error, _ = run("plug-in-omamori-protect", image, [layer], preset=PRESET)
     result = {"status": status, "error": error, "unchanged": diff_stats(before, pixels(layer))}
     image.delete()
     return result
@@ -219,7 +226,7 @@ def _():
 @case("save_preset")
 def _():
     image, layer = make_image()
-    run("plug-in-omamori-guard", image, [layer], epsilon=3)  # the settings "Save as preset" saves
+    run("plug-in-omamori-noise", image, [layer], amount=3.0)  # the settings "Save as preset" saves
     status, error, values = run("plug-in-omamori-save-preset", image, None, name=SAVED_PRESET)
     reuse = protect_case(Gimp.Precision.U8_NON_LINEAR, preset=SAVED_PRESET)
     image.delete()
@@ -231,7 +238,7 @@ def _():
     # GIMP 3's PDB has no "undo" call; what a plug-in controls is that its group is closed.
     # GIMP warns ("left image undo in inconsistent state") if not; test_gimp_real checks stderr.
     image, layer = make_image()
-    run("plug-in-omamori-protect", image, [layer], preset="standard")
+    run("plug-in-omamori-protect", image, [layer], preset=PRESET)
     result = {"undo_enabled": image.undo_is_enabled()}
     image.delete()
     return result

@@ -32,11 +32,8 @@ def omamori(args, **kwargs):
 
 def profile_preset():
     """A built-in preset that exports for a posting profile (so the export shows a checklist)."""
-    listed = json.loads(omamori("presets list --json", check=True).stdout)
-    for preset in listed:
-        if isinstance(preset, dict) and (preset.get("export") or {}).get("profile"):
-            return preset["name"]
-    return "standard"
+    listed = omamori("presets list", check=True).stdout.split()
+    return next((name for name in ("x", "pixiv", "web") if name in listed), "standard")
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +96,12 @@ def test_guard_stays_within_its_budget(gimp, case, slack):
     assert 0 < r["max_rgb"] <= 4 / 255 + slack
 
 
+def test_noise_stays_within_its_peak(gimp):
+    r = result(gimp, "noise_budget_8bit")
+    assert r["status"] == "success", r["error"]
+    assert 0 < r["max_rgb"] <= 3.5 / 255 + 1e-6   # peak 3 levels, plus rounding to 8 bits
+
+
 def test_selection_limits_the_change(gimp):
     r = result(gimp, "selection")
     assert r["status"] == "success", r["error"]
@@ -109,7 +112,7 @@ def test_selection_limits_the_change(gimp):
 def test_new_layer_keeps_the_original(gimp):
     r = result(gimp, "new_layer")
     assert r["status"] == "success", r["error"]
-    assert r["layers"] == ["Omamori (standard)", "art"]
+    assert r["layers"] == ["Omamori (light)", "art"]
     assert r["original"]["max_rgb"] == 0 and r["new"]["changed"] > 0.5
 
 
@@ -153,7 +156,8 @@ def test_saved_preset_is_shared_with_the_cli(gimp):
     assert r["status"] == "success", r["error"]
     saved = host_path(r["values"][0])
     assert saved.exists() and str(saved).startswith(str(host_path(ENV["OMAMORI_HOME"])))
-    assert json.loads(saved.read_text())["steps"][0]["filter"] == "guard"
+    steps = json.loads(saved.read_text())["steps"]
+    assert steps[0]["filter"] == "noise" and steps[0]["params"]["amount"] == 3.0
     assert r["reuse"]["status"] == "success", r["reuse"]["error"]
     assert "gimp-saved-preset" in omamori("presets list", check=True).stdout
 

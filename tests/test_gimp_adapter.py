@@ -38,7 +38,8 @@ FILTERS = [
 PRESETS = [
     {"schema": 1, "name": "standard", "label": {"en": "Standard", "ja": "標準"},
      "steps": [{"filter": "noise", "params": {"amount": 0.05}}]},
-    {"schema": 1, "name": "light", "label": {"en": "Light", "ja": "軽め"}, "steps": []},
+    {"schema": 1, "name": "light", "label": {"en": "Light", "ja": "軽め"},
+     "steps": [{"filter": "watermark", "params": {"text": "x"}}]},
 ]
 
 
@@ -344,3 +345,24 @@ def test_install_follows_gimp3_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("GIMP3_DIRECTORY", str(tmp_path / "gimpdir"))
     assert gimp.plugin_dir() == tmp_path / "gimpdir" / "plug-ins" / "omamori"
     assert os.fspath(gimp.plugin_dir(home=tmp_path)).startswith(os.fspath(tmp_path / ".config"))
+
+
+def test_protect_dialog_opens_on_the_presets_own_steps(plugin):
+    """Builds the dialog against a recording fake: tabs start with the preset's filters."""
+    calls = []
+
+    class Dialog:
+        def __getattr__(self, name):
+            return lambda *args: calls.append((name,) + args)
+
+    plugin.GimpUi.IntStore = type("IntStore", (), {"append": lambda self: object(), "set_value": lambda *a: None})
+    plugin.GimpUi.IntStoreColumns = type("Columns", (), {"VALUE": 0, "LABEL": 3})
+    proc = procedure(plugin, "protect")
+    config = proc.config(preset="light")
+    plugin.fill_protect_dialog(Dialog(), config)
+    notebook = next(c for c in calls if c[0] == "fill_notebook")
+    assert notebook[3] == ["frame-watermark", "frame-noise"]
+    assert ("get_int_combo", "preset-index") == next(c for c in calls if c[0] == "get_int_combo")[:2]
+    assert calls[-1] == ("fill", ["preset-index", "new-layer", "filters"])
+    assert config.get_property("preset-index") == 1 and config.get_property("watermark-text") == "x"
+    assert config.get_property("use-watermark") and not config.get_property("use-noise")

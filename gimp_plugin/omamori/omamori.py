@@ -463,9 +463,13 @@ def fill_protect_dialog(dialog, config):
     preset_combo(dialog, config)
     config.connect("notify::preset-index",
                    lambda cfg, _pspec: load_preset_into_config(cfg, preset_names()[cfg.get_property("preset-index")]))
-    load_preset_into_config(config, preset_names()[config.get_property("preset-index")])
+    initial = preset_names()[config.get_property("preset-index")]
+    load_preset_into_config(config, initial)
+    # Tabs: the opening preset's steps first, in its order, then the other filters.
+    steps = [s["filter"] for s in (find_preset(initial) or {}).get("steps", [])]
+    ordered = sorted(filters(), key=lambda f: steps.index(f["name"]) if f["name"] in steps else len(steps))
     pages, labels = [], []
-    for f in filters():
+    for f in ordered:
         for p in f["params"]:
             if p["type"] == "choice":
                 dialog.get_int_combo(param_arg(f["name"], p["name"]), int_store(choice_labels(p)))

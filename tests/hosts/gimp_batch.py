@@ -206,21 +206,29 @@ def _():
     return out
 
 
-@case("export")
-def _():
+def export_case(preset, filename):
     image, layer = make_image()
     extra = Gimp.Layer.new(image, "top", W // 2, H // 2, Gimp.ImageType.RGBA_IMAGE, 50, Gimp.LayerMode.NORMAL)
     image.insert_layer(extra, None, 0)
     extra.fill(Gimp.FillType.WHITE)
     before = pixels(layer)
-    path = os.path.join(OUT, "exported.png")
-    status, error, values = run("plug-in-omamori-export", image, None, preset=PROFILE_PRESET,
-                                file=Gio.File.new_for_path(path))
+    path = os.path.join(OUT, filename)
+    status, error, values = run("plug-in-omamori-export", image, None, preset=preset, file=Gio.File.new_for_path(path))
     result = {"status": status, "error": error, "values": values, "path": path, "exists": os.path.exists(path),
               "layers_after": len(image.get_layers()), "unchanged": diff_stats(before, pixels(layer)),
               "images_open": len(Gimp.get_images())}
     image.delete()
     return result
+
+
+@case("export")
+def _():
+    return export_case(PRESET, "exported.png")
+
+
+@case("export_profile")
+def _():
+    return export_case(PROFILE_PRESET, "exported-profile.png")
 
 
 @case("save_preset")

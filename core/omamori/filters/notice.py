@@ -6,6 +6,7 @@ a one-line error rather than drawing empty boxes."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..i18n import Text
@@ -20,6 +21,11 @@ SUBTEXT_SCALE = 0.6  # the second line is a smaller translation, not a second he
 MIN_FONT_PX = 8
 # (text, outline) colours: auto picks whichever contrasts with the local background.
 STYLES = {"light": ("#ffffff", "#000000"), "dark": ("#141414", "#ffffff")}
+# find_notice: the short edge it searches at, the sizes it tries, and the score that counts.
+SEARCH_EDGE = 480
+SEARCH_MIN_PX = 12  # smaller text matches random texture too easily
+SEARCH_SIZES = tuple(0.02 * 1.04 ** k for k in range(46))  # 0.02 … 0.12 of the short edge, 4 % apart
+FOUND_SCORE = 0.55
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -107,6 +113,33 @@ def _background_luma(rgba: np.ndarray, x: int, y: int, shape: tuple[int, int]) -
     luma = region[..., :3] @ _LUMA
     total = float(weight.sum())
     return float((luma * weight).sum() / total) if total > 0 else float(luma.mean())
+
+
+def find_notice(rgba: np.ndarray) -> dict:
+    """Whether the default notice is visible, for `omamori inspect`: {"found", "score"}.
+
+    Matches the default two lines (bundled font, any placement) at a range of sizes
+    against the luminance by normalised correlation; the template is text minus
+    outline, so light and dark styles both match (with opposite sign). A notice with
+    other text, or smaller than about 12 px, is not found."""
+    luma = rgba[..., :3].astype(np.float32) @ _LUMA
+    shrink = min(1.0, SEARCH_EDGE / min(luma.shape))  # speed: the notice is large enough at this size
+    luma = cv2.resize(luma, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA) if shrink < 1 else luma
+    best = 0.0
+    for size in SEARCH_SIZES:
+        font_px = round(size * min(luma.shape))
+        if font_px < SEARCH_MIN_PX:
+            continue
+        sprite = _render([DEFAULT_TEXT, DEFAULT_SUBTEXT], "", font_px, 0)
+        inner, ring, _ = ov.outline(sprite, max(1, round(0.1 * font_px)))
+        if inner.shape[0] > luma.shape[0] or inner.shape[1] > luma.shape[1]:
+            continue
+        # A blur of a few percent of the size lets one template match sizes between the steps.
+        sigma = 0.08 * font_px
+        template = cv2.GaussianBlur(inner - ring, (0, 0), sigma)
+        scores = cv2.matchTemplate(cv2.GaussianBlur(luma, (0, 0), sigma), template, cv2.TM_CCOEFF_NORMED)
+        best = max(best, float(np.nanmax(np.abs(scores))))
+    return {"found": best >= FOUND_SCORE, "score": round(best, 3)}
 
 
 @hookimpl

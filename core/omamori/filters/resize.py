@@ -27,7 +27,7 @@ class ResizeFilter(Filter):
     help = Text("Shrinks the image to a maximum long edge and/or megapixels with high-quality downsampling.",
                 "長辺の最大値やメガピクセル数の上限まで、高品質な縮小で画像を小さくします。")
     params = (
-        Param("max_edge", "int", 0, Text("Max long edge", "長辺の最大値"),
+        Param("max_long_edge", "int", 0, Text("Max long edge", "長辺の最大値"),
               Text("Longest side in pixels after resizing (0: no limit).", "縮小後の長辺のピクセル数（0 で制限なし）。"),
               min=0, max=65535),
         Param("max_megapixels", "float", 0.0, Text("Max megapixels", "最大メガピクセル"),
@@ -42,7 +42,7 @@ class ResizeFilter(Filter):
 
     def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:
         height, width = rgba.shape[:2]
-        new_w, new_h = target_size(width, height, settings["max_edge"], settings["max_megapixels"])
+        new_w, new_h = target_size(width, height, settings["max_long_edge"], settings["max_megapixels"])
         if (new_w, new_h) == (width, height):
             return rgba.copy()
         # Premultiply so that the colour hidden under transparent pixels does not bleed
@@ -62,11 +62,11 @@ class ResizeFilter(Filter):
         return np.clip(out, 0.0, 1.0)
 
 
-def target_size(width: int, height: int, max_edge: int, max_megapixels: float) -> tuple[int, int]:
+def target_size(width: int, height: int, max_long_edge: int, max_megapixels: float) -> tuple[int, int]:
     """The largest size within both caps with the same aspect ratio (never larger)."""
     scale = 1.0
-    if max_edge:
-        scale = min(scale, max_edge / max(width, height))
+    if max_long_edge:
+        scale = min(scale, max_long_edge / max(width, height))
     if max_megapixels:
         scale = min(scale, math.sqrt(max_megapixels * 1e6 / (width * height)))
     if scale >= 1.0:

@@ -43,7 +43,7 @@ def run_batch(args: argparse.Namespace, preset: presets.Preset, overwrite: bool)
         bar.update(1)
         report_result(result, as_json=args.json)
     bar.close()
-    if not args.json and preset.export.profile:
+    if not args.json and preset.export.profile and failures < len(args.inputs):
         print_checklist(preset)
     return 1 if failures else 0
 
@@ -76,7 +76,7 @@ def progress_bar(total: int, enabled: bool):
 
 def cmd_protect(args: argparse.Namespace) -> int:
     preset = presets.load_preset(args.preset)
-    jobs.validate(preset)
+    preset.validate()
     return run_batch(args, preset, overwrite=args.overwrite)
 
 
@@ -84,7 +84,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     filt = get_registry().get(args.filter)
     params = dict(parse_assignment(item) for item in args.set or [])
     preset = jobs.single_filter_preset(filt.name, params)
-    jobs.validate(preset)
+    preset.validate()
     return run_batch(args, preset, overwrite=False)
 
 
@@ -156,9 +156,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
+        for key, value in flatten(report):
+            print(f"{key}: {'—' if value is None else value}")
     return 0
+
+
+def flatten(report: dict, prefix: str = ""):
+    """("optout.data_mining", value) pairs, for a readable plain-text report."""
+    for key, value in report.items():
+        if isinstance(value, dict):
+            yield from flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 # ---- install ------------------------------------------------------------------
@@ -188,8 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     protect.add_argument("--preset", default="standard", help=say(T(
         "preset name or JSON file (default: standard)", "プリセット名または JSON ファイル（既定: standard）")))
     protect.add_argument("--overwrite", action="store_true", help=say(T(
-        "replace existing outputs; without --out, write over the input itself",
-        "既存の出力を置き換える。--out なしでは入力そのものに上書き")))
+        "replace outputs that already exist (inputs are never written)",
+        "既にある出力を置き換える（入力ファイルには書き込みません）")))
     add_batch_options(protect)
     protect.set_defaults(run=cmd_protect)
 

@@ -11,7 +11,7 @@ import numpy as np
 from . import __version__, export, imageio, presets, profiles
 from .filters.base import CancelToken, ProgressFn
 from .i18n import Text
-from .pipeline import build_steps, run_steps
+from .pipeline import run_steps
 from .registry import get_registry
 
 
@@ -39,18 +39,12 @@ def describe() -> dict:
     }
 
 
-def validate(preset: presets.Preset) -> None:
-    """Checks every step's filter and parameters before any file is touched."""
-    build_steps(preset.steps, where=f"{preset.source}: ")
-
-
 def protect_pixels(rgba: np.ndarray, preset: presets.Preset, *, bit_depth: int = 8,
                    mask: np.ndarray | None = None, seed: int | None = None,
                    progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> np.ndarray:
     """Runs the preset's steps (validated first) over float32 RGBA pixels."""
-    steps = build_steps(preset.steps, where=f"{preset.source}: ")
-    return run_steps(rgba, steps, seed=preset.seed if seed is None else int(seed), bit_depth=bit_depth,
-                     progress=progress, cancel=cancel, mask=mask)
+    return run_steps(rgba, preset.validate(), seed=preset.seed if seed is None else int(seed),
+                     bit_depth=bit_depth, progress=progress, cancel=cancel, mask=mask)
 
 
 def export_pixels(rgba: np.ndarray, preset: presets.Preset, path: Path, *, bit_depth: int = 8,
@@ -94,4 +88,4 @@ def single_filter_preset(name: str, params: dict) -> presets.Preset:
     return presets.preset_from_dict({
         "schema": presets.SCHEMA_VERSION, "name": f"apply-{name}",
         "label": Text(name, name).as_dict(), "steps": [{"filter": name, "params": params}],
-    })
+    }, source=f"omamori apply {name}")

@@ -1,0 +1,179 @@
+"""The `omamori` command line, end to end (in-process for speed, one real subprocess)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from omamori import imageio
+from omamori.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "omamori-example.png"
+
+
+@pytest.fixture
+def picture(tmp_path):
+    path = tmp_path / "art.png"
+    shutil.copyfile(EXAMPLE, path)
+    return path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_protect_writes_beside_the_input_and_keeps_it(capsys, picture):
+    before = picture.read_bytes()
+    code, out, err = run(capsys, "protect", "--preset", "light", picture)
+    target = picture.with_name("art-protected.png")
+    assert code == 0 and out.strip() == str(target) and err == ""
+    assert picture.read_bytes() == before
+    assert not np.array_equal(imageio.load(target).pixels, imageio.load(picture).pixels)
+
+
+def test_batch_goes_on_past_bad_files_and_reports_json(capsys, picture, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code, out, err = run(capsys, "protect", "--preset", "light", "--json", "--out", out_dir, bad, picture)
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 1
+    assert lines[0] == {"input": str(bad), "output": None, "ok": False,
+                        "error": f"{bad}: not an image, or a damaged one."}
+    assert lines[1]["ok"] and lines[1]["output"] == str(out_dir / "art-protected.png") and lines[1]["error"] is None
+    assert sorted(p.name for p in out_dir.iterdir()) == ["art-protected.png"]  # nothing partial for the bad one
+
+
+def test_existing_output_needs_overwrite(capsys, picture):
+    target = picture.with_name("art-protected.png")
+    target.write_bytes(b"keep me")
+    code, _, err = run(capsys, "protect", "--preset", "light", picture)
+    assert code == 1 and "already exists" in err and target.read_bytes() == b"keep me"
+    assert run(capsys, "protect", "--preset", "light", "--overwrite", picture)[0] == 0
+    assert imageio.load(target).pixels.shape == (576, 768, 4)
+
+
+def test_unwritable_output_folder_is_one_line(capsys, picture, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    code, _, err = run(capsys, "protect", "--preset", "light", "--out", blocker, picture)
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_usage_errors_exit_2_before_touching_files(capsys, picture):
+    assert run(capsys, "apply", "noise", "--set", "amount=99", picture)[0] == 2
+    code, _, err = run(capsys, "apply", "nope", picture)
+    assert code == 2 and "unknown filter 'nope'" in err
+    code, _, err = run(capsys, "protect", "--preset", "nope", picture)
+    assert code == 2 and "unknown preset" in err
+    assert run(capsys, "apply", "noise", "--set", "amount", picture)[0] == 1
+    assert sorted(p.name for p in picture.parent.iterdir()) == ["art.png"]
+    with pytest.raises(SystemExit) as info:
+        main(["protect"])
+    assert info.value.code == 2
+
+
+def test_apply_runs_one_filter_with_validated_settings(capsys, picture, tmp_path):
+    code, out, _ = run(capsys, "apply", "noise", "--set", "amount=6", "--set", "seed=3", "--json",
+                       "--out", tmp_path / "o", picture)
+    assert code == 1  # the output folder does not exist: one clear error, not a traceback
+    (tmp_path / "o").mkdir()
+    code, out, _ = run(capsys, "apply", "noise", "--set", "amount=6", "--set", "seed=3", "--json",
+                       "--out", tmp_path / "o", picture)
+    result = json.loads(out)
+    assert code == 0 and result["ok"]
+    delta = imageio.load(result["output"]).pixels - imageio.load(picture).pixels
+    assert 0 < np.abs(delta).max() * 255 <= 6 * 6
+
+
+def test_filters_json_comes_from_the_declarations(capsys):
+    code, out, _ = run(capsys, "filters", "--json")
+    described = {f["name"]: f for f in json.loads(out)}
+    assert code == 0 and {"noise", "blur", "watermark", "notice", "stamp", "resize"} <= set(described)
+    amount = next(p for p in described["noise"]["params"] if p["name"] == "amount")
+    assert amount["label"]["ja"] and amount["label"]["en"] and amount["max"] is not None
+
+
+def test_presets_save_show_export_import_delete(capsys, tmp_path):
+    assert run(capsys, "presets", "save", "mine", "--base", "light", "--set", "noise.amount=3")[0] == 0
+    code, out, _ = run(capsys, "presets", "show", "mine")
+    shown = json.loads(out)
+    assert code == 0 and next(s for s in shown["steps"] if s["filter"] == "noise")["params"]["amount"] == 3.0
+    assert "mine" in run(capsys, "presets", "list")[1]
+    exported = tmp_path / "mine.json"
+    assert run(capsys, "presets", "export", "mine", exported)[0] == 0
+    assert run(capsys, "presets", "delete", "mine")[0] == 0
+    assert "mine" not in run(capsys, "presets", "list")[1]
+    assert run(capsys, "presets", "import", exported)[0] == 0
+    assert "mine" in run(capsys, "presets", "list")[1]
+    code, _, err = run(capsys, "presets", "save", "x2", "--base", "light", "--set", "nofilter.a=1")
+    assert code == 1 and "FILTER.PARAM" in err
+
+
+def test_inspect_reads_back_marks_and_metadata(capsys, picture, tmp_path):
+    preset = {"schema": 1, "name": "marks", "steps": [
+        {"filter": "stamp", "params": {"author_id": 123456789}}, {"filter": "notice", "params": {}}],
+        "export": {"metadata": {"author": "Hanako"}}}
+    path = tmp_path / "marks.json"
+    path.write_text(json.dumps(preset))
+    assert run(capsys, "protect", "--preset", path, picture)[0] == 0
+    code, out, _ = run(capsys, "inspect", "--json", picture.with_name("art-protected.png"))
+    report = json.loads(out)
+    assert code == 0 and report["author_mark"]["author_id"] == 123456789
+    assert report["notice"]["found"] and report["optout"]["found"] and report["optout"]["creator"] == "Hanako"
+    code, out, _ = run(capsys, "inspect", "--json", picture)
+    report = json.loads(out)
+    assert report["author_mark"]["author_id"] is None and not report["notice"]["found"]
+    assert not report["optout"]["found"]
+
+
+def test_messages_follow_the_language(capsys, picture, monkeypatch):
+    monkeypatch.setenv("OMAMORI_LANG", "ja")
+    code, _, err = run(capsys, "protect", "--preset", "light", picture.with_name("missing.png"))
+    assert code == 1 and "ファイルがありません" in err
+
+
+def test_console_script_never_shows_a_traceback(tmp_path):
+    """The installed `omamori` on bad input: one line per file, exit 1."""
+    exe = shutil.which("omamori") or pytest.skip("the omamori console script is not installed")
+    empty, text = tmp_path / "empty.png", tmp_path / "notes.jpg"
+    empty.write_bytes(b"")
+    text.write_text("not a picture")
+    proc = subprocess.run([exe, "protect", "--preset", "light", str(empty), str(text)],
+                          capture_output=True, text=True, env=dict(os.environ, OMAMORI_LANG="en"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [f"omamori: {empty}: the file is empty.",
+                                        f"omamori: {text}: not an image, or a damaged one."]
+
+
+def test_a_third_party_filter_plugin_is_found(tmp_path):
+    """Installs tests/data/example_plugin with pip and sees its filter in the CLI and a preset."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(REPO / "tests" / "data" / "example_plugin")], check=True)
+    env = dict(os.environ, PYTHONPATH=str(target), OMAMORI_LANG="en")
+    listed = subprocess.run([sys.executable, "-m", "omamori.cli", "filters", "--json"],
+                            capture_output=True, text=True, env=env, check=True)
+    assert "posterize" in {f["name"] for f in json.loads(listed.stdout)}
+    preset = tmp_path / "poster.json"
+    preset.write_text(json.dumps({"schema": 1, "name": "poster",
+                                  "steps": [{"filter": "posterize", "params": {"levels": 4}}]}))
+    art = tmp_path / "art.png"
+    shutil.copyfile(EXAMPLE, art)
+    subprocess.run([sys.executable, "-m", "omamori.cli", "protect", "--preset", str(preset), str(art)],
+                   env=env, check=True, capture_output=True)
+    levels = np.unique(np.asarray(Image.open(tmp_path / "art-protected.png"))[..., 0])
+    assert len(levels) <= 4
+    without = subprocess.run([sys.executable, "-m", "omamori.cli", "filters", "--json"],
+                             capture_output=True, text=True, env=dict(env, OMAMORI_NO_PLUGINS="1"), check=True)
+    assert "posterize" not in {f["name"] for f in json.loads(without.stdout)}

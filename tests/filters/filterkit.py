@@ -1,0 +1,57 @@
+"""Helpers for the built-in filter tests: run a filter the way the pipeline does, and
+check the contract every filter keeps (identity at 0, new array, alpha, range, seed).
+
+Imported by the tests as `filterkit` (pytest puts this folder on sys.path)."""
+
+import numpy as np
+import pytest
+
+from omamori.errors import ParamError
+from omamori.filters.base import Context
+from omamori.params import resolve
+from omamori.registry import get_registry
+
+
+def run(name, rgba, seed=0, **params):
+    """Applies filter `name` to a read-only view of `rgba`, as the pipeline does."""
+    filt = get_registry().get(name)
+    view = rgba.view()
+    view.flags.writeable = False
+    before = rgba.copy()
+    out = filt.apply(view, resolve(filt.params, params), Context(seed=seed))
+    assert np.array_equal(rgba, before), "the filter wrote into its input"
+    assert out is not rgba and not np.shares_memory(out, rgba), "the filter must return a new array"
+    assert out.dtype == np.float32 and out.ndim == 3 and out.shape[2] == 4
+    return out
+
+
+def check_contract(name, rgba, zero, active):
+    """`zero`: settings that must be the identity; `active`: settings that change the image."""
+    assert np.array_equal(run(name, rgba, **zero), rgba)
+    first = run(name, rgba, seed=3, **active)
+    assert not np.array_equal(first, rgba), "active settings left the image unchanged"
+    assert np.array_equal(first, run(name, rgba, seed=3, **active)), "not deterministic for a seed"
+    assert np.isfinite(first).all() and first.min() >= 0.0 and first.max() <= 1.0
+    if not get_registry().get(name).changes_alpha:
+        assert np.array_equal(first[..., 3], rgba[..., 3]), "alpha changed"
+    return first
+
+
+def check_declarations(name):
+    """English and Japanese label and help on the filter and every parameter; defaults valid."""
+    filt = get_registry().get(name)
+    assert filt.name == name
+    for text in [filt.label, filt.help] + [t for p in filt.params for t in (p.label, p.help)]:
+        assert text.en.strip() and text.ja.strip() and text.en != text.ja
+    for param in filt.params:
+        assert param.coerce(param.default) == param.default
+        if param.type == "choice":
+            assert len(param.choice_labels) == len(param.choices)
+
+
+def check_rejects(name, **bad):
+    filt = get_registry().get(name)
+    for key, value in bad.items():
+        with pytest.raises(ParamError) as err:
+            resolve(filt.params, {key: value})
+        assert key in str(err.value)

@@ -1,0 +1,112 @@
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from filterkit import check_contract, check_declarations, check_rejects, run
+from omamori.filters import stamp
+
+SHARED = Path(os.environ.get("OMAMORI_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
+ARTWORK = SHARED / "data" / "artwork"
+AUTHOR = 0xC0FFEE42
+
+
+def _synthetic():
+    """A 512×384 painted-looking picture: gradients, flat shapes, a white sky, soft strokes."""
+    rng = np.random.default_rng(4)
+    y, x = np.mgrid[0:384, 0:512].astype(np.float32)
+    img = np.ones((384, 512, 4), np.float32)
+    img[..., 0] = 0.3 + 0.5 * x / 511
+    img[..., 1] = 0.25 + 0.5 * np.sin(y / 31) ** 2
+    img[..., 2] = 0.45 + 0.35 * np.cos((x - y) / 53)
+    img[:80, :, :3] = 1.0  # pure white: the mark can only darken here
+    img[200:330, 100:260, :3] = (0.15, 0.1, 0.1)
+    for _ in range(40):
+        cy, cx, r = rng.integers(0, 384), rng.integers(0, 512), rng.integers(5, 30)
+        img[max(cy - r, 0):cy + r, max(cx - r, 0):cx + r, :3] = rng.random(3)
+    img[..., :3] += rng.normal(0, 0.02, (384, 512, 3))
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def _artwork(name, background=(0.55, 0.45, 0.35)):
+    """Real artwork, composited on a flat background when it is a transparent portrait."""
+    img = np.asarray(Image.open(ARTWORK / name).convert("RGBA"), np.float32) / 255
+    alpha = img[..., 3:4]
+    img[..., :3] = img[..., :3] * alpha + np.float32(background) * (1 - alpha)
+    img[..., 3] = 1.0
+    return img
+
+
+def _pictures():
+    pictures = [("synthetic", _synthetic)]
+    if ARTWORK.is_dir():
+        for name in ("portrait-dwarves-lord.png", "portrait-undead-ghost.png", "story-swamp-01.jpg"):
+            if (ARTWORK / name).is_file():
+                pictures.append((name, lambda name=name: _artwork(name)))
+    return pictures
+
+
+PICTURES = _pictures()
+
+
+def _jpeg(rgba, quality=75, scale=1.0):
+    """8-bit RGB, optionally downscaled with Lanczos, through JPEG at `quality`."""
+    image = Image.fromarray(np.rint(rgba[..., :3] * 255).astype(np.uint8))
+    if scale != 1.0:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    back = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"), np.float32) / 255
+    return np.dstack([back, np.ones(back.shape[:2], np.float32)])
+
+
+def _psnr(a, b):
+    mse = np.mean((np.rint(a[..., :3] * 255) - np.rint(b[..., :3] * 255)) ** 2)
+    return 10 * np.log10(255 ** 2 / mse)
+
+
+def test_declarations():
+    check_declarations("stamp")
+    check_rejects("stamp", author_id=2**32, strength=1.5)
+    check_rejects("stamp", author_id=-1, strength=-0.1)
+
+
+def test_contract(cutout):
+    check_contract("stamp", cutout, {"author_id": AUTHOR, "strength": 0}, {"author_id": AUTHOR})
+
+
+@pytest.mark.parametrize("name, make", PICTURES, ids=[n for n, _ in PICTURES])
+def test_survives_jpeg75_and_half_size(name, make):
+    clean = make()
+    marked = run("stamp", clean, author_id=AUTHOR)
+    assert _psnr(clean, marked) > 40.0
+    assert stamp.read_stamp(marked) == AUTHOR
+    expected = stamp.expected_slot_bits(AUTHOR)
+    for quality, scale in ((75, 1.0), (75, 0.5)):
+        attacked = _jpeg(marked, quality, scale)
+        raw_accuracy = np.mean((stamp.slot_votes(attacked) < 0) == expected)
+        assert raw_accuracy > 0.9, (quality, scale, raw_accuracy)
+        assert stamp.read_stamp(attacked) == AUTHOR, (quality, scale)
+    assert stamp.read_stamp(_jpeg(clean, 75, 0.5)) is None  # and nothing is read from the unmarked original
+
+
+@pytest.mark.parametrize("author_id", (0, 1, 2**31, 2**32 - 1))
+def test_every_id_round_trips(author_id):
+    assert stamp.read_stamp(_jpeg(run("stamp", _synthetic(), author_id=author_id), 75, 0.5)) == author_id
+
+
+def test_unmarked_pictures_read_as_none(painting):
+    rng = np.random.default_rng(0)
+    noise = np.dstack([rng.random((300, 400, 3), dtype=np.float32), np.ones((300, 400), np.float32)])
+    for picture in (painting, noise, np.ones((64, 64, 4), np.float32), _synthetic()):
+        payload, confidence = stamp.decode(picture)
+        assert stamp.read_stamp(picture) is None and confidence < stamp.MIN_CONFIDENCE
+
+
+def test_heavy_damage_reads_as_none_not_a_wrong_id():
+    marked = run("stamp", _synthetic(), author_id=AUTHOR)
+    marked[..., :3] = np.random.default_rng(1).random(marked[..., :3].shape, dtype=np.float32)
+    assert stamp.read_stamp(marked) is None

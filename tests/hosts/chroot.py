@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import urllib.request
@@ -30,7 +31,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 SCRIPT = HERE / "trixie_root.sh"
 ROOT = Path(os.environ.get("OMAMORI_TRIXIE_ROOT", "/var/cache/omamori/trixie"))
-STAMP = ROOT / ".omamori-root-v1"          # keep in step with STAMP_VERSION in trixie_root.sh
+# The script owns the stamp's version (bumped when its package list changes).
+STAMP = ROOT / (".omamori-root-v" + re.search(r"^STAMP_VERSION=(\d+)", SCRIPT.read_text(), re.M).group(1))
 VENV_BIN = "/opt/omamori-venv/bin"
 REPO_IN_ROOT = "/omamori"
 # Not the venv: GIMP starts Python plug-ins with `env python3`, which must find Debian's python3 (with gi).

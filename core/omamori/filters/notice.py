@@ -22,9 +22,10 @@ MIN_FONT_PX = 8
 # (text, outline) colours: auto picks whichever contrasts with the local background.
 STYLES = {"light": ("#ffffff", "#000000"), "dark": ("#141414", "#ffffff")}
 # find_notice: the short edge it searches at, the sizes it tries, and the score that counts.
-SEARCH_EDGE = 480
+SEARCH_EDGE = 720
 SEARCH_MIN_PX = 12  # smaller text matches random texture too easily
-SEARCH_SIZES = tuple(0.02 * 1.04 ** k for k in range(46))  # 0.02 … 0.12 of the short edge, 4 % apart
+# 4 % apart from 0.025 to 0.12 of the short edge, with the default size itself among them.
+SEARCH_SIZES = tuple(0.04 * 1.04 ** k for k in range(-12, 29))
 FOUND_SCORE = 0.55
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 

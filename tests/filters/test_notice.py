@@ -1,0 +1,124 @@
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageFont
+
+from filterkit import check_contract, check_declarations, check_rejects, run
+from omamori.errors import ParamError
+from omamori.filters import _overlay, notice
+
+
+def _flat(value, size=(300, 400)):
+    img = np.full(size + (4,), value, np.float32)
+    img[..., 3] = 1.0
+    return img
+
+
+def _changed(before, after):
+    return np.abs(after[..., :3] - before[..., :3]).max(axis=2) > 1e-6
+
+
+@pytest.fixture
+def latin_only_font(tmp_path):
+    """Pillow's built-in Aileron: a real TrueType font with no Japanese glyphs."""
+    path = tmp_path / "aileron.ttf"
+    path.write_bytes(ImageFont.load_default(20).font_bytes)
+    return str(path)
+
+
+def test_declarations():
+    check_declarations("notice")
+    check_rejects("notice", placement="middle", size=0.6, opacity=2, style="neon", outline=-1)
+
+
+def test_contract(cutout):
+    check_contract("notice", cutout, {"opacity": 0}, {})
+    assert np.array_equal(run("notice", cutout, text="", subtext=" "), cutout)
+
+
+def test_bundled_font_is_packaged_with_its_licence():
+    path = _overlay.bundled_font_path()
+    assert path.is_file() and path.stat().st_size < 6_000_000
+    assert "SIL OPEN FONT LICENSE" in (path.parent / "OFL.txt").read_text()
+    assert path.name in (path.parent / "README.md").read_text()
+    assert _overlay.load_font("", 20).getname() == ("M PLUS 1", "Bold")
+
+
+def test_japanese_renders_with_the_bundled_font():
+    font = _overlay.load_font("", 32)
+    _overlay.check_glyphs(font, notice.DEFAULT_TEXT + notice.DEFAULT_SUBTEXT)  # no tofu for any character
+    tofu = np.asarray(font.getmask(chr(0x10FFFD)))
+    for char in "学習禁止":
+        assert np.asarray(font.getmask(char)).shape != tofu.shape or not np.array_equal(font.getmask(char), tofu)
+    img = _flat(0.5)
+    out = run("notice", img, subtext="", placement="center", size=0.1)
+    drawn = _changed(img, out)
+    ys, xs = np.nonzero(drawn)
+    # Ten full-width characters at 30 px: about 300 px of ink in one line, centred.
+    assert 250 < xs.max() - xs.min() < 360 and 25 < ys.max() - ys.min() < 60
+    assert abs((xs.max() + xs.min()) / 2 - 200) < 10 and abs((ys.max() + ys.min()) / 2 - 150) < 15
+
+
+def test_user_font_without_the_glyph_is_a_clear_error(latin_only_font):
+    run("notice", _flat(0.5), text="No AI", subtext="", font=latin_only_font)  # Latin text: fine
+    with pytest.raises(ParamError) as err:
+        run("notice", _flat(0.5), font=latin_only_font)
+    message = str(err.value)
+    assert "'学'" in message and "U+5B66" in message and "\n" not in message and "Aileron" in message
+    assert "学" in err.value.message("ja")
+
+
+def test_bundled_font_reports_a_missing_rare_glyph():
+    with pytest.raises(ParamError, match=r"U\+2000B"):
+        run("notice", _flat(0.5), text="\U0002000B")
+
+
+def test_unreadable_font_is_a_param_error(tmp_path):
+    bad = tmp_path / "not-a-font.ttf"
+    bad.write_bytes(b"hello")
+    with pytest.raises(ParamError, match="font"):
+        run("notice", _flat(0.5), font=str(bad))
+
+
+@pytest.mark.parametrize("background, dark_text", ((0.95, True), (0.05, False)))
+def test_auto_contrast_picks_text_against_the_background(background, dark_text):
+    img = _flat(background)
+    out = run("notice", img, opacity=1.0, outline=0.0, size=0.1)
+    ink = out[_changed(img, out)][:, 0]
+    assert (ink.min() < 0.15) if dark_text else (ink.max() > 0.85)
+    # Auto follows the local background: a white corner on a dark image still gets dark text.
+    mixed = _flat(0.05)
+    mixed[150:, 200:, :3] = 0.95
+    local = run("notice", mixed, opacity=1.0, outline=0.0, placement="bottom-right", size=0.05)
+    assert local[_changed(mixed, local)][:, 0].min() < 0.15
+
+
+@pytest.mark.parametrize("placement, corner", (("bottom-right", (1, 1)), ("top-left", (0, 0)),
+                                               ("top-right", (0, 1)), ("bottom-left", (1, 0))))
+def test_placement(placement, corner):
+    img = _flat(0.5)
+    ys, xs = np.nonzero(_changed(img, run("notice", img, placement=placement)))
+    assert ((ys.min() >= 150) if corner[0] else (ys.max() < 150)) and ((xs.min() >= 200) if corner[1] else (xs.max() < 200))
+
+
+def test_long_notice_shrinks_to_fit_a_narrow_image():
+    img = _flat(0.5, (400, 120))
+    ys, xs = np.nonzero(_changed(img, run("notice", img, size=0.3, margin=0.05, placement="top")))
+    assert xs.min() >= 1 and xs.max() <= 118
+
+
+def _jpeg(rgba):
+    buffer = io.BytesIO()
+    Image.fromarray(np.rint(rgba[..., :3] * 255).astype(np.uint8)).save(buffer, "JPEG", quality=75)
+    back = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"), np.float32) / 255
+    return np.dstack([back, np.ones(back.shape[:2], np.float32)])
+
+
+def test_find_notice_sees_the_default_notice_after_jpeg(painting):
+    scene = cv2.resize(painting, (800, 600), interpolation=cv2.INTER_CUBIC)
+    assert notice.find_notice(_jpeg(scene))["found"] is False
+    for placement in ("bottom-right", "top-left", "center"):
+        found = notice.find_notice(_jpeg(run("notice", scene, placement=placement)))
+        assert found["found"] is True, (placement, found)

@@ -35,11 +35,17 @@ FILTERS = [
          "help": {"en": "", "ja": ""}},
     ]},
 ]
+RESIZE = {"name": "resize", "category": "size", "label": {"en": "Limit size", "ja": "サイズ制限"}, "help": {},
+          "params": [{"name": "long_edge", "type": "int", "default": 0, "min": 0, "max": 20000,
+                      "label": {"en": "Long edge", "ja": "長辺"}, "help": {}}]}
+FILTERS.append(RESIZE)
 PRESETS = [
     {"schema": 1, "name": "standard", "label": {"en": "Standard", "ja": "標準"},
      "steps": [{"filter": "noise", "params": {"amount": 0.05}}]},
     {"schema": 1, "name": "light", "label": {"en": "Light", "ja": "軽め"},
      "steps": [{"filter": "watermark", "params": {"text": "x"}}]},
+    {"schema": 1, "name": "x", "label": {"en": "X", "ja": "X"}, "export": {"profile": "x"},
+     "steps": [{"filter": "noise", "params": {}}, {"filter": "resize", "params": {"long_edge": 4096}}]},
 ]
 
 
@@ -145,7 +151,8 @@ def test_filter_arguments_come_from_the_declaration(plugin):
     assert protect["noise-amount"][:2] == ("double", True) and protect["use-noise"][:2] == ("boolean", True)
     # GIMP 3.0.4 crashes on choice aux arguments: the dialog's choices are indexes shown as combos.
     assert protect["noise-kind"] == ("int", True, "Kind", (0, 1, 0))
-    assert protect["preset-index"] == ("int", True, "Preset", (0, 1, 0))
+    assert protect["preset-index"] == ("int", True, "Preset", (0, 2, 0))
+    assert "use-resize" not in protect  # size filters only run on export
     assert not [name for name, arg in protect.items() if arg[0] == "choice" and arg[1]]
 
 
@@ -175,9 +182,9 @@ def test_registration_survives_a_missing_environment(plugin):
 def test_protect_in_place_one_undo_group(plugin, precision, fmt, layout):
     image = fg.Image(precision=precision)
     proc = procedure(plugin, "protect")
-    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config(preset="strong"))
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config(preset="standard"))
     assert ret.status == fg.PDBStatusType.SUCCESS, ret.error.message
-    assert bridge().calls == [("process", 4, 3, layout, "strong", None)]
+    assert bridge().calls == [("process", 4, 3, layout, "standard", None)]
     layer = image.layers[0]
     assert layer.written[0] == fmt and layer.written[1] == bytes([0xEF]) * len(layer.written[1])
     calls = [c[0] for c in fg.LOG.calls]
@@ -187,6 +194,19 @@ def test_protect_in_place_one_undo_group(plugin, precision, fmt, layout):
     assert start < calls.index("shadow-set") < calls.index("merge-shadow") < end
     assert ("merge-shadow", "layer0", True, 1) in fg.LOG.calls
     assert ("progress", 0.5) in fg.LOG.calls
+
+
+def test_size_steps_are_left_to_export(plugin):
+    assert "plug-in-omamori-resize" not in plugin.Omamori().do_query_procedures()
+    image = fg.Image()
+    proc = procedure(plugin, "protect")
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config(preset="x"))
+    assert ret.status == fg.PDBStatusType.SUCCESS
+    sent = bridge().calls[0][4]
+    assert sent["steps"] == [{"filter": "noise", "params": {}}] and sent["export"] == {"profile": "x"}
+    export = procedure(plugin, "export")
+    export(fg.RunMode.NONINTERACTIVE, image, export.config(preset="x", file=fg.File("/tmp/o.png")))
+    assert bridge().calls[-1][4] == "x"  # the export keeps the whole preset
 
 
 def test_selection_mask_is_sent_not_applied(plugin):

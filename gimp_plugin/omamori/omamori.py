@@ -139,7 +139,18 @@ def description():
 
 
 def filters():
-    return description().get("filters", [])
+    """The filters that work on a layer in place. Those of category "size" (e.g. "Limit size") change the
+    canvas, which a layer cannot follow: they run only in "Export Protected Copy"."""
+    return [f for f in description().get("filters", []) if f.get("category") != "size"]
+
+
+def for_layers(preset):
+    """`preset` without its size-changing steps (posting-profile presets have one), so that any preset
+    can protect a layer in place; unchanged, and not looked up, when it has none."""
+    data = preset if isinstance(preset, dict) else (find_preset(preset) or bridge().preset(preset))
+    size = {f["name"] for f in description().get("filters", []) if f.get("category") == "size"}
+    steps = [step for step in data.get("steps", []) if step["filter"] not in size]
+    return preset if len(steps) == len(data.get("steps", [])) else dict(data, steps=steps)
 
 
 def presets():
@@ -343,6 +354,7 @@ def progress(fraction, message=None):
 def apply_to_drawable(image, drawable, preset, new_layer=False, name="Omamori"):
     """Runs the core on one drawable; nothing in the image changes until the result is back,
     so a failure or a cancel leaves the image exactly as it was."""
+    preset = for_layers(preset)
     fmt, layout = pixel_format(image)
     pixels, w, h = read_pixels(drawable, fmt)
     mask = read_mask(image, drawable)

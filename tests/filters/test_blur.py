@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from filterkit import check_contract, check_declarations, check_rejects, run
+from filterkit import check_contract, check_declarations, check_rejects, cutout, painting, run
 
 
 def _roughness(rgba):
@@ -16,13 +16,13 @@ def test_declarations():
 
 
 @pytest.mark.parametrize("kind", ("gaussian", "bilateral"))
-def test_contract(cutout, kind):
-    check_contract("blur", cutout, {"kind": kind, "radius": 0}, {"kind": kind, "radius": 2})
+def test_contract(kind):
+    check_contract("blur", cutout(), {"kind": kind, "radius": 0}, {"kind": kind, "radius": 2})
 
 
 @pytest.mark.parametrize("kind", ("gaussian", "bilateral"))
-def test_blur_smooths_fine_detail(painting, kind):
-    noisy = painting.copy()
+def test_blur_smooths_fine_detail(kind):
+    noisy = painting()
     noisy[..., :3] = np.clip(noisy[..., :3] + np.random.default_rng(1).normal(0, 0.05, noisy[..., :3].shape), 0, 1)
     light, strong = (run("blur", noisy, kind=kind, radius=r, edge=0.3) for r in (1, 3))
     assert _roughness(strong) < _roughness(light) < 0.6 * _roughness(noisy)

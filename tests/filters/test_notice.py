@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFont
 
-from filterkit import check_contract, check_declarations, check_rejects, run
+from filterkit import check_contract, check_declarations, check_rejects, cutout, painting, run
 from omamori.errors import ParamError
 from omamori.filters import _overlay, notice
 
@@ -33,9 +33,9 @@ def test_declarations():
     check_rejects("notice", placement="middle", size=0.6, opacity=2, style="neon", outline=-1)
 
 
-def test_contract(cutout):
-    check_contract("notice", cutout, {"opacity": 0}, {})
-    assert np.array_equal(run("notice", cutout, text="", subtext=" "), cutout)
+def test_contract():
+    check_contract("notice", cutout(), {"opacity": 0}, {})
+    assert np.array_equal(run("notice", cutout(), text="", subtext=" "), cutout())
 
 
 def test_bundled_font_is_packaged_with_its_licence():
@@ -116,8 +116,8 @@ def _jpeg(rgba):
     return np.dstack([back, np.ones(back.shape[:2], np.float32)])
 
 
-def test_find_notice_sees_the_default_notice_after_jpeg(painting):
-    scene = cv2.resize(painting, (800, 600), interpolation=cv2.INTER_CUBIC)
+def test_find_notice_sees_the_default_notice_after_jpeg():
+    scene = cv2.resize(painting(), (800, 600), interpolation=cv2.INTER_CUBIC)
     assert notice.find_notice(_jpeg(scene))["found"] is False
     for placement in ("bottom-right", "top-left", "center"):
         found = notice.find_notice(_jpeg(run("notice", scene, placement=placement)))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from filterkit import check_declarations, check_rejects, run
+from filterkit import check_declarations, check_rejects, cutout, run
 from omamori.filters.resize import target_size
 from omamori.pipeline import build_steps, run_steps
 
@@ -11,16 +11,16 @@ def test_declarations():
     check_rejects("resize", max_long_edge=-1, max_megapixels=-0.5, method="nearest")
 
 
-def test_no_cap_or_small_image_is_identity(cutout):
-    assert np.array_equal(run("resize", cutout), cutout)
-    assert np.array_equal(run("resize", cutout, max_long_edge=4096, max_megapixels=8), cutout)
+def test_no_cap_or_small_image_is_identity():
+    assert np.array_equal(run("resize", cutout()), cutout())
+    assert np.array_equal(run("resize", cutout(), max_long_edge=4096, max_megapixels=8), cutout())
 
 
 @pytest.mark.parametrize("method", ("area", "lanczos"))
-def test_long_edge_cap(cutout, method):
-    out = run("resize", cutout, max_long_edge=100, method=method)
+def test_long_edge_cap(method):
+    out = run("resize", cutout(), max_long_edge=100, method=method)
     assert out.shape == (75, 100, 4)
-    assert out.min() >= 0 and out.max() <= 1 and np.array_equal(out, run("resize", cutout, max_long_edge=100,
+    assert out.min() >= 0 and out.max() <= 1 and np.array_equal(out, run("resize", cutout(), max_long_edge=100,
                                                                            method=method))
 
 
@@ -60,6 +60,6 @@ def test_alpha_is_resized_premultiplied():
     assert np.allclose(edge[:, 0], 1.0, atol=1e-5)  # ...but the colour stays pure red
 
 
-def test_pipeline_passes_the_new_size_through(cutout):
-    out = run_steps(cutout, build_steps([{"filter": "resize", "params": {"max_long_edge": 64}}]))
+def test_pipeline_passes_the_new_size_through():
+    out = run_steps(cutout(), build_steps([{"filter": "resize", "params": {"max_long_edge": 64}}]))
     assert out.shape == (48, 64, 4)

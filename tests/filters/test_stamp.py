@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from filterkit import check_contract, check_declarations, check_rejects, run
+from filterkit import check_contract, check_declarations, check_rejects, cutout, painting, run
 from omamori.filters import stamp
 
 SHARED = Path(os.environ.get("OMAMORI_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
@@ -74,8 +74,8 @@ def test_declarations():
     check_rejects("stamp", author_id=-1, strength=-0.1)
 
 
-def test_contract(cutout):
-    check_contract("stamp", cutout, {"author_id": AUTHOR, "strength": 0}, {"author_id": AUTHOR})
+def test_contract():
+    check_contract("stamp", cutout(), {"author_id": AUTHOR, "strength": 0}, {"author_id": AUTHOR})
 
 
 @pytest.mark.parametrize("name, make", PICTURES, ids=[n for n, _ in PICTURES])
@@ -98,10 +98,10 @@ def test_every_id_round_trips(author_id):
     assert stamp.read_stamp(_jpeg(run("stamp", _synthetic(), author_id=author_id), 75, 0.5)) == author_id
 
 
-def test_unmarked_pictures_read_as_none(painting):
+def test_unmarked_pictures_read_as_none():
     rng = np.random.default_rng(0)
     noise = np.dstack([rng.random((300, 400, 3), dtype=np.float32), np.ones((300, 400), np.float32)])
-    for picture in (painting, noise, np.ones((64, 64, 4), np.float32), _synthetic()):
+    for picture in (painting(), noise, np.ones((64, 64, 4), np.float32), _synthetic()):
         payload, confidence = stamp.decode(picture)
         assert stamp.read_stamp(picture) is None and confidence < stamp.MIN_CONFIDENCE
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from filterkit import check_contract, check_declarations, check_rejects, run
+from filterkit import check_contract, check_declarations, check_rejects, cutout, run
 from omamori.errors import ParamError
 from omamori.filters.base import Context
 from omamori.filters.watermark import tile_layout
@@ -30,9 +30,9 @@ def test_declarations():
     check_rejects("watermark", placement="diagonal", opacity=1.5, size=0, color="white", jitter=2, spacing=0)
 
 
-def test_contract(cutout):
-    check_contract("watermark", cutout, {"opacity": 0}, {})
-    check_contract("watermark", cutout, {"text": "  "}, {"placement": "center", "text": "透かし"})
+def test_contract():
+    check_contract("watermark", cutout(), {"opacity": 0}, {})
+    check_contract("watermark", cutout(), {"text": "  "}, {"placement": "center", "text": "透かし"})
 
 
 def test_tiles_cover_the_whole_image():

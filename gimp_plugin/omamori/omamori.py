@@ -74,7 +74,7 @@ T = {
     "file-help": {"en": "Where to write the protected copy.", "ja": "保護したコピーの書き出し先。"},
     "name": {"en": "Preset name", "ja": "プリセット名"},
     "name-help": {"en": "Name of the new preset.", "ja": "新しいプリセットの名前。"},
-    "use": {"en": "Use {filter}", "ja": "{filter} を使う"},
+    "use": {"en": "Use {filter}", "ja": "「{filter}」を使う"},
     "output": {"en": "Output file", "ja": "出力ファイル"},
     "checklist": {"en": "Posting checklist", "ja": "投稿前チェックリスト"},
     "working": {"en": "Omamori: protecting…", "ja": "Omamori: 保護しています…"},

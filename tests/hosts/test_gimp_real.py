@@ -9,7 +9,6 @@ A second start under Xvfb opens the "Protect…" dialog for docs/images/gimp-pro
 import json
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +20,7 @@ WORK = "/tmp/omamori-gimp-test"          # inside the root
 ENV = {"HOME": f"{WORK}/home", "OMAMORI_HOME": f"{WORK}/omamori-home", "OMAMORI_LANG": "en",
        "OMAMORI_TEST_OUT": f"{WORK}/out"}
 BATCH = "gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b \"exec(open('{}').read())\" --quit"
-SCREENSHOT = REPO / "docs" / "images" / "gimp-protect-dialog.png"
+SCREENSHOTS = REPO / "docs" / "images"
 PLUGIN_DIR = f"{WORK}/home/.config/GIMP/3.0/plug-ins/omamori"
 
 
@@ -180,10 +179,27 @@ def test_batch_is_quick(gimp):
     assert gimp["seconds"] < 240, f"one GIMP batch took {gimp['seconds']:.0f} s"
 
 
-def test_protect_dialog_screenshot(gimp):
+def test_menu_labels_follow_gimps_language(gimp):
+    """GIMP sets LANGUAGE for plug-ins from its UI-language preference and re-registers them when it changes."""
+    batch = host_path(f"{WORK}/out/labels.py")
+    batch.write_text(
+        "import json\nfrom gi.repository import Gimp\n"
+        "pdb = Gimp.get_pdb()\n"
+        "labels = {n: [pdb.lookup_procedure(n).get_menu_label()] + list(pdb.lookup_procedure(n).get_menu_paths())\n"
+        "          for n in ('plug-in-omamori-protect', 'plug-in-omamori-noise')}\n"
+        f"json.dump(labels, open('{WORK}/out/labels.json', 'w'), ensure_ascii=False)\n")
+    env = {k: v for k, v in gimp["env"].items() if k != "OMAMORI_LANG"}
+    run_in_root(BATCH.format(f"{WORK}/out/labels.py"), dict(env, LANGUAGE="ja"), timeout=300)
+    labels = json.loads(host_path(f"{WORK}/out/labels.json").read_text())
+    assert labels["plug-in-omamori-protect"] == ["保護(_P)…", "<Image>/Filters/Omamori"]
+    assert labels["plug-in-omamori-noise"] == ["ノイズ…", "<Image>/Filters/Omamori/個別フィルタ"]
+
+
+@pytest.mark.parametrize("lang, name", [("en", "gimp-protect-dialog.png"), ("ja", "gimp-protect-dialog-ja.png")])
+def test_protect_dialog_screenshot(gimp, lang, name):
     """Opens Protect… interactively under Xvfb and keeps a screenshot for the README."""
-    shot = f"{WORK}/out/gimp-protect-dialog.png"
-    script = host_path(f"{WORK}/out/screenshot.sh")
+    shot = f"{WORK}/out/{name}"
+    script = host_path(f"{WORK}/out/screenshot-{lang}.sh")
     script.write_text(
         BATCH.format("/omamori/tests/hosts/gimp_dialog_batch.py") + f" >{WORK}/out/dialog.log 2>&1 &\n"
         "pid=$!\n"
@@ -191,11 +207,11 @@ def test_protect_dialog_screenshot(gimp):
         "rc=$?\n"
         "kill $pid 2>/dev/null; wait $pid 2>/dev/null\n"   # GIMP ends its plug-ins (and the dialog) itself
         "exit $rc\n")
-    proc = run_in_root(f"xvfb-run -a -s '-screen 0 1280x1024x24' sh {WORK}/out/screenshot.sh",
-                       dict(gimp["env"], OMAMORI_LANG="en"), timeout=300)
+    proc = run_in_root(f"xvfb-run -a -s '-screen 0 1280x1024x24' sh {WORK}/out/screenshot-{lang}.sh",
+                       dict(gimp["env"], OMAMORI_LANG=lang, LANGUAGE=lang), timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr + host_path(f"{WORK}/out/dialog.log").read_text()[-3000:]
     png = host_path(shot)
     assert png.stat().st_size > 5000
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(png, SCREENSHOT)
-    assert Path(SCREENSHOT).exists()
+    keep = SCREENSHOTS / name
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(png, keep)

@@ -54,8 +54,11 @@ class NoiseFilter(Filter):
         rng = np.random.default_rng([settings["seed"], ctx.seed])
         channels = 1 if settings["luminance_only"] else 3
         pattern = _PATTERNS[settings["kind"]](rng, height, width, channels, settings["cell"])
+        pattern *= np.float32(settings["amount"] / 255.0)
         out = rgba.copy()
-        out[..., :3] = np.clip(rgba[..., :3] + pattern * np.float32(settings["amount"] / 255.0), 0.0, 1.0)
+        rgb = out[..., :3]  # a view: in-place steps keep peak memory near one extra image
+        rgb += pattern
+        np.clip(rgb, 0.0, 1.0, out=rgb)
         return out
 
 

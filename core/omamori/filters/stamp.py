@@ -78,7 +78,9 @@ class StampFilter(Filter):
             delta += cv2.resize(grid_change, (width, height), interpolation=cv2.INTER_LINEAR)
         out = rgba.copy()
         # The same change on R, G and B moves luminance only, leaving hue alone.
-        out[..., :3] = np.clip(rgb + delta[..., None], 0.0, 1.0)
+        marked = out[..., :3]
+        marked += delta[..., None]
+        np.clip(marked, 0.0, 1.0, out=marked)
         return out
 
 

@@ -51,15 +51,11 @@ def _glyph_signature(font: ImageFont.FreeTypeFont, char: str) -> tuple:
     return font.getbbox(char), mask.size, bytes(mask)
 
 
-def text_sprite(font: ImageFont.FreeTypeFont, lines: list[str]) -> np.ndarray:
-    """Coverage (H, W) float32 in [0, 1] of `lines`, centred under each other."""
+def text_sprite(font: ImageFont.FreeTypeFont, text: str) -> np.ndarray:
+    """Coverage (H, W) float32 in [0, 1] of one line of text, a full line height tall."""
     ascent, descent = font.getmetrics()
-    line_height = ascent + descent
-    widths = [max(1, int(np.ceil(font.getlength(line)))) for line in lines]
-    canvas = Image.new("L", (max(widths), line_height * len(lines)), 0)
-    draw = ImageDraw.Draw(canvas)
-    for index, (line, width) in enumerate(zip(lines, widths)):
-        draw.text(((canvas.width - width) / 2, index * line_height), line, font=font, fill=255)
+    canvas = Image.new("L", (max(1, int(np.ceil(font.getlength(text)))), ascent + descent), 0)
+    ImageDraw.Draw(canvas).text((0, 0), text, font=font, fill=255)
     return np.asarray(canvas, np.float32) / 255.0
 
 

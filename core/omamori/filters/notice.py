@@ -97,7 +97,7 @@ def _render(lines: list[str], font_path: str, font_px: int, room: int) -> np.nda
     if widest > room > 0:  # a long notice on a narrow image: smaller beats cut off
         scale = room / widest
         fonts = [ov.load_font(font_path, max(MIN_FONT_PX, int(size * scale))) for size in sizes]
-    parts = [ov.text_sprite(font, [line]) for font, line in zip(fonts, lines)]
+    parts = [ov.text_sprite(font, line) for font, line in zip(fonts, lines)]
     out = np.zeros((sum(p.shape[0] for p in parts), max(p.shape[1] for p in parts)), np.float32)
     top = 0
     for part in parts:

@@ -131,7 +131,7 @@ def _sprite(settings: dict, mark_px: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         font = ov.load_font(settings["font"], mark_px)
         ov.check_glyphs(font, settings["text"])
-        coverage = ov.text_sprite(font, [settings["text"].strip()])
+        coverage = ov.text_sprite(font, settings["text"].strip())
         colour = coverage[..., None] * ov.hex_rgb(settings["color"])
     inner, ring, pad = ov.outline(coverage, outline_px)
     colour = np.pad(colour, ((pad, pad), (pad, pad), (0, 0)))

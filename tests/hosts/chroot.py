@@ -127,6 +127,10 @@ def mounted():
         # The script's mount helpers are idempotent; reuse them rather than repeating the list.
         subprocess.run(["bash", "-c", f"OMAMORI_SOURCE_ONLY=1 source {SCRIPT}; do_mount; bind_repo"],
                        check=True, capture_output=True, text=True)
+        # Another session may have bound a different checkout at /omamori: its files are not ours to test.
+        if not os.path.samefile(ROOT / REPO_IN_ROOT.lstrip("/") / "tests/hosts/chroot.py", __file__):
+            pytest.fail(f"{ROOT}{REPO_IN_ROOT} holds another checkout (a test session from it is running); "
+                        "wait for it to finish or use another OMAMORI_TRIXIE_ROOT")
         yield ROOT
     finally:
         try:

@@ -86,8 +86,9 @@ with_mounts() {
     exec 9>"$ROOT/.omamori-mounts.lock"
     flock -s 9
     do_mount
+    # A subshell with -e: a failing step stops the step, and the mounts are still released below.
     set +e
-    "$@"
+    ( set -e; "$@" )
     local rc=$?
     set -e
     if flock -xn 9; then do_umount; fi
@@ -110,7 +111,6 @@ ensure() {
 }
 
 setup_packages() {
-    set -e
     copy_cert
     in_root apt-get update >&2
     # --no-install-recommends keeps it to ~2 GB; python3-pyqt5 is only a Recommends of krita but required.
@@ -124,12 +124,12 @@ setup_packages() {
 install_project() { with_mounts install_project_mounted; }
 
 install_project_mounted() {
-    # pip builds from a writable copy of the tree, like a user's `pip install .` of a download.
-    set -e
+    # pip builds from a writable copy of the tree, like a user's `pip install .` of a download
+    # (without local environments, caches and training outputs, which never reach the wheel).
     copy_cert
     bind_repo
     in_root rm -rf /tmp/omamori-src
-    in_root sh -c 'mkdir -p /tmp/omamori-src && cd /omamori && tar --exclude=.git --exclude=node_modules --exclude="*.egg-info" --exclude=build --exclude=__pycache__ -cf - . | tar -xf - -C /tmp/omamori-src'
+    in_root sh -c 'mkdir -p /tmp/omamori-src && cd /omamori && tar --exclude=./.git --exclude=./.venv --exclude=./venv --exclude=./models/training --exclude=node_modules --exclude="*.egg-info" --exclude=./build --exclude=./dist --exclude=__pycache__ --exclude=.pytest_cache -cf - . | tar -xf - -C /tmp/omamori-src'
     in_root "$VENV/bin/pip" install --disable-pip-version-check -q /tmp/omamori-src >&2
 }
 

@@ -271,8 +271,9 @@ class Procedure:
     def new_return_values(self, status, error):
         return ReturnValues(status, error, len(self.returns))
 
-    def __call__(self, run_mode, image, config):
-        return self.run_func(self, run_mode, image, image.layers[:1] if image else [], config, None)
+    def __call__(self, run_mode, image, config, drawables=None):
+        drawables = drawables if drawables is not None else (image.layers[:1] if image else [])
+        return self.run_func(self, run_mode, image, drawables, config, None)
 
 
 class Config:

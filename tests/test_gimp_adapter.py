@@ -209,6 +209,17 @@ def test_size_steps_are_left_to_export(plugin):
     assert bridge().calls[-1][4] == "x"  # the export keeps the whole preset
 
 
+def test_several_layers_are_one_undo_step(plugin):
+    image = fg.Image(layers=3)
+    proc = procedure(plugin, "protect")
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config(), drawables=image.layers[:2])
+    assert ret.status == fg.PDBStatusType.SUCCESS
+    assert len(bridge().calls) == 2 and image.undo_groups == 1
+    assert [layer.written is not None for layer in image.layers] == [True, True, False]
+    merges = [c for c in fg.LOG.calls if c[0] == "merge-shadow"]
+    assert [c[3] for c in merges] == [1, 1]  # both inside the one group
+
+
 def test_selection_mask_is_sent_not_applied(plugin):
     image = fg.Image(width=4, height=3)
     image.selection = fg.Drawable(image, "selection", 10, 10, fill=b"\x80")

@@ -351,30 +351,32 @@ def progress(fraction, message=None):
     Gimp.progress_update(max(0.0, min(1.0, fraction)))
 
 
-def apply_to_drawable(image, drawable, preset, new_layer=False, name="Omamori"):
-    """Runs the core on one drawable; nothing in the image changes until the result is back,
-    so a failure or a cancel leaves the image exactly as it was."""
+def apply(image, drawables, preset, new_layer=False, name="Omamori"):
+    """Runs the core on each drawable, then writes all results in one undo group. Nothing in the
+    image changes until every result is back, so a failure or a cancel leaves it exactly as it was."""
     preset = for_layers(preset)
     fmt, layout = pixel_format(image)
-    pixels, w, h = read_pixels(drawable, fmt)
-    mask = read_mask(image, drawable)
     Gimp.progress_init(tr(T["working"]))
-    result = bridge().process(pixels, w, h, layout, preset, mask=mask, on_progress=progress)
-    if len(result) != w * h * BYTES_PER_PIXEL[layout]:
-        raise PlugInError(tr(T["wrong-size"]))
-    # One undo group per drawable, opened only now and always closed.
+    results = []
+    for drawable in drawables:
+        pixels, w, h = read_pixels(drawable, fmt)
+        result = bridge().process(pixels, w, h, layout, preset, mask=read_mask(image, drawable),
+                                  on_progress=progress)
+        if len(result) != w * h * BYTES_PER_PIXEL[layout]:
+            raise PlugInError(tr(T["wrong-size"]))
+        results.append((drawable, result))
     image.undo_group_start()
     try:
-        target = drawable
-        if new_layer and isinstance(drawable, Gimp.Layer):
-            target = Gimp.Layer.new_from_drawable(drawable, image)
-            target.set_name(name)
-            image.insert_layer(target, drawable.get_parent(), image.get_item_position(drawable))
-        write_pixels(target, result, fmt)
+        for drawable, result in results:
+            target = drawable
+            if new_layer and isinstance(drawable, Gimp.Layer):
+                target = Gimp.Layer.new_from_drawable(drawable, image)
+                target.set_name(name)
+                image.insert_layer(target, drawable.get_parent(), image.get_item_position(drawable))
+            write_pixels(target, result, fmt)
     finally:
         image.undo_group_end()
     Gimp.progress_end()
-    return target
 
 
 # ---------------------------------------------------------------- last-used settings (for "Save as preset")
@@ -507,9 +509,8 @@ def run_protect(procedure, run_mode, image, drawables, config, _data):
             return result(procedure, Gimp.PDBStatusType.CANCEL)
         preset = dialog_preset(config, chosen_preset(config))
     new_layer = config.get_property("new-layer")
-    for drawable in drawables:
-        apply_to_drawable(image, drawable, preset, new_layer=new_layer,
-                          name="Omamori ({})".format(preset if isinstance(preset, str) else preset["name"]))
+    apply(image, drawables, preset, new_layer=new_layer,
+          name="Omamori ({})".format(preset if isinstance(preset, str) else preset["name"]))
     remember(dict(preset, base=preset["name"]) if isinstance(preset, dict) else {"base": preset})
     Gimp.displays_flush()
     return result(procedure, Gimp.PDBStatusType.SUCCESS)
@@ -526,8 +527,7 @@ def make_filter_run(spec):
                 return result(procedure, Gimp.PDBStatusType.CANCEL)
         params = {p["name"]: config_value(config, arg_name(p["name"]), p) for p in spec["params"]}
         preset = make_preset("apply-" + spec["name"], [{"filter": spec["name"], "params": params}])
-        for drawable in drawables:
-            apply_to_drawable(image, drawable, preset, name="Omamori ({})".format(spec["name"]))
+        apply(image, drawables, preset, name="Omamori ({})".format(spec["name"]))
         remember(preset)
         Gimp.displays_flush()
         return result(procedure, Gimp.PDBStatusType.SUCCESS)

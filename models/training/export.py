@@ -54,6 +54,8 @@ def export_encoders(out: Path) -> None:
         enc = TransferEncoder()
         enc.load_state_dict(torch.load(ckpt, weights_only=True)["state"])
         nets["transfer_encoder"] = (enc.eval(), 3)
+        info = torch.load(ckpt, weights_only=True)["info"]
+        (out / "transfer_encoder.json").write_text(json.dumps(info, indent=2) + "\n")
     for name, (net, ch) in nets.items():
         torch.onnx.export(net, (torch.rand(1, ch, 64, 64),), str(out / f"{name}.onnx"), opset_version=OPSET,
                           input_names=["x"], output_names=["y"],
@@ -94,7 +96,9 @@ def measure_model(name: str, folder: Path, n_images: int, eps: int = 8) -> dict:
         m["target_distance"] = round(mean(rows, lambda r: r["target_distance"]), 4)
         m["target_distance_uniform_noise"] = None  # noise is not aimed; distance stays ~1
     if t_rows:
+        info_path = evaluate.encoders_dir() / "transfer_encoder.json"
         m["transfer"] = {"encoder": "distilled from TAEF2, other architecture, never trained against",
+                         "distillation": json.loads(info_path.read_text()) if info_path.is_file() else None,
                          "r": round(mean(t_rows, lambda r: r["r"]["none"]), 4),
                          "r_after_resize0.75+jpeg85": round(mean(t_rows, lambda r: r["r"]["resize0.75+jpeg85"]), 4),
                          "r_uniform_noise": round(mean(tn_rows, lambda r: r["r"]["none"]), 4)}

@@ -166,6 +166,18 @@ def test_saved_preset_is_shared_with_the_cli(gimp):
     assert steps[0]["filter"] == "noise" and steps[0]["params"]["amount"] == 3.0
     assert r["reuse"]["status"] == "success", r["reuse"]["error"]
     assert "gimp-saved-preset" in omamori("presets list", check=True).stdout
+    host_path(f"{WORK}/out/cli").mkdir(exist_ok=True)
+    out = json.loads(omamori(f"protect --preset gimp-saved-preset --out {WORK}/out/cli --json "
+                             f"{result(gimp, 'export')['path']}", check=True).stdout.splitlines()[0])
+    assert out["ok"], out
+
+
+def test_uninstall_removes_the_plugin(gimp):
+    folder = host_path(PLUGIN_DIR)
+    omamori("uninstall gimp", check=True)
+    assert not folder.exists()
+    omamori("install gimp", check=True)  # later tests (screenshots) use it again
+    assert (folder / "omamori.py").exists()
 
 
 def test_undo_groups_are_always_closed_and_nothing_crashed(gimp):

@@ -397,3 +397,11 @@ def test_protect_dialog_opens_on_the_presets_own_steps(plugin):
     assert calls[-1] == ("fill", ["preset-index", "new-layer", "filters"])
     assert config.get_property("preset-index") == 1 and config.get_property("watermark-text") == "x"
     assert config.get_property("use-watermark") and not config.get_property("use-noise")
+
+
+def test_worker_answers_in_gimps_language(plugin, monkeypatch):
+    monkeypatch.delenv("OMAMORI_LANG")
+    monkeypatch.setenv("LANGUAGE", "ja")
+    monkeypatch.setenv("LANG", "en_US.UTF-8")  # the bridge alone would pick English from this
+    plugin.bridge()
+    assert os.environ["OMAMORI_LANG"] == "ja"

@@ -122,6 +122,8 @@ def bridge():
     """The worker-process bridge, configured by omamori.json beside this file."""
     global _BRIDGE
     if _BRIDGE is None:
+        # The worker then answers in GIMP's UI language (see language()), not only the locale's.
+        os.environ.setdefault("OMAMORI_LANG", language())
         _BRIDGE = bridge_module().Bridge.from_folder(HERE, "gimp")
     return _BRIDGE
 

@@ -177,9 +177,9 @@ def protect(rgb: np.ndarray, model: CloakModel, epsilon: int, bit_depth: int = 8
     pattern = model.pattern(np.clip(rgb, 0.0, 1.0), progress, cancelled)
     if bit_depth >= 32:
         return np.clip(rgb + np.clip(epsilon / 255.0 * pattern, -epsilon / 255.0, epsilon / 255.0), 0.0, 1.0)
-    top = float((1 << bit_depth) - 1)
-    levels = epsilon * top / 255.0  # an integer: epsilon at 8 bits, epsilon*257 at 16 bits
-    base = np.rint(np.clip(rgb, 0.0, 1.0) * top)
+    top = np.float32((1 << bit_depth) - 1)  # float32 holds these integers exactly (< 2**24)
+    levels = np.float32(epsilon * int(top) // 255)  # exact: epsilon at 8 bits, epsilon*257 at 16 bits
+    base = np.rint(np.clip(rgb, 0.0, 1.0).astype(np.float32) * top)
     out = np.clip(np.rint(base + levels * pattern), 0.0, top)
     # Clip the final change in the pixel domain, after rounding, whatever the net or the blend produced.
     out = base + np.clip(out - base, -levels, levels)

@@ -101,7 +101,9 @@ class Cancelled(BridgeError):
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
     """A freshly imported plug-in module with fake gi and a fake omamori_bridge."""
-    Gimp = fg.install(tmp_path)
+    for name in ("gi", "gi.repository"):  # restored after the test, whatever was there
+        monkeypatch.setitem(sys.modules, name, None)
+    fg.install(tmp_path)
     fg.LOG.__init__()
     FakeBridge.instances.clear()
     FakeBridge.next_options = {}

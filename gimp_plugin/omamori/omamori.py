@@ -148,7 +148,7 @@ def filters():
 
 def for_layers(preset):
     """`preset` without its size-changing steps (posting-profile presets have one), so that any preset
-    can protect a layer in place; unchanged, and not looked up, when it has none."""
+    can protect a layer in place; returned as it was when it has none."""
     data = preset if isinstance(preset, dict) else (find_preset(preset) or bridge().preset(preset))
     size = {f["name"] for f in description().get("filters", []) if f.get("category") == "size"}
     steps = [step for step in data.get("steps", []) if step["filter"] not in size]

@@ -134,3 +134,14 @@ def test_heavy_damage_reads_as_none_not_a_wrong_id():
     marked = run("stamp", _synthetic(), author_id=AUTHOR)
     marked[..., :3] = np.random.default_rng(1).random(marked[..., :3].shape, dtype=np.float32)
     assert stamp.read_stamp(marked) is None
+
+
+def test_chase_repairs_only_a_few_weak_bits():
+    bits = stamp._encode(AUTHOR)
+    reliability = np.ones(bits.size)
+    reliability[[3, 40]] = 0.05  # two bits that the votes barely decided...
+    damaged = bits.copy()
+    damaged[[3, 40]] ^= 1  # ...came out wrong
+    assert stamp._chase(damaged, reliability) == AUTHOR
+    damaged[[7, 20]] ^= 1  # two more errors among confident bits: no guessing
+    assert stamp._chase(damaged, reliability) is None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from . import __version__, jobs, presets
 from .errors import OmamoriError, ParamError, PresetError
@@ -116,9 +115,12 @@ def cmd_filters(args: argparse.Namespace) -> int:
 def cmd_presets(args: argparse.Namespace) -> int:
     action = args.action
     if action == "list":
-        for preset in presets.list_presets():
+        problems: list[str] = []
+        for preset in presets.list_presets(problems):
             kind = say(T("built-in", "組み込み")) if preset.builtin else say(T("user", "ユーザー"))
             print(f"{preset.name:<16} {kind:<8} {preset.label.get()}")
+        for problem in problems:  # a broken user file is shown, not fatal
+            fail_line(problem)
     elif action == "show":
         print(json.dumps(presets.load_preset(args.name).to_dict(), ensure_ascii=False, indent=2))
     elif action == "save":

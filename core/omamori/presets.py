@@ -17,8 +17,8 @@ from .i18n import Text
 from .pipeline import Step, build_steps
 from .profiles import list_profiles
 from .registry import Registry, get_registry
-from .userdata import (SCHEMA_VERSION, check_keys, check_name, check_schema, expect, fail, omamori_home,
-                       read_json, text_field)
+from .userdata import (SCHEMA_VERSION, check_file_name, check_keys, check_name, check_schema, expect, fail,
+                       omamori_home, read_json, text_field)
 
 __all__ = ["SCHEMA_VERSION", "Preset", "omamori_home", "preset_from_dict", "list_presets", "load_preset",
            "save_preset", "import_preset", "export_preset", "delete_preset"]
@@ -96,10 +96,7 @@ def _builtin_path(name: str) -> Path:
 
 def _read(path: Path, builtin: bool) -> Preset:
     preset = preset_from_dict(read_json(path), str(path), builtin)
-    if preset.name != path.stem:  # the file name is how users pick it: they must agree
-        raise fail(str(path), "name", Text("{name!r} differs from the file name {stem!r}.",
-                                           "{name!r} がファイル名 {stem!r} と違います。"),
-                   name=preset.name, stem=path.stem)
+    check_file_name(preset.name, path)
     return preset
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from .errors import PresetError
 from .i18n import Text, current_language
-from .userdata import (SCHEMA_VERSION, check_keys, check_name, check_schema, expect, fail, omamori_home,
-                       read_json, text_field)
+from .userdata import (SCHEMA_VERSION, check_file_name, check_keys, check_name, check_schema, expect, fail,
+                       omamori_home, read_json, text_field)
 
 BUILTIN_DIR = Path(__file__).parent / "data" / "profiles"
 FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
@@ -123,10 +123,7 @@ def _files() -> dict[str, tuple[Path, bool]]:
 
 def _read(path: Path, builtin: bool) -> Profile:
     profile = Profile.from_dict(read_json(path), str(path), builtin)
-    if profile.name != path.stem:  # the file name is how users pick it: they must agree
-        raise fail(str(path), "name", Text("{name!r} differs from the file name {stem!r}.",
-                                           "{name!r} がファイル名 {stem!r} と違います。"),
-                   name=profile.name, stem=path.stem)
+    check_file_name(profile.name, path)
     return profile
 
 

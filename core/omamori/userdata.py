@@ -102,3 +102,11 @@ def text_field(value: Any, where: str, field: str) -> Text:
     check_keys(value, ("en", "ja"), where, field)
     en = expect(value.get("en"), str, where, f"{field}.en")
     return Text(en, expect(value.get("ja", en), str, where, f"{field}.ja"))
+
+
+def check_file_name(name: str, path: Path) -> None:
+    """The file name is how users pick a preset or profile: the two must agree."""
+    if name != path.stem:
+        raise fail(str(path), "name", Text("{name!r} differs from the file name {stem!r}.",
+                                           "{name!r} がファイル名 {stem!r} と違います。"),
+                   name=name, stem=path.stem)

@@ -177,3 +177,10 @@ def test_a_third_party_filter_plugin_is_found(tmp_path):
     without = subprocess.run([sys.executable, "-m", "omamori.cli", "filters", "--json"],
                              capture_output=True, text=True, env=dict(env, OMAMORI_NO_PLUGINS="1"), check=True)
     assert "posterize" not in {f["name"] for f in json.loads(without.stdout)}
+
+
+def test_presets_list_reports_a_broken_user_file_and_goes_on(capsys, scratch_home):
+    (scratch_home / "presets").mkdir(exist_ok=True)
+    (scratch_home / "presets" / "broken.json").write_text("{not json")
+    code, out, err = run(capsys, "presets", "list")
+    assert code == 0 and "standard" in out and "broken.json" in err and err.count("\n") == 1

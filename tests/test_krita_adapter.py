@@ -257,7 +257,8 @@ def test_controls_follow_the_declarations_and_the_preset_values(kp):
 def test_edited_preset_keeps_unedited_values_and_drops_origin_fields(kp):
     preset = {"name": "standard", "builtin": True, "steps": [{"filter": "noise", "params": {"amount": 0.05}}]}
     out = kp.controls.edited_preset(preset, {(0, "seed"): 7}, name="mine")
-    assert out == {"name": "mine", "steps": [{"filter": "noise", "params": {"amount": 0.05, "seed": 7}}]}
+    assert out == {"name": "mine", "label": {"en": "mine", "ja": "mine"},
+                   "steps": [{"filter": "noise", "params": {"amount": 0.05, "seed": 7}}]}
     assert preset["steps"][0]["params"] == {"amount": 0.05}  # the described preset is not mutated
 
 
@@ -335,7 +336,7 @@ def test_install_into_a_fresh_home_creates_kritarc(installer, tmp_path):
 def test_zip_has_the_layout_krita_importer_expects(installer, tmp_path):
     out = installer.build_zip(tmp_path / "omamori-krita.zip")
     names = zipfile.ZipFile(out).namelist()
-    assert {"omamori_krita.desktop", "omamori_krita.action", "omamori_krita/__init__.py",
+    assert {"omamori_krita/", "omamori_krita.desktop", "omamori_krita.action", "omamori_krita/__init__.py",
             "omamori_krita/api.py", "omamori_krita/omamori_bridge.py", "omamori_krita/omamori.json"} <= set(names)
     assert not any("__pycache__" in n for n in names)
     desktop = zipfile.ZipFile(out).read("omamori_krita.desktop").decode()

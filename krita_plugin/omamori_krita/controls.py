@@ -73,6 +73,8 @@ def edited_preset(preset: dict, values: dict, name: Optional[str] = None) -> dic
         steps.append({**step, "params": params})
     out = {key: value for key, value in preset.items() if key not in ("builtin", "source", "path")}
     out.update(steps=steps)
-    if name:
-        out["name"] = name
+    if name and name != preset.get("name"):
+        # A new preset: its own name as label, not the base preset's label and description.
+        out.update(name=name, label={"en": name, "ja": name})
+        out.pop("help", None)
     return out

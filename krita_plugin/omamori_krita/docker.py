@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QColor
-from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                             QGroupBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QProgressBar,
-                             QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame,
+                             QGroupBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMessageBox, QProgressBar,
+                             QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 from krita import DockWidget
 
 from . import api, controls, engine, host, jobs, runner
@@ -34,8 +34,15 @@ class OmamoriPanel(QWidget):
         row = QFormLayout()
         row.addRow(tr("preset"), self.preset_box)
         layout.addLayout(row)
-        self.steps_area = QVBoxLayout()
-        layout.addLayout(self.steps_area)
+        # Steps scroll: a preset like "strong" has more controls than a docker is tall.
+        steps = QWidget()
+        self.steps_area = QVBoxLayout(steps)
+        self.steps_area.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setWidget(steps)
+        layout.addWidget(scroll, 1)
         self.buttons = {}
         for key, slot in (("apply_new", lambda: self.apply(True)), ("apply_this", lambda: self.apply(False)),
                           ("export", self.export), ("save_preset", self.save_preset)):
@@ -56,18 +63,21 @@ class OmamoriPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
         layout.addWidget(self.status)
-        layout.addStretch(1)
         self._busy(False)
 
     # --- loading the core's description -------------------------------------------------
-    def load(self, wait: bool = False) -> None:
-        """Asks the worker for filters and presets (off the UI thread unless `wait`)."""
-        if wait:
-            self._loaded(_Done(engine.bridge().describe()))
-            return
-        self._run(lambda progress, cancel: engine.bridge().describe(), self._loaded)
+    def load(self, wait: bool = False, status: str = "") -> None:
+        """Asks the worker for filters and presets (off the UI thread unless `wait`).
 
-    def _loaded(self, task) -> None:
+        `status` is shown once loaded (e.g. "preset saved"), instead of "Ready."."""
+        def loaded(task):
+            self._loaded(task, status or tr("ready"))
+        if wait:
+            loaded(_Done(engine.bridge().describe()))
+            return
+        self._run(lambda progress, cancel: engine.bridge().describe(), loaded)
+
+    def _loaded(self, task, status: str) -> None:
         if not self._report(task):
             return
         self.info = task.result
@@ -75,19 +85,20 @@ class OmamoriPanel(QWidget):
         current_name = jobs.preset_name(current)
         self.preset_box.blockSignals(True)
         self.preset_box.clear()
+        names = []
         for preset in self.info.get("presets", []):
-            label = preset["name"] if preset.get("builtin", True) else tr("user_preset", name=preset["name"])
-            self.preset_box.addItem(label, preset)
-        found = self.preset_box.findText(current_name)
-        self.preset_box.setCurrentIndex(max(found, 0))
+            self.preset_box.addItem(text(preset.get("label") or preset["name"]), preset)
+            names.append(preset["name"])
+        self.preset_box.setCurrentIndex(names.index(current_name) if current_name in names else 0)
         self.preset_box.blockSignals(False)
         self._show_preset()
-        self._say(tr("ready"))
+        self._say(status)
 
     def _show_preset(self, *_args) -> None:
         while self.steps_area.count():
             item = self.steps_area.takeAt(0)
-            if item.widget():
+            if item.widget():  # detach now: deleteLater alone leaves it drawn until the next event loop turn
+                item.widget().setParent(None)
                 item.widget().deleteLater()
         self.inputs = {}
         preset = self.preset_box.currentData()
@@ -110,6 +121,7 @@ class OmamoriPanel(QWidget):
             widget.setToolTip(control.tooltip)
             groups[control.step].layout().addRow(control.label, widget)
             self.inputs[(control.step, control.name)] = widget
+        self.steps_area.addStretch(1)
 
     def filters(self) -> dict:
         return {f["name"]: f for f in (self.info or {}).get("filters", [])}
@@ -176,19 +188,24 @@ class OmamoriPanel(QWidget):
                 self._say(export_summary(task.result, path))
         self._run(lambda progress, cancel: jobs.compute(job, engine.bridge(), progress, cancel), done)
 
-    def save_preset(self, name: str = "") -> None:
+    def save_preset(self, name: str = "", overwrite: bool = False) -> None:
         if not name:
             name, ok = QInputDialog.getText(self, tr("save_preset"), tr("save_preset_prompt"))
             if not ok or not name.strip():
                 return
+            known = [p["name"] for p in (self.info or {}).get("presets", [])]
+            if name.strip() in known:  # built-in names are refused by the core with a message
+                answer = QMessageBox.question(self, tr("save_preset"), tr("overwrite_preset", name=name.strip()))
+                if answer != QMessageBox.Yes:
+                    return
+                overwrite = True
         preset = self.current_preset(name.strip())
 
         def done(task):
             if self._report(task):
-                self._say(tr("saved_preset", name=preset["name"]))
                 api.remember(preset["name"])
-                self.load()  # the new preset joins the chooser
-        self._run(lambda progress, cancel: engine.bridge().save_preset(preset), done)
+                self.load(status=tr("saved_preset", name=preset["name"]))  # the new preset joins the chooser
+        self._run(lambda progress, cancel: engine.bridge().save_preset(preset, overwrite=overwrite), done)
 
     def cancel(self) -> None:
         if self.task is not None:

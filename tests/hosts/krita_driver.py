@@ -15,6 +15,7 @@ import time
 import traceback
 
 KT = os.environ["KT_DIR"]
+PRESET = os.environ.get("KT_PRESET", "standard")  # "light" where the cloak models are not built
 OUT = os.path.join(KT, "out")
 RESULTS = {}
 CASES = []
@@ -103,7 +104,7 @@ def _():
     node = doc.topLevelNodes()[0]
     before = pixels(doc, node)
     started = time.time()
-    layer = api.protect(doc, preset="standard", new_layer=True)
+    layer = api.protect(doc, preset=PRESET, new_layer=True)
     return {"depth": doc.colorDepth(), "layers": layers(doc), "layer": layer.name(),
             "original_unchanged": pixels(doc, node) == before, "seconds": time.time() - started,
             **compare(before, pixels(doc, layer), doc.colorDepth())}
@@ -119,7 +120,7 @@ def _():
     selection = Selection()
     selection.select(0, 0, doc.width() // 2, doc.height(), 255)  # the left half
     doc.setSelection(selection)
-    layer = api.protect(doc, preset="standard", new_layer=False)
+    layer = api.protect(doc, preset=PRESET, new_layer=False)
     after = pixels(doc, layer)
     w = doc.width()
     return {"layers": layers(doc), "layer": layer.name(),
@@ -133,7 +134,7 @@ def _():
     doc = open_doc("rgba16.png")
     node = doc.topLevelNodes()[0]
     before = pixels(doc, node)
-    layer = api.protect(doc, preset="standard", new_layer=True)
+    layer = api.protect(doc, preset=PRESET, new_layer=True)
     out = samples(pixels(doc, layer), "U16")
     return {"depth": doc.colorDepth(), "model": doc.colorModel(), "layers": layers(doc),
             "original_unchanged": pixels(doc, node) == before,
@@ -149,7 +150,7 @@ def _():
     for depth in ("F32", "F16"):
         doc, node = new_doc(depth)
         before = pixels(doc, node)
-        layer = api.protect(doc, preset="standard", new_layer=True, node=node)
+        layer = api.protect(doc, preset=PRESET, new_layer=True, node=node)
         out[depth] = {"depth": doc.colorDepth(), "layers": layers(doc),
                       **compare(before, pixels(doc, layer), depth)}
     return out
@@ -173,7 +174,7 @@ def _():
     doc = open_doc("rgba8.png")
     before = snapshot(doc)
     try:
-        api.protect(doc, preset="standard", should_cancel=lambda: True)
+        api.protect(doc, preset=PRESET, should_cancel=lambda: True)
         raised = None
     except Exception as err:  # noqa: BLE001 - the type is the result
         raised = type(err).__name__
@@ -185,7 +186,7 @@ def _():
 def _():
     from omamori_krita import api
     doc = open_doc("rgba8.png")
-    api.protect(doc, preset="light", new_layer=True)  # two layers: the export must flatten them
+    api.protect(doc, preset=PRESET, new_layer=True)  # two layers: the export must flatten them
     before = snapshot(doc)
     path = os.path.join(OUT, "krita-export.png")
     result = api.export_protected(doc, path, preset=os.environ.get("KT_PROFILE_PRESET", "standard"))
@@ -193,7 +194,7 @@ def _():
             "layers": layers(doc), "size": [doc.width(), doc.height()]}
 
 
-def wait_for(panel, seconds=120):
+def wait_for(panel, seconds=60):
     """Runs Qt's event loop until the docker's background task has finished."""
     from PyQt5.QtWidgets import QApplication
     deadline = time.time() + seconds
@@ -223,15 +224,21 @@ def describe_widgets(panel):
 
 @case("docker")
 def _():
+    import glob
+    from PyQt5.QtGui import QFontDatabase
     from omamori_krita import engine, host
     from omamori_krita.docker import OmamoriPanel
+    # The root has no Japanese fonts (a Japanese desktop does): borrow Omamori's bundled one
+    # so the screenshots show real glyphs.
+    for font in glob.glob("/opt/omamori-venv/lib/python3*/site-packages/omamori/fonts/*.otf"):
+        QFontDatabase.addApplicationFont(font)
     panel = OmamoriPanel()
     panel.load(wait=True)
     names = [panel.preset_box.itemData(i)["name"] for i in range(panel.preset_box.count())]
-    panel.preset_box.setCurrentIndex(names.index("standard"))
+    panel.preset_box.setCurrentIndex(names.index(PRESET))
     widgets, groups = describe_widgets(panel)
     info = engine.bridge().describe()
-    panel.resize(380, 720)
+    panel.resize(380, 900)
     panel.grab().save(os.path.join(OUT, "krita-docker.png"))
     result = {"presets": [panel.preset_box.itemData(i)["name"] for i in range(panel.preset_box.count())],
               "chosen": panel.preset_box.currentData(), "widgets": widgets, "groups": groups,
@@ -269,7 +276,8 @@ def _():
     os.environ["OMAMORI_LANG"] = "ja"
     panel_ja = OmamoriPanel()
     panel_ja.load(wait=True)
-    panel_ja.resize(380, 720)
+    panel_ja.preset_box.setCurrentIndex(names.index(PRESET))
+    panel_ja.resize(380, 900)
     panel_ja.grab().save(os.path.join(OUT, "krita-docker-ja.png"))
     result["ja_buttons"] = {k: b.text() for k, b in panel_ja.buttons.items()}
     os.environ["OMAMORI_LANG"] = "en"
@@ -277,6 +285,10 @@ def _():
 
 
 def main(args):
+    import faulthandler
+    # A hang must end with a stack trace in the results folder, not a silent test timeout.
+    hang_log = open(os.path.join(OUT, "hang.txt"), "w")
+    faulthandler.dump_traceback_later(float(os.environ.get("KT_HANG_SECONDS", "240")), exit=True, file=hang_log)
     from krita import Krita
     Krita.instance().setBatchmode(True)  # no dialogs from Krita itself
     sys.path.insert(0, os.environ["KT_PYKRITA"])
@@ -289,3 +301,5 @@ def main(args):
         RESULTS[name]["_seconds"] = round(time.time() - started, 2)
         with open(os.path.join(OUT, "results.json"), "w", encoding="utf-8") as handle:
             json.dump(RESULTS, handle, indent=1, default=str)
+    # kritarunner can crash while tearing down Qt widgets made from Python; the results are written.
+    os._exit(0)

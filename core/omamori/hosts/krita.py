@@ -69,9 +69,10 @@ def build_zip(out) -> Path:
         wire_bridge(package)
         out.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            # Folder entries too: the importer finds the package by its "omamori_krita/" entry.
+            archive.write(package, f"{NAME}/")
             for path in sorted(package.rglob("*")):
-                if path.is_file():
-                    archive.write(path, f"{NAME}/{path.relative_to(package).as_posix()}")
+                archive.write(path, f"{NAME}/{path.relative_to(package).as_posix()}" + ("/" if path.is_dir() else ""))
             archive.write(source / f"{NAME}.desktop", f"{NAME}.desktop")
             archive.write(source / f"{NAME}.action", f"{NAME}.action")
     return out

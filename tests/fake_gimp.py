@@ -126,6 +126,9 @@ class Drawable:
     def get_parent(self):
         return self.parent
 
+    def is_group(self):
+        return getattr(self, "group", False)
+
     def set_name(self, name):
         self.name = name
 

@@ -255,6 +255,15 @@ def test_indexed_images_are_refused(plugin):
     assert image.layers[0].written is None
 
 
+def test_layer_groups_are_refused(plugin):
+    image = fg.Image()
+    image.layers[0].group = True
+    proc = procedure(plugin, "protect")
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config())
+    assert ret.status == fg.PDBStatusType.EXECUTION_ERROR and "group" in ret.error.message
+    assert image.layers[0].written is None
+
+
 @pytest.mark.parametrize("failure, status", [
     (BridgeError("Omamori: preset 'x' not found"), fg.PDBStatusType.EXECUTION_ERROR),
     (Cancelled("Cancelled."), fg.PDBStatusType.CANCEL),

@@ -81,6 +81,8 @@ T = {
     "indexed": {"en": "Omamori cannot work on indexed images. Use Image › Mode › RGB first.",
                 "ja": "Omamori はインデックスカラー画像を処理できません。先に［画像］›［モード］›［RGB］に変換してください。"},
     "no-drawable": {"en": "Select a layer first.", "ja": "先にレイヤーを選択してください。"},
+    "group": {"en": "Omamori works on pixel layers, not layer groups: select a layer inside the group.",
+              "ja": "Omamori はレイヤーグループには使えません。グループ内のレイヤーを選択してください。"},
     "not-installed": {"en": "Omamori's Python environment is not set up for GIMP. Run `omamori install gimp` "
                             "in the environment where Omamori is installed, then restart GIMP. ({detail})",
                       "ja": "GIMP 用の Omamori 環境が設定されていません。Omamori をインストールした環境で "
@@ -308,6 +310,8 @@ def check_image(image, drawables):
         raise PlugInError(tr(T["indexed"]))
     if not drawables:
         raise PlugInError(tr(T["no-drawable"]))
+    if any(d.is_group() for d in drawables):  # a group's pixels are its children's: nothing to write to
+        raise PlugInError(tr(T["group"]))
 
 
 def pixel_format(image):

@@ -188,6 +188,33 @@ def _():
     return result
 
 
+@case("group")
+def _():
+    image, layer = make_image()
+    group = Gimp.GroupLayer.new(image, "group")
+    image.insert_layer(group, None, 0)
+    image.reorder_item(layer, group, 0)
+    before = pixels(layer)
+    status, error, _ = run("plug-in-omamori-protect", image, [group], preset=PRESET)
+    result = {"status": status, "error": error, "unchanged": diff_stats(before, pixels(layer))}
+    image.delete()
+    return result
+
+
+@case("two_layers")
+def _():
+    # Two selected layers: both protected by one call (one undo group, see test_gimp_adapter).
+    image, layer = make_image()
+    second = Gimp.Layer.new_from_drawable(layer, image)
+    image.insert_layer(second, None, 0)
+    before = pixels(layer)
+    status, error, _ = run("plug-in-omamori-protect", image, [second, layer], preset=PRESET)
+    result = {"status": status, "error": error, "first": diff_stats(before, pixels(second)),
+              "second": diff_stats(before, pixels(layer))}
+    image.delete()
+    return result
+
+
 @case("bad_preset")
 def _():
     # An error from the core must come back as an error status with its message, image untouched.

@@ -124,6 +124,18 @@ def test_indexed_images_are_refused_clearly(gimp):
     assert r["unchanged"]["max_rgb"] == 0
 
 
+def test_layer_groups_are_refused_clearly(gimp):
+    r = result(gimp, "group")
+    assert r["status"] == "execution-error" and "group" in r["error"]
+    assert r["unchanged"]["max_rgb"] == 0
+
+
+def test_several_selected_layers_in_one_run(gimp):
+    r = result(gimp, "two_layers")
+    assert r["status"] == "success", r["error"]
+    assert r["first"]["changed"] > 0.5 and r["second"]["changed"] > 0.5
+
+
 def test_core_errors_come_back_as_errors(gimp):
     r = result(gimp, "bad_preset")
     assert r["status"] == "execution-error" and "no-such-preset-xyz" in r["error"]

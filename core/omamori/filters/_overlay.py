@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from ..errors import ParamError
 from ..i18n import Text
 
-BUNDLED_FONT = "Mplus1-Bold.otf"
+BUNDLED_FONT = "BIZUDPGothic-Bold.ttf"
 # A private-use code point no real font maps: it renders as the font's .notdef glyph.
 _MISSING = chr(0x10FFFD)
 

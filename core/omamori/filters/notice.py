@@ -1,6 +1,6 @@
 """`notice`: a visible "no AI training" notice drawn on the image.
 
-Japanese renders everywhere because the default font is bundled (M PLUS 1 Bold,
+Japanese renders everywhere because the default font is bundled (BIZ UDPGothic Bold,
 SIL OFL 1.1, see ../fonts/README.md); a user font missing a glyph is refused with
 a one-line error rather than drawing empty boxes."""
 
@@ -62,8 +62,8 @@ class NoticeFilter(Filter):
               Text("Distance from the edges as a fraction of the short edge.", "端からの距離（短辺に対する割合）。"),
               min=0.0, max=0.25),
         Param("font", "path", "", Text("Font", "フォント"),
-              Text("A TrueType/OpenType font file; empty uses the bundled M PLUS 1 Bold.",
-                   "TrueType/OpenType フォントファイル。空なら同梱の M PLUS 1 Bold を使います。")),
+              Text("A TrueType/OpenType font file; empty uses the bundled BIZ UDPGothic Bold.",
+                   "TrueType/OpenType フォントファイル。空なら同梱の BIZ UDPGothic Bold を使います。")),
     )
 
     def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:
@@ -74,7 +74,9 @@ class NoticeFilter(Filter):
         short = min(height, width)
         margin = round(settings["margin"] * short)
         font_px = max(MIN_FONT_PX, round(settings["size"] * short))
-        sprite = _render(lines, settings["font"], font_px, width - 2 * margin)
+        # Room for the text is what the margins and the widest possible outline leave.
+        room = width - 2 * margin - 2 * (round(settings["outline"] * font_px) + 1)
+        sprite, font_px = _render(lines, settings["font"], font_px, room)
         inner, ring, _ = ov.outline(sprite, round(settings["outline"] * font_px))
         coverage = inner + ring
         x, y = ov.anchor(settings["placement"], (width, height), coverage.shape[::-1], margin)
@@ -88,8 +90,9 @@ class NoticeFilter(Filter):
         return out
 
 
-def _render(lines: list[str], font_path: str, font_px: int, room: int) -> np.ndarray:
-    """Coverage of the stacked lines, shrunk to fit `room` pixels of width."""
+def _render(lines: list[str], font_path: str, font_px: int, room: int) -> tuple[np.ndarray, int]:
+    """Coverage of the stacked lines, shrunk to fit `room` pixels of width, and the
+    main line's font size in pixels after shrinking."""
     sizes = [font_px] + [max(MIN_FONT_PX, round(font_px * SUBTEXT_SCALE))] * (len(lines) - 1)
     fonts = [ov.load_font(font_path, size) for size in sizes]
     ov.check_glyphs(fonts[0], "".join(lines))
@@ -104,7 +107,7 @@ def _render(lines: list[str], font_path: str, font_px: int, room: int) -> np.nda
         left = (out.shape[1] - part.shape[1]) // 2
         out[top:top + part.shape[0], left:left + part.shape[1]] = part
         top += part.shape[0]
-    return out
+    return out, fonts[0].size
 
 
 def _background_luma(rgba: np.ndarray, x: int, y: int, shape: tuple[int, int]) -> float:
@@ -131,7 +134,7 @@ def find_notice(rgba: np.ndarray) -> dict:
         font_px = round(size * min(luma.shape))
         if font_px < SEARCH_MIN_PX:
             continue
-        sprite = _render([DEFAULT_TEXT, DEFAULT_SUBTEXT], "", font_px, 0)
+        sprite, _ = _render([DEFAULT_TEXT, DEFAULT_SUBTEXT], "", font_px, 0)
         inner, ring, _ = ov.outline(sprite, max(1, round(0.1 * font_px)))
         if inner.shape[0] > luma.shape[0] or inner.shape[1] > luma.shape[1]:
             continue

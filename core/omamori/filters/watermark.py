@@ -70,8 +70,8 @@ class WatermarkFilter(Filter):
               Text("Random shift, turn and scale of each tile (0: a regular grid).",
                    "タイルごとの位置・角度・大きさのランダムなずれ（0 で規則的な格子）。"), min=0.0, max=1.0),
         Param("font", "path", "", Text("Font", "フォント"),
-              Text("A TrueType/OpenType font file; empty uses the bundled M PLUS 1 Bold.",
-                   "TrueType/OpenType フォントファイル。空なら同梱の M PLUS 1 Bold を使います。")),
+              Text("A TrueType/OpenType font file; empty uses the bundled BIZ UDPGothic Bold.",
+                   "TrueType/OpenType フォントファイル。空なら同梱の BIZ UDPGothic Bold を使います。")),
     )
 
     def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:

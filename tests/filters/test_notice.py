@@ -103,6 +103,19 @@ def test_placement(placement, corner):
     assert ((ys.min() >= 150) if corner[0] else (ys.max() < 150)) and ((xs.min() >= 200) if corner[1] else (xs.max() < 200))
 
 
+def test_auto_placement_avoids_transparent_corners():
+    img = _flat(0.5)
+    ys, xs = np.nonzero(_changed(img, run("notice", img)))
+    assert ys.min() >= 150 and xs.min() >= 200  # opaque: bottom right
+    img[150:, :, 3] = 0.0  # the bottom half is transparent: the notice would not show there
+    ys, xs = np.nonzero(_changed(img, run("notice", img)))
+    assert ys.max() < 150 and xs.min() >= 200  # so it goes top right
+    img[:, :, 3] = 0.0
+    img[100:200, 50:350, 3] = 1.0  # only a band in the middle is opaque
+    out = run("notice", img)
+    assert img[..., 3][_changed(img, out)].mean() > 0.8
+
+
 def test_long_notice_shrinks_to_fit_a_narrow_image():
     img = _flat(0.5, (400, 200))  # at size 0.3 the main line alone would be 600 px wide
     ys, xs = np.nonzero(_changed(img, run("notice", img, size=0.3, margin=0.05, placement="top")))

@@ -21,6 +21,9 @@ SUBTEXT_SCALE = 0.6  # the second line is a smaller translation, not a second he
 MIN_FONT_PX = 8
 # (text, outline) colours: auto picks whichever contrasts with the local background.
 STYLES = {"light": ("#ffffff", "#000000"), "dark": ("#141414", "#ffffff")}
+# placement "auto": where a notice is usually put first, and the coverage that will do.
+AUTO_ORDER = ("bottom-right", "bottom-left", "top-right", "top-left", "bottom", "top", "center")
+OPAQUE_ENOUGH = 0.9
 # find_notice: the short edge it searches at, the sizes it tries, and the score that counts.
 SEARCH_EDGE = 720
 SEARCH_MIN_PX = 12  # smaller text matches random texture too easily
@@ -41,9 +44,13 @@ class NoticeFilter(Filter):
               Text("The main line of the notice.", "注意書きの 1 行目。")),
         Param("subtext", "str", DEFAULT_SUBTEXT, Text("Second line", "2 行目"),
               Text("A smaller line under the main one (empty: none).", "1 行目の下の小さな行（空なら無し）。")),
-        Param("placement", "choice", "bottom-right", Text("Placement", "位置"),
-              Text("Where the notice goes.", "注意書きを置く場所。"),
-              choices=ov.PLACEMENTS, choice_labels=ov.PLACEMENT_LABELS),
+        Param("placement", "choice", "auto", Text("Placement", "位置"),
+              Text("Where the notice goes; auto is bottom right unless that corner is transparent, "
+                   "then the most opaque corner or edge (text on transparent pixels cannot be seen).",
+                   "注意書きを置く場所。auto は右下、ただしそこが透明なら最も不透明な角や辺に置きます"
+                   "（透明な画素の上の文字は見えないため）。"),
+              choices=("auto",) + ov.PLACEMENTS,
+              choice_labels=(Text("Automatic", "自動"),) + ov.PLACEMENT_LABELS),
         Param("size", "float", 0.04, Text("Size", "大きさ"),
               Text("Main line height as a fraction of the image's short edge.", "1 行目の高さ（画像の短辺に対する割合）。"),
               min=0.005, max=0.5),
@@ -79,7 +86,10 @@ class NoticeFilter(Filter):
         sprite, font_px = _render(lines, settings["font"], font_px, room)
         inner, ring, _ = ov.outline(sprite, round(settings["outline"] * font_px))
         coverage = inner + ring
-        x, y = ov.anchor(settings["placement"], (width, height), coverage.shape[::-1], margin)
+        placement = settings["placement"]
+        if placement == "auto":
+            placement = _most_visible(rgba[..., 3], coverage.shape, margin)
+        x, y = ov.anchor(placement, (width, height), coverage.shape[::-1], margin)
         style = settings["style"]
         if style == "auto":
             style = "dark" if _background_luma(rgba, x, y, coverage.shape) > 0.5 else "light"
@@ -108,6 +118,20 @@ def _render(lines: list[str], font_path: str, font_px: int, room: int) -> tuple[
         out[top:top + part.shape[0], left:left + part.shape[1]] = part
         top += part.shape[0]
     return out, fonts[0].size
+
+
+def _most_visible(alpha: np.ndarray, shape: tuple[int, int], margin: int) -> str:
+    """The first placement in AUTO_ORDER that is nearly opaque, else the most opaque one."""
+    height, width = alpha.shape
+    best, best_cover = AUTO_ORDER[0], -1.0
+    for placement in AUTO_ORDER:
+        x, y = ov.anchor(placement, (width, height), shape[::-1], margin)
+        cover = float(alpha[max(y, 0):max(y + shape[0], 1), max(x, 0):max(x + shape[1], 1)].mean())
+        if cover >= OPAQUE_ENOUGH:
+            return placement
+        if cover > best_cover:
+            best, best_cover = placement, cover
+    return best
 
 
 def _background_luma(rgba: np.ndarray, x: int, y: int, shape: tuple[int, int]) -> float:

@@ -57,3 +57,21 @@ def test_gaussian_does_not_bleed_hidden_colour_into_edges():
     img[:, 16:] = (1.0, 1.0, 1.0, 1.0)  # opaque white beside transparent black
     out = run("blur", img, radius=3)
     assert out[:, 16:, :3].min() > 0.999
+
+
+def test_bilateral_reports_progress_and_stops_when_cancelled():
+    from omamori.errors import Cancelled
+    from omamori.filters.base import CancelToken, Context
+    from omamori.params import resolve
+    from omamori.registry import get_registry
+
+    filt = get_registry().get("blur")
+    settings = resolve(filt.params, {"kind": "bilateral", "radius": 1})
+    img = np.random.default_rng(3).random((700, 30, 4), dtype=np.float32)
+    seen = []
+    filt.apply(img, settings, Context(progress=lambda fraction, message: seen.append(fraction)))
+    assert len(seen) >= 3 and seen == sorted(seen)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        filt.apply(img, settings, Context(cancel=token))

@@ -100,6 +100,16 @@ def test_logo(tmp_path):
         run("watermark", img, logo=str(tmp_path / "missing.png"))
 
 
+def test_font_without_the_glyph_is_a_clear_error(tmp_path):
+    from PIL import ImageFont
+
+    latin = tmp_path / "latin.ttf"
+    latin.write_bytes(ImageFont.load_default(20).font_bytes)
+    run("watermark", _flat(), text="(c) me", font=str(latin))
+    with pytest.raises(ParamError, match=r"'作' \(U\+4F5C\)"):
+        run("watermark", _flat(), text="© 作者", font=str(latin))
+
+
 def test_outline_and_colour():
     img = _flat(0.5)
     out = run("watermark", img, placement="center", opacity=1.0, color="#ff0000", outline_color="#0000ff",

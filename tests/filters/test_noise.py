@@ -67,3 +67,17 @@ def test_gaussian_grain_is_white_not_structured():
     grey = np.full((128, 128, 4), 0.5, np.float32)
     delta = (run("noise", grey, amount=6) - grey)[..., 0]
     assert 0.6 < _high_frequency_share(delta) < 0.85  # white noise: 1 - 0.5² = 0.75 of the band
+
+
+def test_bands_are_stripes_in_every_orientation():
+    grey = np.full((32, 32, 4), 0.5, np.float32)
+    orientations = set()
+    for seed in range(12):
+        delta = np.sign(run("noise", grey, kind="bands", amount=4, seed=seed, luminance_only=True)[..., 0] - 0.5)
+        constant_rows = np.all(delta == delta[:, :1], axis=1).all()
+        constant_cols = np.all(delta == delta[:1, :], axis=0).all()
+        diagonal = np.array_equal(delta[1:, :-1], delta[:-1, 1:]) or np.array_equal(delta[1:, 1:], delta[:-1, :-1])
+        assert constant_rows or constant_cols or diagonal
+        assert not np.allclose(delta[:, 1:], -delta[:, :-1]) or constant_cols  # never a checkerboard
+        orientations.add((constant_rows, constant_cols, diagonal))
+    assert len(orientations) >= 3

@@ -87,8 +87,12 @@ def _checker(rng, height, width, channels, cell):
 def _bands(rng, height, width, channels, cell):
     # One of four orientations (horizontal, vertical, both diagonals), chosen by the seed.
     rows, cols = np.arange(height)[:, None], np.arange(width)[None, :]
-    position = (rows, cols, rows + cols, rows - cols)[rng.integers(0, 4)]
-    stripes = np.where((position // cell) % 2 == 0, 1.0, -1.0).astype(np.float32)
+    orientation = rng.integers(0, 4)
+    position = (rows, cols, rows + cols, rows - cols)[orientation]
+    # Diagonal stripes step 2·cell along the axes, so they are still about a cell wide
+    # across (and at cell 1 not a checkerboard).
+    width_along = cell * (2 if orientation >= 2 else 1)
+    stripes = np.where((position // width_along) % 2 == 0, 1.0, -1.0).astype(np.float32)
     stripes = np.broadcast_to(stripes, (height, width))
     signs = rng.choice(np.float32([-1.0, 1.0]), channels)
     return stripes[..., None] * signs

@@ -1,6 +1,7 @@
 """Saves the X screen's non-black part as a PNG once it has stopped changing (Debian's python3 + Gdk).
 
-Usage: grab_screen.py OUT.png [TIMEOUT_SECONDS]. Exits 1 if nothing appeared in time."""
+Usage: grab_screen.py OUT.png [TIMEOUT_SECONDS]. Prints "BOX x0 y0 x1 y1" (the saved area);
+exits 1 if nothing appeared in time."""
 
 import sys
 import time
@@ -40,7 +41,7 @@ def main(out, timeout=90.0):
         if stable >= 3:
             x0, y0, x1, y1 = box
             pixbuf.new_subpixbuf(x0, y0, x1 - x0, y1 - y0).savev(out, "png", [], [])
-            print("saved", out, x1 - x0, "x", y1 - y0)
+            print("BOX", x0, y0, x1, y1)  # where the window is, for a click afterwards
             return 0
     print("no stable window appeared", file=sys.stderr)
     return 1

@@ -220,22 +220,30 @@ def test_menu_labels_follow_gimps_language(gimp):
 
 
 @pytest.mark.parametrize("lang, name", [("en", "gimp-protect-dialog.png"), ("ja", "gimp-protect-dialog-ja.png")])
-def test_protect_dialog_screenshot(gimp, lang, name):
-    """Opens Protect… interactively under Xvfb and keeps a screenshot for the README."""
+def test_protect_dialog_interactive(gimp, lang, name):
+    """Opens Protect… interactively under Xvfb, keeps a screenshot for the README, then clicks OK
+    and checks that the dialog's settings protected the layer."""
     shot = f"{WORK}/out/{name}"
-    script = host_path(f"{WORK}/out/screenshot-{lang}.sh")
+    script = host_path(f"{WORK}/out/dialog-{lang}.sh")
     script.write_text(
-        BATCH.format("/omamori/tests/hosts/gimp_dialog_batch.py") + f" >{WORK}/out/dialog.log 2>&1 &\n"
+        BATCH.format("/omamori/tests/hosts/gimp_dialog_batch.py") + f" >{WORK}/out/dialog-{lang}.log 2>&1 &\n"
         "pid=$!\n"
-        f"/usr/bin/python3 /omamori/tests/hosts/grab_screen.py {shot} 120\n"
-        "rc=$?\n"
-        "kill $pid 2>/dev/null; wait $pid 2>/dev/null\n"   # GIMP ends its plug-ins (and the dialog) itself
-        "exit $rc\n")
-    proc = run_in_root(f"xvfb-run -a -s '-screen 0 1280x1024x24' sh {WORK}/out/screenshot-{lang}.sh",
+        f"box=$(/usr/bin/python3 /omamori/tests/hosts/grab_screen.py {shot} 120 | sed -n 's/^BOX //p')\n"
+        '[ -n "$box" ] || { kill $pid; exit 1; }\n'
+        "set -- $box\n"
+        # No window manager: the dialog is the whole non-black area and OK is its bottom-right button.
+        'xdotool mousemove $(($3 - 50)) $(($4 - 30)) click 1\n'
+        "for i in $(seq 90); do kill -0 $pid 2>/dev/null || exit 0; sleep 1; done\n"
+        "kill $pid; exit 2\n")
+    proc = run_in_root(f"xvfb-run -a -s '-screen 0 1280x1024x24' sh {WORK}/out/dialog-{lang}.sh",
                        dict(gimp["env"], OMAMORI_LANG=lang, LANGUAGE=lang), timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr + host_path(f"{WORK}/out/dialog.log").read_text()[-3000:]
+    log = host_path(f"{WORK}/out/dialog-{lang}.log").read_text()
+    assert proc.returncode == 0, proc.stdout + proc.stderr + log[-3000:]
     png = host_path(shot)
     assert png.stat().st_size > 5000
     keep = SCREENSHOTS / name
     keep.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(png, keep)
+    outcome = json.loads(host_path(f"{WORK}/out/dialog-result-{lang}.json").read_text())
+    assert outcome["status"] == "success", outcome["error"]
+    assert outcome["changed"] > 0.5 and outcome["layers"] == ["art"]

@@ -19,13 +19,14 @@ set -euo pipefail
 ROOT="${OMAMORI_TRIXIE_ROOT:-/var/cache/omamori/trixie}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # Bump when the package list or the layout changes: an old root is then completed, not reused blindly.
-STAMP_VERSION=2
+STAMP_VERSION=3
 STAMP="$ROOT/.omamori-root-v$STAMP_VERSION"
 VENV=/opt/omamori-venv                 # inside the root
 GIMP_PACKAGES="gimp python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4 python3-numpy"
 KRITA_PACKAGES="krita python3-pyqt5"
-# fonts-ipafont-gothic: Japanese labels in dialog screenshots (GTK shows boxes without a CJK font).
-TOOL_PACKAGES="xvfb xauth libimage-exiftool-perl python3-venv ca-certificates fonts-ipafont-gothic"
+# fonts-ipafont-gothic: Japanese labels in dialog screenshots (GTK shows boxes without a CJK font);
+# xdotool: clicks OK in a real dialog under Xvfb.
+TOOL_PACKAGES="xvfb xauth libimage-exiftool-perl python3-venv ca-certificates fonts-ipafont-gothic xdotool"
 
 log() { echo "trixie_root: $*" >&2; }
 

@@ -7,13 +7,13 @@ import os
 import stat
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
 import fake_gimp as fg
-from conftest import REPO
 
-PLUGIN = REPO / "gimp_plugin" / "omamori" / "omamori.py"
+PLUGIN = Path(__file__).resolve().parents[1] / "gimp_plugin" / "omamori" / "omamori.py"
 
 FILTERS = [
     {"name": "noise", "label": {"en": "Noise", "ja": "ノイズ"}, "help": {"en": "h", "ja": "h"}, "params": [

@@ -103,7 +103,7 @@ def _on_white(rgba):
 def test_transparent_artwork_survives_flattening_on_white():
     """A cut-out portrait posted as PNG is often flattened on white and re-encoded as JPEG.
 
-    (Halved as well, such portraits decode about 8 times in 11: see the stamp docstring.)"""
+    (Over all 214 cut-out portraits, 202 decode after 0.5× too: see the stamp docstring.)"""
     if (ARTWORK / "portrait-dwarves-lord.png").is_file():
         cut = np.asarray(Image.open(ARTWORK / "portrait-dwarves-lord.png").convert("RGBA"), np.float32) / 255
     else:
@@ -113,8 +113,9 @@ def test_transparent_artwork_survives_flattening_on_white():
     assert (cut[..., 3] < 0.01).mean() > 0.3
     marked = run("stamp", cut, author_id=AUTHOR)
     assert stamp.read_stamp(marked) == AUTHOR  # read from the RGBA itself
-    assert stamp.read_stamp(_jpeg(_on_white(marked), 75)) == AUTHOR
-    assert stamp.read_stamp(_jpeg(_on_white(cut), 75)) is None
+    for scale in (1.0, 0.5):
+        assert stamp.read_stamp(_jpeg(_on_white(marked), 75, scale)) == AUTHOR, scale
+        assert stamp.read_stamp(_jpeg(_on_white(cut), 75, scale)) is None
 
 
 @pytest.mark.parametrize("author_id", (0, 1, 2**31, 2**32 - 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__, jobs, presets
@@ -277,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     except OmamoriError as err:
         fail_line(err.message())
         return 1
+    except BrokenPipeError:  # `omamori filters | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except KeyboardInterrupt:
         fail_line(say(T("interrupted; nothing half-written was left.", "中断しました。書きかけのファイルは残っていません。")))
         return 130

@@ -40,10 +40,16 @@ def describe() -> dict:
 
 
 def protect_pixels(rgba: np.ndarray, preset: presets.Preset, *, bit_depth: int = 8,
-                   mask: np.ndarray | None = None, seed: int | None = None,
+                   mask: np.ndarray | None = None, seed: int | None = None, keep_size: bool = False,
                    progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> np.ndarray:
-    """Runs the preset's steps (validated first) over float32 RGBA pixels."""
-    return run_steps(rgba, preset.validate(), seed=preset.seed if seed is None else int(seed),
+    """Runs the preset's steps (validated first) over float32 RGBA pixels.
+
+    `keep_size` skips size-changing steps (posting-profile caps): an editor layer
+    cannot change size, so those steps only apply when a copy is exported."""
+    steps = preset.validate()
+    if keep_size:
+        steps = [step for step in steps if step.filter.category != "size"]
+    return run_steps(rgba, steps, seed=preset.seed if seed is None else int(seed),
                      bit_depth=bit_depth, progress=progress, cancel=cancel, mask=mask)
 
 

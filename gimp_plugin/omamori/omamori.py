@@ -144,17 +144,9 @@ def description():
 
 def filters():
     """The filters that work on a layer in place. Those of category "size" (e.g. "Limit size") change the
-    canvas, which a layer cannot follow: they run only in "Export Protected Copy"."""
+    canvas, which a layer cannot follow: the core skips them when processing a layer, so they only take
+    effect in "Export Protected Copy"."""
     return [f for f in description().get("filters", []) if f.get("category") != "size"]
-
-
-def for_layers(preset):
-    """`preset` without its size-changing steps (posting-profile presets have one), so that any preset
-    can protect a layer in place; returned as it was when it has none."""
-    data = preset if isinstance(preset, dict) else (find_preset(preset) or bridge().preset(preset))
-    size = {f["name"] for f in description().get("filters", []) if f.get("category") == "size"}
-    steps = [step for step in data.get("steps", []) if step["filter"] not in size]
-    return preset if len(steps) == len(data.get("steps", [])) else dict(data, steps=steps)
 
 
 def presets():
@@ -360,7 +352,6 @@ def progress(fraction, message=None):
 def apply(image, drawables, preset, new_layer=False, name="Omamori"):
     """Runs the core on each drawable, then writes all results in one undo group. Nothing in the
     image changes until every result is back, so a failure or a cancel leaves it exactly as it was."""
-    preset = for_layers(preset)
     fmt, layout = pixel_format(image)
     Gimp.progress_init(tr(T["working"]))
     results = []

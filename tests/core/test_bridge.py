@@ -93,3 +93,12 @@ def test_environment_without_omamori_says_how_to_fix(tmp_path):
     fake.chmod(0o755)
     with pytest.raises(BridgeError, match="pip install omamori"):
         Bridge(str(fake), host="gimp").describe()
+
+
+def test_layers_keep_their_size_under_a_posting_preset(bridge, rgba):
+    """A posting profile caps the size; a layer processed in place cannot change size."""
+    h, w = rgba.shape[:2]
+    preset = {"schema": 1, "name": "cap", "steps": [{"filter": "resize", "params": {"max_long_edge": 16}},
+                                                    {"filter": "noise", "params": {"amount": 4}}]}
+    out = bridge.process(rgba_to_bytes(rgba, "RGBA8"), w, h, "RGBA8", preset)
+    assert len(out) == w * h * 4

@@ -55,7 +55,7 @@ def op_process(folder: Path, args: dict) -> dict:
     rgba, mask = read_pixels(folder, args)
     preset = presets.load_preset(args["preset"])
     out = jobs.protect_pixels(rgba, preset, bit_depth=layout_bit_depth(args["layout"]), mask=mask,
-                              seed=args.get("seed"), progress=report_progress)
+                              seed=args.get("seed"), keep_size=True, progress=report_progress)
     temp = folder / "output.raw.tmp"
     temp.write_bytes(rgba_to_bytes(out, args["layout"]))
     os.replace(temp, folder / "output.raw")

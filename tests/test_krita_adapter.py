@@ -254,6 +254,14 @@ def test_controls_follow_the_declarations_and_the_preset_values(kp):
     assert ja["amount"].label == "量" and ja["kind"].choices[0] == ("gaussian", "ガウス")
 
 
+def test_integers_wider_than_a_qspinbox_get_a_whole_number_box(kp):
+    param = {"name": "author", "type": "int", "default": 0, "min": 0, "max": 2 ** 32 - 1}
+    control = kp.controls.control_for(0, param, 5, "en")
+    assert (control.widget, control.decimals, control.maximum) == ("double", 0, 2 ** 32 - 1)
+    assert kp.controls.typed(control, 4294967295.0) == 4294967295
+    assert isinstance(kp.controls.typed(control, 7.0), int)
+
+
 def test_edited_preset_keeps_unedited_values_and_drops_origin_fields(kp):
     preset = {"name": "standard", "builtin": True, "steps": [{"filter": "noise", "params": {"amount": 0.05}}]}
     out = kp.controls.edited_preset(preset, {(0, "seed"): 7}, name="mine")

@@ -15,12 +15,14 @@ from .strings import text
 WIDGETS = {"float": "double", "int": "int", "bool": "check", "choice": "combo",
            "str": "line", "path": "line", "color": "color"}
 OPEN_RANGE = 1e9  # Qt spin boxes need bounds; an undeclared side means "no limit"
+INT32 = 2 ** 31 - 1  # QSpinBox's limit; wider integers (e.g. a 32-bit author id) use a 0-decimal box
 
 
 @dataclass(frozen=True)
 class Control:
     step: int            # index of the preset step the parameter belongs to
     name: str
+    type: str            # the declared type (values go back to the core as this type)
     widget: str          # one of WIDGETS' values
     label: str
     tooltip: str
@@ -45,13 +47,16 @@ def controls_for(preset: dict, filters: dict, lang: Optional[str] = None) -> lis
 
 def control_for(step: int, param: dict, value: Any, lang: Optional[str] = None) -> Control:
     kind = WIDGETS.get(param.get("type"), "line")
-    common = dict(step=step, name=param["name"], widget=kind, label=text(param.get("label") or param["name"], lang),
+    common = dict(step=step, name=param["name"], type=param.get("type", "str"), widget=kind, label=text(param.get("label") or param["name"], lang),
                   tooltip=text(param.get("help"), lang), value=value)
     if kind in ("double", "int"):
         lo = param.get("min") if param.get("min") is not None else -OPEN_RANGE
         hi = param.get("max") if param.get("max") is not None else OPEN_RANGE
-        if kind == "int":
+        if kind == "int" and -INT32 - 1 <= lo and hi <= INT32:
             return Control(minimum=int(lo), maximum=int(hi), **common)
+        if kind == "int":
+            common["widget"] = "double"
+            return Control(minimum=float(lo), maximum=float(hi), decimals=0, **common)
         span = hi - lo if abs(hi - lo) < OPEN_RANGE else 100.0
         decimals = 3 if span <= 1 else 2
         return Control(minimum=float(lo), maximum=float(hi), decimals=decimals,
@@ -62,6 +67,11 @@ def control_for(step: int, param: dict, value: Any, lang: Optional[str] = None) 
         pairs = tuple((name, text(labels[i], lang) if i < len(labels) else name) for i, name in enumerate(names))
         return Control(choices=pairs, **common)
     return Control(**common)
+
+
+def typed(control: Control, value):
+    """A widget's value as the declared type (a 0-decimal spin box gives floats for ints)."""
+    return int(round(value)) if control.type == "int" else value
 
 
 def edited_preset(preset: dict, values: dict, name: Optional[str] = None) -> dict:

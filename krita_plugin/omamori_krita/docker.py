@@ -95,11 +95,19 @@ class OmamoriPanel(QWidget):
         self._say(status)
 
     def _show_preset(self, *_args) -> None:
+        """Rebuilds the step controls; a slot, so failures are shown inline (Krita would open a dialog)."""
+        try:
+            self._build_controls()
+        except Exception as err:  # noqa: BLE001 - one bad declaration must not break the docker
+            self._say(runner.error_message(err), error=True)
+
+    def _build_controls(self) -> None:
         while self.steps_area.count():
             item = self.steps_area.takeAt(0)
-            if item.widget():  # detach now: deleteLater alone leaves it drawn until the next event loop turn
-                item.widget().setParent(None)
-                item.widget().deleteLater()
+            widget = item.widget()
+            if widget is not None:  # hide now: deleteLater alone leaves it drawn until the event loop turns
+                widget.hide()
+                widget.deleteLater()
         self.inputs = {}
         preset = self.preset_box.currentData()
         if not preset:
@@ -130,7 +138,7 @@ class OmamoriPanel(QWidget):
         """The values the user changed, by (step, param); spin boxes round to their decimals."""
         out = {}
         for control in self.controls:
-            value = _value_of(self.inputs[(control.step, control.name)])
+            value = controls.typed(control, _value_of(self.inputs[(control.step, control.name)]))
             if control.widget == "double":
                 same = abs(value - float(control.value)) <= 0.5 * 10 ** -control.decimals
             else:

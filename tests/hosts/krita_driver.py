@@ -19,6 +19,7 @@ PRESET = os.environ.get("KT_PRESET", "standard")  # "light" where the cloak mode
 OUT = os.path.join(KT, "out")
 RESULTS = {}
 CASES = []
+SLOT_ERRORS = []  # exceptions raised inside Qt slots (the plug-in should show them inline instead)
 
 
 def case(name):
@@ -218,7 +219,7 @@ def describe_widgets(panel):
         elif isinstance(widget, QLineEdit):
             entry.update(value=widget.text())
         widgets[f"{step}.{name}"] = entry
-    groups = [box.title() for box in panel.findChildren(QGroupBox)]
+    groups = [box.title() for box in panel.findChildren(QGroupBox) if not box.isHidden()]  # old ones await deletion
     return widgets, groups
 
 
@@ -291,6 +292,8 @@ def main(args):
     faulthandler.dump_traceback_later(float(os.environ.get("KT_HANG_SECONDS", "240")), exit=True, file=hang_log)
     from krita import Krita
     Krita.instance().setBatchmode(True)  # no dialogs from Krita itself
+    # Krita's excepthook opens a modal dialog for errors in Qt slots, which would hang this run.
+    sys.excepthook = lambda *exc: SLOT_ERRORS.append("".join(traceback.format_exception(*exc)))
     sys.path.insert(0, os.environ["KT_PYKRITA"])
     for name, func in CASES:
         started = time.time()
@@ -299,6 +302,8 @@ def main(args):
         except Exception:  # noqa: BLE001 - recorded for the test to show
             RESULTS[name] = {"exception": traceback.format_exc()}
         RESULTS[name]["_seconds"] = round(time.time() - started, 2)
+        RESULTS[name]["slot_errors"] = SLOT_ERRORS[:]
+        SLOT_ERRORS.clear()
         with open(os.path.join(OUT, "results.json"), "w", encoding="utf-8") as handle:
             json.dump(RESULTS, handle, indent=1, default=str)
     # kritarunner can crash while tearing down Qt widgets made from Python; the results are written.

@@ -269,6 +269,20 @@ def test_preset_saved_in_krita_is_listed_and_used_by_the_cli(krita):
     assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[0])["ok"], proc.stderr
 
 
+def test_preset_saved_in_krita_is_used_by_the_gimp_plugin(krita):
+    """Same OMAMORI_HOME: GIMP's plug-in (installed the way users do) applies the Krita-saved preset."""
+    assert SAVED_PRESET in result(krita, "docker")["save"]["presets_after"]
+    omamori("install gimp", check=True)
+    env = dict(ENV, OMAMORI_TEST_OUT=f"{WORK}/out", OMAMORI_TEST_PRESET=SAVED_PRESET)
+    script = "/omamori/tests/hosts/gimp_uses_krita_preset.py"
+    proc = run_in_root(f"gimp-console-3.0 -i --batch-interpreter=python-fu-eval "
+                       f"-b \"exec(open('{script}').read())\" --quit", env, timeout=300)
+    out = host_path(f"{WORK}/out/gimp-krita-preset.json")
+    assert out.exists(), proc.stderr[-4000:]
+    seen = json.loads(out.read_text())
+    assert seen.get("status") == "success" and seen["changed"], seen
+
+
 # --- zip and uninstall ----------------------------------------------------------------------
 
 def test_zip_is_accepted_by_krita_plugin_importer(krita):

@@ -274,6 +274,15 @@ def _():
     result["save"] = {"status": panel.status.text(),
                       "presets_after": [panel.preset_box.itemData(i)["name"] for i in range(panel.preset_box.count())]}
 
+    # Omamori's environment gone (e.g. its venv deleted): the docker says what to run, inline.
+    real_here, real_bridge = engine.HERE, engine.bridge()
+    engine.HERE, engine._bridge = os.path.join(KT, "nowhere"), None
+    broken = OmamoriPanel()
+    broken.load()
+    wait_for(broken)
+    result["missing_engine"] = {"status": broken.status.text(), "buttons_enabled": broken.buttons["apply_new"].isEnabled()}
+    engine.HERE, engine._bridge = real_here, real_bridge
+
     os.environ["OMAMORI_LANG"] = "ja"
     panel_ja = OmamoriPanel()
     panel_ja.load(wait=True)

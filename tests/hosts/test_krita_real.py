@@ -244,6 +244,11 @@ def test_docker_applies_in_the_background_and_cancels(krita):
     assert r["cancel"]["unchanged"] and "Cancelled" in r["cancel"]["status"], r["cancel"]
 
 
+def test_docker_says_what_to_do_when_omamori_environment_is_missing(krita):
+    r = result(krita, "docker")["missing_engine"]
+    assert "omamori install krita" in r["status"], r
+
+
 def test_docker_screenshot_is_kept_for_the_readme(krita):
     IMAGES.mkdir(parents=True, exist_ok=True)
     for name in ("krita-docker.png", "krita-docker-ja.png"):

@@ -108,7 +108,7 @@ class OmamoriPanel(QWidget):
             if widget is not None:  # hide now: deleteLater alone leaves it drawn until the event loop turns
                 widget.hide()
                 widget.deleteLater()
-        self.inputs = {}
+        self.inputs, self.controls = {}, []
         preset = self.preset_box.currentData()
         if not preset:
             return
@@ -138,9 +138,14 @@ class OmamoriPanel(QWidget):
         """The values the user changed, by (step, param); spin boxes round to their decimals."""
         out = {}
         for control in self.controls:
-            value = controls.typed(control, _value_of(self.inputs[(control.step, control.name)]))
+            widget = self.inputs.get((control.step, control.name))
+            if widget is None:  # its step failed to build; nothing to read
+                continue
+            value = controls.typed(control, _value_of(widget))
             if control.widget == "double":
                 same = abs(value - float(control.value)) <= 0.5 * 10 ** -control.decimals
+            elif isinstance(widget, QLineEdit):  # an unset text (None) shows as ""
+                same = value == ("" if control.value is None else str(control.value))
             else:
                 same = value == control.value
             if not same:

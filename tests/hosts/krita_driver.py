@@ -260,6 +260,7 @@ def _():
     wait_for(panel)
     result["cancel"] = {"unchanged": snapshot(doc) == before, "status": panel.status.text()}
 
+    result["run_preset_unedited"] = panel._preset_for_run()  # untouched controls: the preset's name
     # Edit a control, then "Save as preset…": the edited value is what gets saved.
     edited = None
     for (step, name), widget in panel.inputs.items():

@@ -97,9 +97,13 @@ def check_size(pixels: Pixels, result: bytes) -> None:
 
 
 def write_new_layer(doc, node, pixels: Pixels, result: bytes, name: str):
-    """Puts `result` in a new layer above `node`: exactly one undo step (the add)."""
+    """Puts `result` in a new layer above `node`: exactly one undo step (the add).
+
+    A duplicate, not a fresh layer, so that it has the node's own colour space (which the
+    pixels are in), blending mode, opacity and masks."""
     check_size(pixels, result)
-    layer = doc.createNode(name, "paintlayer")
+    layer = node.duplicate()
+    layer.setName(name)
     layer.setPixelData(result, 0, 0, pixels.width, pixels.height)
     node.parentNode().addChildNode(layer, node)
     doc.setActiveNode(layer)

@@ -15,6 +15,7 @@ from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import QApplication
 
 KT = os.environ.get("KT_DIR", "/tmp")
+PRESET = os.environ.get("KT_PRESET", "standard")
 RESULT = {}
 
 
@@ -52,12 +53,12 @@ def check():
     original = state(doc)
     node = doc.topLevelNodes()[0]
 
-    api.protect(doc, preset="standard", new_layer=True, node=node)
+    api.protect(doc, preset=PRESET, new_layer=True, node=node)
     added = len(state(doc))
     undo(app, doc)
     RESULT["new_layer"] = {"layers_after_apply": added, "restored_by_one_undo": state(doc) == original}
 
-    api.protect(doc, preset="standard", new_layer=False, node=node)
+    api.protect(doc, preset=PRESET, new_layer=False, node=node)
     replaced = state(doc)
     undo(app, doc)
     one = state(doc) == original

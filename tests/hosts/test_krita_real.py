@@ -91,8 +91,10 @@ def krita(trixie_root):
     gui = run_in_root("xvfb-run -a krita --nosplash", dict(ENV, KT_PRESET=preset), timeout=300)
     gui_seconds = time.time() - started
     gui_file = work / "out" / "gui.json"
-    assert gui_file.exists(), f"Krita (GUI) wrote no results (exit {gui.returncode}):\n{gui.stderr[-6000:]}"
-    return {"results": json.loads(results_file.read_text()), "gui": json.loads(gui_file.read_text()),
+    # Only the GUI tests fail when the full Krita could not start; the kritarunner ones still count.
+    gui_results = json.loads(gui_file.read_text()) if gui_file.exists() else {
+        "exception": f"Krita (GUI) wrote no results (exit {gui.returncode}):\n{gui.stderr[-6000:]}"}
+    return {"results": json.loads(results_file.read_text()), "gui": gui_results,
             "installed": installed.stdout, "env": env, "log": proc.stdout + proc.stderr,
             "seconds": driver_seconds, "gui_seconds": gui_seconds}
 

@@ -189,6 +189,12 @@ def test_protect_action_runs_from_the_menu(krita):
     assert g["action_protect"]["layers_after"] == g["action_protect"]["layers_before"] + 1
 
 
+def test_export_action_writes_the_file_and_shows_the_summary(krita):
+    r = gui(krita)["action_export"]
+    assert r["exists"] and r["unchanged"], r
+    assert r["messages"] and r["messages"][0].startswith("Exported"), r
+
+
 # --- export ---------------------------------------------------------------------------------
 
 def test_export_writes_a_flattened_protected_copy_with_optout_metadata(krita):

@@ -75,6 +75,21 @@ def check():
         pump(0.1)
     RESULT["action_protect"] = {"layers_before": before, "layers_after": len(state(doc))}
 
+    # The export action: its file dialog and final message box are modal, so answer them here.
+    from omamori_krita import extension
+    path = os.path.join(KT, "out", "action-export.png")
+    messages = []
+    extension.QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: (path, ""))
+    extension.QMessageBox.information = staticmethod(lambda parent, title, text: messages.append(text))
+    extension.QMessageBox.warning = staticmethod(lambda parent, title, text: messages.append("warning: " + text))
+    snapshot = state(doc)
+    app.action("omamori_export").trigger()
+    deadline = time.time() + 120
+    while not messages and time.time() < deadline:
+        pump(0.1)
+    RESULT["action_export"] = {"exists": os.path.exists(path), "messages": messages,
+                               "unchanged": state(doc) == snapshot}
+
 
 def run():
     try:

@@ -90,7 +90,8 @@ def pick(candidates) -> str:
 
 def language() -> str:
     """Krita's own UI language first (its language override file), then Qt's, then the env."""
-    return pick([os.environ.get("OMAMORI_LANG"), _krita_language(), _qt_language(),
+    # LANGUAGE is the GNU/KDE list of UI languages that Krita's own translations follow.
+    return pick([os.environ.get("OMAMORI_LANG"), _krita_language(), os.environ.get("LANGUAGE"), _qt_language(),
                  os.environ.get("LC_ALL"), os.environ.get("LC_MESSAGES"), os.environ.get("LANG")])
 
 

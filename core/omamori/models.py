@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .cloak_targets import anchor
+from .cloak_targets import anchor, restyle
 from .errors import Cancelled, ModelError
 from .i18n import Text
 
@@ -75,7 +75,7 @@ class CloakModel:
         self.name = name
         self.card = read_card(name, folder)
         self.path = folder / f"{name}.onnx"
-        self.with_target = "target" in self.card.get("inputs", ["image"])
+        self.target = self.card.get("target") if "target" in self.card.get("inputs", ["image"]) else None
         self.session = _session(self.path, self.card.get("sha256", ""))
 
     def pattern(self, rgb: np.ndarray, progress: Callable[[float], None] | None = None,
@@ -107,8 +107,10 @@ class CloakModel:
 
     def _run(self, tile: np.ndarray, top: int, left: int) -> np.ndarray:
         feeds = {"image": tile.transpose(2, 0, 1)[None].astype(np.float32)}
-        if self.with_target:
-            target = anchor(tile.shape[0], tile.shape[1], top, left)
+        if self.target:
+            # The anchor is drawn at the tile's place; the restyle is local (a 5 px blur), so per tile it
+            # differs from the whole image's only near tile edges, where the blend weight is zero.
+            target = anchor(tile.shape[0], tile.shape[1], top, left) if self.target == "poison" else restyle(tile)
             feeds["target"] = target.transpose(2, 0, 1)[None]
         try:
             return self.session.run(None, feeds)[0][0].transpose(1, 2, 0)

@@ -28,6 +28,10 @@ OBJECTIVES = {
     "style": "targeted: pull E(x') towards E(restyle(x)), a flat ink-outlined warm poster style (like Glaze)",
     "poison": "targeted: pull E(x') towards E(brick wall anchor), another concept (like Nightshade)",
 }
+TARGET_INPUTS = {
+    "style": "omamori.cloak_targets.restyle of the same tile",
+    "poison": "omamori.cloak_targets.anchor at the tile's place in the image",
+}
 DEFEATED_BY = [
     "Gaussian noise followed by an upscaler, DiffPure and other diffusion purification (Hönig et al. 2024)",
     "IMPRESS-style VAE round-trip purification; pixel-space diffusion models (Xue & Chen 2024)",
@@ -115,8 +119,9 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
     card = {
         "name": name, "format": "onnx", "opset": OPSET,
         "inputs": ["image", "target"] if info.get("with_target") else ["image"],
+        "target": name if info.get("with_target") else None,
         "io": "image: float32 (N,3,H,W) RGB in [0,1], H and W multiples of 4"
-              + ("; target: the brick anchor at the same place (omamori.cloak_targets.anchor)" if info.get("with_target") else "")
+              + (f"; target: {TARGET_INPUTS[name]}" if info.get("with_target") else "")
               + "; pattern: same shape in [-1,1], the runtime adds epsilon/255 * pattern",
         "targets": {"encoder": "TAEF2 (tiny distilled FLUX.2 VAE encoder, madebyollin/taesd)",
                     "objective": OBJECTIVES[name]},

@@ -69,7 +69,8 @@ def latent_loss(kind, enc, x, x_adv, target, rng):
 
 def train_generator(args):
     kind = args.name
-    gen = Generator(with_target=(kind == "poison"))
+    # Both targeted nets see their target image: style its restyled copy, poison the anchor tile.
+    gen = Generator(with_target=kind in ("style", "poison"))
     if args.init:
         gen.load_from(torch.load(runs_dir() / args.init / "last.pt", weights_only=True)["state"])
     enc = load_encoder()

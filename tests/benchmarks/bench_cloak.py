@@ -34,16 +34,18 @@ from omamori import evaluate, models  # noqa: E402
 TRANSFORMS = ("none", "jpeg85", "resize0.75+jpeg85")
 
 
-def pgd(enc, x: np.ndarray, eps: int, steps: int, keep=(20,)) -> dict:
-    """{step: (8-bit image, seconds)} for the iterates in `keep` and the last one."""
+def pgd(enc, x: np.ndarray, eps: int, steps: int, keep=(20,), target: np.ndarray | None = None) -> dict:
+    """{step: (8-bit image, seconds)} for the iterates in `keep` and the last one. Untargeted, or
+    towards E(target) when a target image is given (as the style and poison cloaks are trained)."""
     xt = torch.from_numpy(x.transpose(2, 0, 1))[None]
     with torch.no_grad():
-        z = enc(xt)
+        z = enc(xt if target is None else torch.from_numpy(target.transpose(2, 0, 1))[None])
+    sign = 1.0 if target is None else -1.0
     e, alpha = eps / 255, eps / 255 / 8
     delta = torch.zeros_like(xt, requires_grad=True)
     out, start = {}, time.perf_counter()
     for step in range(1, steps + 1):
-        loss = (enc((xt + delta).clamp(0, 1)) - z).norm()
+        loss = sign * (enc((xt + delta).clamp(0, 1)) - z).norm()
         (grad,) = torch.autograd.grad(loss, delta)
         with torch.no_grad():
             delta += alpha * grad.sign()
@@ -120,6 +122,8 @@ def main(argv=None) -> int:
     p.add_argument("--cards", action="store_true", help="add the results to the model cards (JSON only)")
     p.add_argument("--cache", type=Path, default=Path.home() / ".omamori" / "bench_cache")
     p.add_argument("--pgd-only", action="store_true", help="only fill the PGD cache (run it under nice)")
+    p.add_argument("--targeted-images", type=int, default=1, help="images for the targeted PGD calibration")
+    p.add_argument("--targeted-steps", type=int, default=20)
     p.add_argument("--timing-steps", type=int, default=3, help="fresh PGD steps timed per image")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -147,6 +151,12 @@ def main(argv=None) -> int:
         rows.setdefault("uniform noise ±eps", []).append(row(x, noise.astype(np.float32), 0.0, enc, transfer))
         for steps, (xp, seconds) in sorted(iterates.items()):
             rows.setdefault(f"PGD-{steps}", []).append(row(x, xp, seconds, enc, transfer))
+        if i < args.targeted_images:  # calibration for style/poison: PGD towards the same targets
+            for name in ("style", "poison"):
+                xt = pgd(torch_enc, x, args.eps, args.targeted_steps, keep=(),
+                         target=evaluate.target_image(name, x))[args.targeted_steps][0]
+                rows.setdefault(f"PGD-{args.targeted_steps} to {name} target", []).append(
+                    row(x, xt, float("nan"), enc, transfer, cloak=name))
         print(f"image {i + 1}/{len(crops)} done", flush=True)
     if args.pgd_only:
         return 0

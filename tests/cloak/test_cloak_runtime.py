@@ -60,7 +60,7 @@ def test_deterministic(name):
     assert np.array_equal(models.protect(img, model, 8), models.protect(img, model, 8))
 
 
-@pytest.mark.parametrize("name", ["guard", "poison"])
+@pytest.mark.parametrize("name", NAMES)
 def test_tiles_blend_without_seams(name):
     """Tiled output equals one untiled pass (blend weights are zero where a tile border could matter)."""
     model = models.load(name)

@@ -98,7 +98,6 @@ def measure_model(name: str, folder: Path, n_images: int, eps: int = 8) -> dict:
     m["kept_after_resize0.75+jpeg85"] = round(m["r_taef2"]["resize0.75+jpeg85"] / m["r_taef2"]["none"], 3)
     if "target_distance" in rows[0]:
         m["target_distance"] = round(mean(rows, lambda r: r["target_distance"]), 4)
-        m["target_distance_uniform_noise"] = None  # noise is not aimed; distance stays ~1
     if t_rows:
         info_path = evaluate.encoders_dir() / "transfer_encoder.json"
         m["transfer"] = {"encoder": "distilled from TAEF2, other architecture, never trained against",

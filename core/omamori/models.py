@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .cloak_targets import anchor, restyle
+from .cloak_targets import anchor
 from .errors import Cancelled, ModelError
 from .i18n import Text
 
@@ -107,11 +107,8 @@ class CloakModel:
 
     def _run(self, tile: np.ndarray, top: int, left: int) -> np.ndarray:
         feeds = {"image": tile.transpose(2, 0, 1)[None].astype(np.float32)}
-        if self.target:
-            # The anchor is drawn at the tile's place; the restyle is local (a 5 px blur), so per tile it
-            # differs from the whole image's only near tile edges, where the blend weight is zero.
-            target = anchor(tile.shape[0], tile.shape[1], top, left) if self.target == "poison" else restyle(tile)
-            feeds["target"] = target.transpose(2, 0, 1)[None]
+        if self.target == "poison":  # the anchor drawn at the tile's place, so tiles line up
+            feeds["target"] = anchor(tile.shape[0], tile.shape[1], top, left).transpose(2, 0, 1)[None]
         try:
             return self.session.run(None, feeds)[0][0].transpose(1, 2, 0)
         except Exception as err:  # ORT raises its own types; the user gets one line

@@ -28,10 +28,7 @@ OBJECTIVES = {
     "style": "targeted: pull E(x') towards E(restyle(x)), a flat ink-outlined warm poster style (like Glaze)",
     "poison": "targeted: pull E(x') towards E(brick wall anchor), another concept (like Nightshade)",
 }
-TARGET_INPUTS = {
-    "style": "omamori.cloak_targets.restyle of the same tile",
-    "poison": "omamori.cloak_targets.anchor at the tile's place in the image",
-}
+TARGET_INPUTS = {"poison": "omamori.cloak_targets.anchor at the tile's place in the image"}
 DEFEATED_BY = [
     "Gaussian noise followed by an upscaler, DiffPure and other diffusion purification (Hönig et al. 2024)",
     "IMPRESS-style VAE round-trip purification; pixel-space diffusion models (Xue & Chen 2024)",

@@ -83,8 +83,9 @@ def train_generator(args):
     start = last_save = time.time()
     step, ema = 0, None
     while True:
-        frac = (time.time() - start) / (args.minutes * 60)
-        if (args.steps and step >= args.steps) or (not args.steps and frac >= 1):
+        # Progress through the budget: steps when given (repeatable), else wall time.
+        frac = step / args.steps if args.steps else (time.time() - start) / (args.minutes * 60)
+        if frac >= 1:
             break
         for g in opt.param_groups:  # cosine decay over the time budget
             g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1))))

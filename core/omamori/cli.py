@@ -9,6 +9,7 @@ import sys
 
 from . import __version__, jobs, presets
 from .errors import OmamoriError, ParamError, PresetError
+from .evaluate import add_evaluate_command
 from .i18n import Text
 from .registry import get_registry
 
@@ -236,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "Krita: 「ファイルから Python プラグインをインポート」用の zip を作る")))
         cmd.set_defaults(run=cmd_install, action=action)
 
-    add_evaluate_parser(sub)
+    add_evaluate_command(sub)  # lives with the measurement code
     return parser
 
 
@@ -256,15 +257,6 @@ def add_presets_parser(sub) -> None:
     export.add_argument("path")
     actions.add_parser("delete").add_argument("name")
     cmd.set_defaults(run=cmd_presets)
-
-
-def add_evaluate_parser(sub) -> None:
-    """`omamori evaluate` lives with the measurement code (omamori.evaluate)."""
-    try:
-        from .evaluate import add_evaluate_command
-    except ImportError:
-        return
-    add_evaluate_command(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,8 @@ r = ||E(x') - E(x)|| / ||E(x)|| on a surrogate encoder E, also after JPEG 85/75,
 blur and JPEG 85 after 0.75x (the same transform applied to both images); PSNR and SSIM of x' vs x;
 the decoder round trip; for style/poison the distance to the target latent. Runs on ONNX Runtime.
 
-Encoders are ONNX files: a path, or a name looked up in $OMAMORI_HOME/encoders (default
-~/.omamori/encoders) as <name>_encoder.onnx (+ <name>_decoder.onnx). The surrogate weights may not be
+Encoders are ONNX files: a path, or a name looked up in <omamori home>/encoders (OMAMORI_HOME, default
+~/.config/omamori on Linux) as <name>_encoder.onnx (+ <name>_decoder.onnx). The surrogate weights may not be
 shipped, so they are built on the user's machine: `python -m models.training.export encoders`.
 """
 
@@ -24,6 +24,7 @@ from PIL import Image
 from .cloak_targets import anchor, restyle
 from .errors import InputError, ModelError
 from .i18n import Text
+from .userdata import omamori_home
 
 MAX_SIDE = 1024  # larger images are measured on a centre crop: encoders at full res need GBs of RAM
 TRANSFORMS = ("none", "jpeg85", "jpeg75", "resize0.75", "resize0.5", "blur", "resize0.75+jpeg85")
@@ -32,7 +33,8 @@ _LOCK = threading.Lock()
 
 
 def encoders_dir() -> Path:
-    return Path(os.environ.get("OMAMORI_HOME", Path.home() / ".omamori")) / "encoders"
+    """Encoders live in the same per-user folder as presets (never in the project)."""
+    return omamori_home() / "encoders"
 
 
 def _session(path: Path):

@@ -11,8 +11,8 @@ The figures in omamori/filters/stamp.py's docstring come from this script."""
 from __future__ import annotations
 
 import argparse
-import io
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +21,11 @@ from PIL import Image
 from omamori.filters import stamp
 from omamori.filters.base import Context
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "filters"))
+from filterkit import flatten, jpeg_attack  # noqa: E402  (the tests' posting simulation)
+
 REPO = Path(__file__).resolve().parents[2]
 ARTWORK = Path(os.environ.get("OMAMORI_SHARED", REPO.parent / "shared")) / "data" / "artwork"
-
-
-def attack(rgba: np.ndarray, scale: float, quality: int = 75) -> np.ndarray:
-    image = Image.fromarray(np.rint(np.clip(rgba[..., :3], 0, 1) * 255).astype(np.uint8))
-    if scale != 1:
-        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
-    back = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"), np.float32) / 255
-    return np.dstack([back, np.ones(back.shape[:2], np.float32)])
-
-
-def flatten(rgba: np.ndarray, background) -> np.ndarray:
-    flat = rgba.copy()
-    flat[..., :3] = rgba[..., :3] * rgba[..., 3:] + np.float32(background) * (1 - rgba[..., 3:])
-    flat[..., 3] = 1.0
-    return flat
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -64,18 +50,18 @@ def main() -> None:
         opaque = flatten(raw, rng.uniform(0.1, 0.9, 3))
         marked = mark.apply(opaque, settings, Context())
         psnrs.append(psnr(opaque, marked))
-        attacked = attack(marked, 0.5)
+        attacked = jpeg_attack(marked, scale=0.5)
         accuracies.append(float(np.mean((stamp.slot_votes(attacked) < 0) == stamp.expected_slot_bits(author))))
         half += stamp.read_stamp(attacked) == author
-        full += stamp.read_stamp(attack(marked, 1.0)) == author
-        unmarked = attack(opaque, 0.5)
+        full += stamp.read_stamp(jpeg_attack(marked)) == author
+        unmarked = jpeg_attack(opaque, scale=0.5)
         false_reads += stamp.read_stamp(unmarked) is not None
         clean_conf.append(stamp.decode(unmarked)[1])
         if (raw[..., 3] < 0.01).mean() > 0.05:
             cutouts += 1
-            on_white = flatten(mark.apply(raw, settings, Context()), (1.0, 1.0, 1.0))
-            cut_full += stamp.read_stamp(attack(on_white, 1.0)) == author
-            cut_half += stamp.read_stamp(attack(on_white, 0.5)) == author
+            on_white = flatten(mark.apply(raw, settings, Context()))
+            cut_full += stamp.read_stamp(jpeg_attack(on_white)) == author
+            cut_half += stamp.read_stamp(jpeg_attack(on_white, scale=0.5)) == author
     n = len(paths)
     print(f"pictures {n}, strength {args.strength}")
     print(f"PSNR {min(psnrs):.1f}-{max(psnrs):.1f} dB (mean {np.mean(psnrs):.1f})")

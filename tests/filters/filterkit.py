@@ -4,8 +4,11 @@ and make small synthetic pictures.
 
 Imported by the tests as `filterkit` (pytest puts this folder on sys.path)."""
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from omamori.errors import ParamError
 from omamori.filters.base import Context
@@ -77,3 +80,22 @@ def cutout():
     img = painting()
     img[..., 3] = np.clip(np.linspace(-0.5, 1.5, 256, dtype=np.float32), 0, 1)[None, :]
     return img
+
+
+def jpeg_attack(rgba, quality=75, scale=1.0):
+    """What posting does: 8-bit RGB, optionally a Lanczos downscale, then JPEG at `quality`."""
+    image = Image.fromarray(np.rint(np.clip(rgba[..., :3], 0, 1) * 255).astype(np.uint8))
+    if scale != 1.0:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    back = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"), np.float32) / 255
+    return np.dstack([back, np.ones(back.shape[:2], np.float32)])
+
+
+def flatten(rgba, background=(1.0, 1.0, 1.0)):
+    """The picture composited on an opaque `background`, as a JPEG export or a platform shows it."""
+    flat = rgba.copy()
+    flat[..., :3] = rgba[..., :3] * rgba[..., 3:] + np.float32(background) * (1 - rgba[..., 3:])
+    flat[..., 3] = 1.0
+    return flat

@@ -1,11 +1,10 @@
-import io
 
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageFont
+from PIL import ImageFont
 
-from filterkit import check_contract, check_declarations, check_rejects, cutout, painting, run
+from filterkit import check_contract, check_declarations, check_rejects, cutout, jpeg_attack, painting, run
 from omamori.errors import ParamError
 from omamori.filters import _overlay, notice
 
@@ -122,16 +121,9 @@ def test_long_notice_shrinks_to_fit_a_narrow_image():
     assert xs.min() >= 10 and xs.max() < 190 and xs.max() - xs.min() > 150
 
 
-def _jpeg(rgba):
-    buffer = io.BytesIO()
-    Image.fromarray(np.rint(rgba[..., :3] * 255).astype(np.uint8)).save(buffer, "JPEG", quality=75)
-    back = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"), np.float32) / 255
-    return np.dstack([back, np.ones(back.shape[:2], np.float32)])
-
-
-def test_find_notice_sees_the_default_notice_after_jpeg():
+def test_find_notice_sees_the_default_notice_afterjpeg_attack():
     scene = cv2.resize(painting(), (800, 600), interpolation=cv2.INTER_CUBIC)
-    assert notice.find_notice(_jpeg(scene))["found"] is False
+    assert notice.find_notice(jpeg_attack(scene))["found"] is False
     for placement in ("bottom-right", "top-left", "center"):
-        found = notice.find_notice(_jpeg(run("notice", scene, placement=placement)))
+        found = notice.find_notice(jpeg_attack(run("notice", scene, placement=placement)))
         assert found["found"] is True, (placement, found)

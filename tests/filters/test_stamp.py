@@ -1,4 +1,3 @@
-import io
 import os
 from pathlib import Path
 
@@ -6,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from filterkit import check_contract, check_declarations, check_rejects, cutout, painting, run
+from filterkit import (check_contract, check_declarations, check_rejects, cutout, flatten, jpeg_attack, painting,
+                       run)
 from omamori.filters import stamp
 
 SHARED = Path(os.environ.get("OMAMORI_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
@@ -52,17 +52,6 @@ def _pictures():
 PICTURES = _pictures()
 
 
-def _jpeg(rgba, quality=75, scale=1.0):
-    """8-bit RGB, optionally downscaled with Lanczos, through JPEG at `quality`."""
-    image = Image.fromarray(np.rint(rgba[..., :3] * 255).astype(np.uint8))
-    if scale != 1.0:
-        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
-    back = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"), np.float32) / 255
-    return np.dstack([back, np.ones(back.shape[:2], np.float32)])
-
-
 def _psnr(a, b):
     mse = np.mean((np.rint(a[..., :3] * 255) - np.rint(b[..., :3] * 255)) ** 2)
     return 10 * np.log10(255 ** 2 / mse)
@@ -86,18 +75,11 @@ def test_survives_jpeg75_and_half_size(name, make):
     assert stamp.read_stamp(marked) == AUTHOR
     expected = stamp.expected_slot_bits(AUTHOR)
     for quality, scale in ((75, 1.0), (75, 0.5)):
-        attacked = _jpeg(marked, quality, scale)
+        attacked = jpeg_attack(marked, quality, scale)
         raw_accuracy = np.mean((stamp.slot_votes(attacked) < 0) == expected)
         assert raw_accuracy > 0.9, (quality, scale, raw_accuracy)
         assert stamp.read_stamp(attacked) == AUTHOR, (quality, scale)
-    assert stamp.read_stamp(_jpeg(clean, 75, 0.5)) is None  # and nothing is read from the unmarked original
-
-
-def _on_white(rgba):
-    flat = rgba.copy()
-    flat[..., :3] = rgba[..., :3] * rgba[..., 3:] + (1 - rgba[..., 3:])
-    flat[..., 3] = 1.0
-    return flat
+    assert stamp.read_stamp(jpeg_attack(clean, 75, 0.5)) is None  # and nothing is read from the unmarked original
 
 
 def test_transparent_artwork_survives_flattening_on_white():
@@ -114,13 +96,13 @@ def test_transparent_artwork_survives_flattening_on_white():
     marked = run("stamp", cut, author_id=AUTHOR)
     assert stamp.read_stamp(marked) == AUTHOR  # read from the RGBA itself
     for scale in (1.0, 0.5):
-        assert stamp.read_stamp(_jpeg(_on_white(marked), 75, scale)) == AUTHOR, scale
-        assert stamp.read_stamp(_jpeg(_on_white(cut), 75, scale)) is None
+        assert stamp.read_stamp(jpeg_attack(flatten(marked), 75, scale)) == AUTHOR, scale
+        assert stamp.read_stamp(jpeg_attack(flatten(cut), 75, scale)) is None
 
 
 @pytest.mark.parametrize("author_id", (0, 1, 2**31, 2**32 - 1))
 def test_every_id_round_trips(author_id):
-    assert stamp.read_stamp(_jpeg(run("stamp", _synthetic(), author_id=author_id), 75, 0.5)) == author_id
+    assert stamp.read_stamp(jpeg_attack(run("stamp", _synthetic(), author_id=author_id), 75, 0.5)) == author_id
 
 
 def test_unmarked_pictures_read_as_none():

@@ -10,7 +10,7 @@ import sys
 from . import __version__, jobs, presets
 from .errors import OmamoriError, ParamError, PresetError
 from .evaluate import add_evaluate_command
-from .i18n import Text
+from .i18n import Text, current_language
 from .registry import get_registry
 
 T = Text
@@ -104,7 +104,7 @@ def cmd_filters(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(described, ensure_ascii=False, indent=2))
         return 0
-    lang_key = "ja" if say(T("en", "ja")) == "ja" else "en"
+    lang_key = current_language()
     for filt in described:
         print(f"{filt['name']:<10} {filt['label'][lang_key]} — {filt['help'][lang_key]}")
         for p in filt["params"]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, export, imageio, presets, profiles
+from .errors import OmamoriError
 from .filters.base import CancelToken, ProgressFn
 from .i18n import Text
 from .pipeline import run_steps
@@ -74,8 +75,6 @@ def protect_file(path: str | Path, preset: presets.Preset, *, out_dir: str | Pat
                  overwrite: bool = False, progress: ProgressFn | None = None,
                  cancel: CancelToken | None = None) -> FileResult:
     """Protects one file into ``<stem>-protected.<ext>``; never raises for bad input."""
-    from .errors import OmamoriError
-
     result = FileResult(input=str(path))
     try:
         picture = imageio.load(path)

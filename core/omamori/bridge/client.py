@@ -14,7 +14,17 @@ import subprocess
 import tempfile
 import threading
 
+try:  # inside the omamori package
+    from . import hostkit
+except ImportError:  # copied beside an editor plug-in, next to omamori_hostkit.py
+    try:
+        from . import omamori_hostkit as hostkit  # in a plug-in package (Krita)
+    except ImportError:
+        import omamori_hostkit as hostkit  # beside a plug-in script (GIMP), whose folder is on sys.path
+
+BridgeError, Cancelled = hostkit.BridgeError, hostkit.Cancelled
 CONFIG_NAME = "omamori.json"
+KIT_NAME = "omamori_hostkit.py"  # the name the installer gives hostkit.py beside a plug-in
 _MESSAGES = {
     "no_config": ("Omamori is not set up for this editor: run `omamori install {host}` in a terminal.",
                   "Omamori がこのエディタ用に設定されていません。ターミナルで `omamori install {host}` を実行してください。"),
@@ -29,25 +39,8 @@ _MESSAGES = {
 
 
 def language():
-    """'ja' or 'en', from the same variables the core reads."""
-    for var in ("OMAMORI_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
-        value = os.environ.get(var)
-        if value:
-            return "ja" if value.lower().startswith("ja") else "en"
-    return "en"
-
-
-def message(key, **values):
-    en, ja = _MESSAGES[key]
-    return (ja if language() == "ja" else en).format(**values)
-
-
-class BridgeError(Exception):
-    """A failure with a one-line message in the user's language."""
-
-
-class Cancelled(BridgeError):
-    """The user cancelled; the worker was stopped and nothing was returned."""
+    """'ja' or 'en', in the kit's one precedence order (the plug-ins set OMAMORI_LANG from the editor's)."""
+    return hostkit.language()
 
 
 def _ignore_progress(fraction, text):
@@ -74,7 +67,7 @@ class Bridge:
             with open(path, encoding="utf-8") as handle:
                 config = json.load(handle)
         except (OSError, ValueError):
-            raise BridgeError(message("no_config", host=host)) from None
+            raise BridgeError(_MESSAGES["no_config"], host=host) from None
         return cls(config.get("python", ""), host=host)
 
     def describe(self):
@@ -106,7 +99,7 @@ class Bridge:
     def _call(self, op, args, pixels=None, mask=None, on_progress=None, should_cancel=None,
               want_output=False):
         if not self.python or not os.path.exists(self.python):
-            raise BridgeError(message("no_python", python=self.python or "?", host=self.host))
+            raise BridgeError(_MESSAGES["no_python"], python=self.python or "?", host=self.host)
         folder = tempfile.mkdtemp(prefix="omamori-job-")
         try:
             self._write_request(folder, op, args, pixels, mask)
@@ -142,7 +135,7 @@ class Bridge:
         while outcome is None:
             if should_cancel():
                 _stop(process)
-                raise Cancelled(message("cancelled"))
+                raise Cancelled(_MESSAGES["cancelled"])
             try:
                 line = lines.get(timeout=self.poll_seconds)
             except queue.Empty:
@@ -160,9 +153,9 @@ class Bridge:
 
     def _crash_error(self, code, stderr):
         if "No module named" in stderr and "omamori" in stderr:
-            return BridgeError(message("no_module", python=self.python, host=self.host))
+            return BridgeError(_MESSAGES["no_module"], python=self.python, host=self.host)
         detail = (stderr.strip().splitlines() or ["no output"])[-1]
-        return BridgeError(message("crashed", code=code, detail=detail))
+        return BridgeError(_MESSAGES["crashed"], code=code, detail=detail)
 
 
 def _pump(stream, lines):

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..bridge import client
+from ..bridge import client, hostkit
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -36,8 +36,9 @@ def copy_tree(source: Path, target: Path) -> None:
 
 
 def wire_bridge(folder: Path) -> None:
-    """Puts the bridge client and the config naming this Python into `folder`."""
+    """Puts the bridge client, the host kit and the config naming this Python into `folder`."""
     shutil.copyfile(client.__file__, folder / "omamori_bridge.py")
+    shutil.copyfile(hostkit.__file__, folder / client.KIT_NAME)
     config = {"python": sys.executable, "version": __version__}
     (folder / client.CONFIG_NAME).write_text(json.dumps(config, indent=2), encoding="utf-8")
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..i18n import Text
 from ..params import Param
-from ..registry import hookimpl
+from ..hooks import hookimpl
 from . import _overlay as ov
 from .base import Context, Filter
 

@@ -177,7 +177,7 @@ def flatten(report: dict, prefix: str = ""):
 # ---- install ------------------------------------------------------------------
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from .hosts import gimp, krita
+    from .installers import gimp, krita
 
     host = {"gimp": gimp, "krita": krita}[args.host]
     if args.action == "install" and args.host == "krita" and args.zip:

@@ -167,16 +167,16 @@ class OmamoriPanel(QWidget):
         preset = self._preset_for_run()
         try:
             job = jobs.prepare_protect(host.active_document(), preset, new_layer)
-        except Problem as problem:
-            self._say(problem.message(), error=True)
+        except hostkit.UserError as problem:
+            self._say(runner.error_message(problem), error=True)
             return
 
         def done(task):
             if self._report(task):
                 try:
                     layer = jobs.commit(job)
-                except Problem as problem:
-                    self._say(problem.message(), error=True)
+                except hostkit.UserError as problem:
+                    self._say(runner.error_message(problem), error=True)
                     return
                 api.remember(preset)
                 self._say(tr("done_new" if new_layer else "done_this", name=layer.name()))
@@ -191,8 +191,8 @@ class OmamoriPanel(QWidget):
                 if not path:
                     return
             job = jobs.prepare_export(doc, path, preset)
-        except Problem as problem:
-            self._say(problem.message(), error=True)
+        except hostkit.UserError as problem:
+            self._say(runner.error_message(problem), error=True)
             return
 
         def done(task):

@@ -41,8 +41,8 @@ class OmamoriExtension(Extension):
         parent = _window()
         try:
             job = prepare()
-        except Problem as problem:
-            QMessageBox.warning(parent, tr("title"), problem.message())
+        except hostkit.UserError as problem:
+            QMessageBox.warning(parent, tr("title"), runner.error_message(problem))
             return
         dialog = QProgressDialog(tr("working"), tr("cancel"), 0, 1000, parent)
         dialog.setWindowTitle(tr("title"))
@@ -62,8 +62,8 @@ class OmamoriExtension(Extension):
                 return
             try:
                 jobs.commit(job)
-            except Problem as problem:
-                QMessageBox.warning(parent, tr("title"), problem.message())
+            except hostkit.UserError as problem:
+                QMessageBox.warning(parent, tr("title"), runner.error_message(problem))
                 return
             if isinstance(job, jobs.ExportJob):
                 QMessageBox.information(parent, tr("title"), export_summary(task.result, job.path))

@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 import fake_gimp as fg
+from omamori.bridge import hostkit
 
-PLUGIN = Path(__file__).resolve().parents[1] / "gimp_plugin" / "omamori" / "omamori.py"
+PLUGIN_DIR = Path(__file__).resolve().parents[1] / "gimp_plugin" / "omamori"
+PLUGIN = PLUGIN_DIR / "omamori.py"
+PACKAGE = "omamori_gimp"  # the plug-in's helper modules, beside omamori.py
 
 FILTERS = [
     {"name": "noise", "label": {"en": "Noise", "ja": "ノイズ"}, "help": {"en": "h", "ja": "h"}, "params": [
@@ -78,8 +81,9 @@ class FakeBridge:
         size = self.result_size if self.result_size is not None else len(pixels)
         return bytes(255 - b for b in pixels[:size])
 
-    def export(self, pixels, width, height, layout, preset, path, on_progress=None):
+    def export(self, pixels, width, height, layout, preset, path, overwrite=True, on_progress=None):
         self.calls.append(("export", width, height, layout, preset, path))
+        self.overwrite = overwrite
         return {"output": path, "checklist": ["Turn off AI learning", "Check"], "notices": []}
 
     def preset(self, name):
@@ -90,17 +94,17 @@ class FakeBridge:
         return {"path": "/home/u/presets/{}.json".format(preset["name"])}
 
 
-class BridgeError(Exception):
-    pass
+BridgeError, Cancelled = hostkit.BridgeError, hostkit.Cancelled  # as the real client raises them
 
 
-class Cancelled(BridgeError):
-    pass
+def forget_plugin_modules():
+    for name in [n for n in sys.modules if n.split(".")[0] == PACKAGE]:
+        del sys.modules[name]
 
 
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
-    """A freshly imported plug-in module with fake gi and a fake omamori_bridge."""
+    """A freshly imported plug-in (entry and omamori_gimp/) with fake gi and a fake omamori_bridge."""
     for name in ("gi", "gi.repository"):  # restored after the test, whatever was there
         monkeypatch.setitem(sys.modules, name, None)
     fg.install(tmp_path)
@@ -109,15 +113,29 @@ def plugin(tmp_path, monkeypatch):
     FakeBridge.next_options = {}
     bridge_module = types.ModuleType("omamori_bridge")
     bridge_module.Bridge, bridge_module.BridgeError, bridge_module.Cancelled = FakeBridge, BridgeError, Cancelled
+    # instead of omamori_bridge.py, which install copies in
+    monkeypatch.setitem(sys.modules, "omamori_bridge", bridge_module)
+    monkeypatch.setitem(sys.modules, "omamori_hostkit", hostkit)  # install copies it in as omamori_hostkit.py
+    monkeypatch.syspath_prepend(str(PLUGIN_DIR))  # as GIMP runs the script: its folder comes first
+    forget_plugin_modules()  # each test imports against its own fake gi
     spec = importlib.util.spec_from_file_location("omamori_gimp_plugin_under_test", PLUGIN)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module._BRIDGE_MODULE = bridge_module  # instead of omamori_bridge.py, which install copies in
-    return module
+    yield module
+    forget_plugin_modules()
 
 
 def procedure(plugin, name):
     return plugin.Omamori().do_create_procedure(plugin.PREFIX + name)
+
+
+def part(name):
+    """One of the plug-in's modules in omamori_gimp/ (imported by the plugin fixture)."""
+    return importlib.import_module(PACKAGE + "." + name)
+
+
+def catalog(plugin):
+    return plugin.Omamori().engine().catalog()
 
 
 def bridge():
@@ -127,7 +145,7 @@ def bridge():
 def test_registers_fixed_and_per_filter_procedures(plugin):
     names = plugin.Omamori().do_query_procedures()
     assert names == ["plug-in-omamori-protect", "plug-in-omamori-export", "plug-in-omamori-save-preset",
-                     "plug-in-omamori-noise", "plug-in-omamori-watermark"]
+                     "plug-in-omamori-check", "plug-in-omamori-noise", "plug-in-omamori-watermark"]
     protect = procedure(plugin, "protect")
     assert protect.menu_paths == ["<Image>/Filters/Omamori"]
     assert protect.arguments["preset"][:2] == ("string", False)
@@ -142,7 +160,7 @@ def test_filter_arguments_come_from_the_declaration(plugin):
     assert noise["kind"][0] == "choice" and noise["kind"][3][1] == "gaussian"
     assert [nick for nick, _ in noise["kind"][3][0].items] == ["gaussian", "uniform"]
     assert noise["luminance-only"] == ("boolean", False, "Luminance only", (False,))
-    assert noise["seed"][3] == (0, plugin.INT_LIMIT, 0)  # no declared max: GIMP still needs one
+    assert noise["seed"][3] == (0, hostkit.INT32_MAX, 0)  # no declared max: GIMP still needs one
     # Beyond GIMP's 32-bit ints (a 32-bit author id): a double argument, sent back as an int.
     assert noise["author-id"] == ("double", False, "Author id", (0.0, 4294967295.0, 7.0))
     watermark = procedure(plugin, "watermark").arguments
@@ -164,13 +182,14 @@ def test_japanese_labels(plugin, monkeypatch):
     assert procedure(plugin, "protect").menu_label == "保護(_P)…"
     monkeypatch.delenv("OMAMORI_LANG")
     monkeypatch.setenv("LANGUAGE", "ja_JP:en")  # what GIMP sets from its UI-language preference
-    assert plugin.language() == "ja"
+    assert part("strings").language() == "ja"
 
 
 def test_registration_survives_a_missing_environment(plugin):
     FakeBridge.next_options = {"fail": "describe"}
     names = plugin.Omamori().do_query_procedures()
-    assert names == ["plug-in-omamori-protect", "plug-in-omamori-export", "plug-in-omamori-save-preset"]
+    assert names == ["plug-in-omamori-protect", "plug-in-omamori-export", "plug-in-omamori-save-preset",
+                     "plug-in-omamori-check"]
     assert procedure(plugin, "protect").arguments["preset"][3] == ("standard",)
 
 
@@ -198,7 +217,7 @@ def test_protect_in_place_one_undo_group(plugin, precision, fmt, layout):
     assert ("progress", 0.5) in fg.LOG.calls
 
 
-def test_size_steps_are_left_to_export(plugin):
+def test_size_steps_are_left_to_export(plugin, tmp_path):
     assert "plug-in-omamori-resize" not in plugin.Omamori().do_query_procedures()
     image = fg.Image()
     proc = procedure(plugin, "protect")
@@ -206,7 +225,7 @@ def test_size_steps_are_left_to_export(plugin):
     assert ret.status == fg.PDBStatusType.SUCCESS
     assert bridge().calls[0][4] == "x"  # the core skips size steps for layers (tests/core/test_bridge.py)
     export = procedure(plugin, "export")
-    export(fg.RunMode.NONINTERACTIVE, image, export.config(preset="x", file=fg.File("/tmp/o.png")))
+    export(fg.RunMode.NONINTERACTIVE, image, export.config(preset="x", file=fg.File(str(tmp_path / "o.png"))))
     assert bridge().calls[-1][4] == "x"  # the export keeps the whole preset
 
 
@@ -340,30 +359,30 @@ def test_save_preset_from_a_named_preset(plugin):
 def test_dialog_values_follow_the_chosen_preset(plugin):
     proc = procedure(plugin, "protect")
     config = proc.config()
-    plugin.load_preset_into_config(config, "standard")
+    plugin.dialogs.load_preset_into_config(config, catalog(plugin), "standard")
     assert config.get_property("use-noise") is True and config.get_property("noise-amount") == 0.05
     assert config.get_property("use-watermark") is False
     config.set_property("noise-amount", 0.1)
     config.set_property("noise-kind", 1)
     config.set_property("use-watermark", True)
-    preset = plugin.dialog_preset(config, "standard")
+    preset = plugin.dialogs.dialog_preset(config, catalog(plugin), "standard")
     assert [s["filter"] for s in preset["steps"]] == ["noise", "watermark"]
     assert preset["steps"][0]["params"]["amount"] == 0.1 and preset["name"] == "standard"
     assert preset["steps"][0]["params"]["kind"] == "uniform"
     assert preset["steps"][1]["params"]["color"] == "#ffffff"
     config.set_property("preset-index", 1)
-    assert plugin.chosen_preset(config) == "light" and config.get_property("preset") == "light"
+    assert plugin.dialogs.chosen_preset(config, catalog(plugin)) == "light" and config.get_property("preset") == "light"
 
 
-def test_missing_bridge_says_how_to_fix_it(plugin):
-    plugin._BRIDGE_MODULE = None  # a bare checkout has no omamori_bridge.py beside the plug-in
+def test_missing_bridge_says_how_to_fix_it(plugin, monkeypatch):
+    monkeypatch.setitem(sys.modules, "omamori_bridge", None)  # a bare checkout has no omamori_bridge.py
     proc = procedure(plugin, "protect")
     ret = proc(fg.RunMode.NONINTERACTIVE, fg.Image(), proc.config())
     assert ret.status == fg.PDBStatusType.EXECUTION_ERROR and "omamori install gimp" in ret.error.message
 
 
 def test_install_and_uninstall(tmp_path):
-    from omamori.hosts import gimp
+    from omamori.installers import gimp
 
     installed = gimp.install(home=tmp_path)
     folder = tmp_path / ".config" / "GIMP" / "3.0" / "plug-ins" / "omamori"
@@ -375,13 +394,18 @@ def test_install_and_uninstall(tmp_path):
     import json
     assert json.loads((folder / "omamori.json").read_text())["python"] == sys.executable
     gimp.install(home=tmp_path)  # again: replaces, never nests
-    assert sorted(p.name for p in folder.iterdir()) == ["omamori.json", "omamori.py", "omamori_bridge.py"]
+    assert sorted(p.name for p in folder.iterdir()) == ["omamori.json", "omamori.py", "omamori_bridge.py",
+                                                        PACKAGE, "omamori_hostkit.py"]
+    # The whole plug-in folder, helper modules included (GIMP imports them from beside the script).
+    sources = sorted(p.relative_to(PLUGIN_DIR) for p in (PLUGIN_DIR / PACKAGE).glob("*.py"))
+    assert sources and sorted(p.relative_to(folder) for p in (folder / PACKAGE).glob("*.py")) == sources
+    assert all((folder / p).read_bytes() == (PLUGIN_DIR / p).read_bytes() for p in sources)
     assert gimp.uninstall(home=tmp_path) == [folder] and not folder.exists()
     assert gimp.uninstall(home=tmp_path) == []
 
 
 def test_install_follows_gimp3_directory(tmp_path, monkeypatch):
-    from omamori.hosts import gimp
+    from omamori.installers import gimp
 
     monkeypatch.setenv("GIMP3_DIRECTORY", str(tmp_path / "gimpdir"))
     assert gimp.plugin_dir() == tmp_path / "gimpdir" / "plug-ins" / "omamori"
@@ -396,11 +420,12 @@ def test_protect_dialog_opens_on_the_presets_own_steps(plugin):
         def __getattr__(self, name):
             return lambda *args: calls.append((name,) + args)
 
-    plugin.GimpUi.IntStore = type("IntStore", (), {"append": lambda self: object(), "set_value": lambda *a: None})
-    plugin.GimpUi.IntStoreColumns = type("Columns", (), {"VALUE": 0, "LABEL": 3})
+    plugin.dialogs.GimpUi.IntStore = type("IntStore", (), {"append": lambda self: object(),
+                                                           "set_value": lambda *a: None})
+    plugin.dialogs.GimpUi.IntStoreColumns = type("Columns", (), {"VALUE": 0, "LABEL": 3})
     proc = procedure(plugin, "protect")
     config = proc.config(preset="light")
-    plugin.fill_protect_dialog(Dialog(), config)
+    plugin.dialogs.fill_protect_dialog(Dialog(), config, catalog(plugin))
     notebook = next(c for c in calls if c[0] == "fill_notebook")
     assert notebook[3] == ["frame-watermark", "frame-noise"]
     assert ("get_int_combo", "preset-index") == next(c for c in calls if c[0] == "get_int_combo")[:2]
@@ -413,5 +438,36 @@ def test_worker_answers_in_gimps_language(plugin, monkeypatch):
     monkeypatch.delenv("OMAMORI_LANG")
     monkeypatch.setenv("LANGUAGE", "ja")
     monkeypatch.setenv("LANG", "en_US.UTF-8")  # the bridge alone would pick English from this
-    plugin.bridge()
+    plugin.Omamori().engine().bridge()
     assert os.environ["OMAMORI_LANG"] == "ja"
+
+
+INSTALLED_RUN = """
+import json, runpy, sys
+tests, folder, gimp_dir = sys.argv[1:4]
+sys.path.insert(0, tests)
+import fake_gimp
+fake_gimp.install(gimp_dir)
+sys.path.insert(0, folder)  # as GIMP runs the script: its own folder first on sys.path
+entry = runpy.run_path(folder + "/omamori.py", run_name="omamori_plugin")
+names = entry["Omamori"]().do_query_procedures()
+modules = {name: sys.modules[name].__file__ for name in ("omamori_gimp", "omamori_hostkit", "omamori_bridge")}
+print(json.dumps({"names": names, "modules": modules}))
+"""
+
+
+def test_installed_folder_runs_on_its_own(tmp_path):
+    """The installed folder alone (fake gi, no checkout on sys.path) registers the core's real filters."""
+    import json
+    import subprocess
+
+    from omamori.installers import gimp
+
+    folder = gimp.install(home=tmp_path)[0]
+    proc = subprocess.run([sys.executable, "-I", "-c", INSTALLED_RUN, str(Path(__file__).parent), str(folder),
+                           str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert all(path.startswith(str(folder)) for path in out["modules"].values()), out["modules"]
+    assert {"plug-in-omamori-protect", "plug-in-omamori-check", "plug-in-omamori-noise"} <= set(out["names"])
+

@@ -11,8 +11,10 @@ import configparser
 import importlib
 import importlib.util
 import json
+import os
 import struct
 import sys
+import tempfile
 import types
 import zipfile
 from pathlib import Path
@@ -56,10 +58,22 @@ class FakeBridge:
         self._work(on_progress, should_cancel)
         return bytes(255 - b for b in pixels)
 
-    def export(self, pixels, width, height, layout, preset, path, on_progress=None, should_cancel=None):
+    def export(self, pixels, width, height, layout, preset, path, overwrite=False, on_progress=None,
+               should_cancel=None):
         self.calls.append(("export", width, height, layout, preset, path, pixels))
+        self.overwrite = overwrite
         self._work(on_progress, should_cancel)
         return {"output": path, "checklist": ["X: turn off Grok training"], "notices": []}
+
+    def check(self, pixels, width, height, layout, preset, mask=None, on_progress=None, should_cancel=None):
+        """As the client answers "check": the evaluate dict and a report picture of its own."""
+        self.calls.append(("check", width, height, layout, preset, mask, pixels))
+        self._work(on_progress, should_cancel)
+        handle, picture = tempfile.mkstemp(suffix=".png")
+        os.write(handle, b"\x89PNG report")
+        os.close(handle)
+        return {"result": {"verdict": "well protected", "latent": {"r": 0.41}, "report": "/gone/report.png"},
+                "report_png": picture}
 
 
 @pytest.fixture
@@ -213,6 +227,60 @@ def test_export_sends_the_flattened_image_and_leaves_the_document_unchanged(kp, 
     assert (op, w, h, layout, preset, path, pixels) == (
         "export", 4, 3, "BGRA16", "x-twitter", str(tmp_path / "post.png"), doc.projection)
     assert result["checklist"] and bytes(doc.active.data) == before and doc.undo_stack == []
+
+
+def test_export_replaces_a_file_only_when_asked(kp, tmp_path):
+    doc = document(kp)
+    kp.api.export_protected(doc, tmp_path / "post.png")
+    assert kp.bridge.overwrite is False
+    kp.api.export_protected(doc, tmp_path / "post.png", overwrite=True)
+    assert kp.bridge.overwrite is True
+
+
+# --- check ----------------------------------------------------------------------------------
+
+def test_check_measures_the_picture_and_leaves_the_document_untouched(kp):
+    doc = document(kp, "F16")
+    doc.projection = b"\x01" * (4 * 3 * 8)
+    mask = bytes([255, 0, 0, 0] * 3)
+    doc.setSelection(fake_krita.Selection(mask))
+    before = (list(doc.root.children), bytes(doc.active.data))
+    seen = []
+    report = kp.api.check(doc, preset="strong", on_progress=lambda f, m: seen.append(f))
+    op, w, h, layout, preset, sent_mask, pixels = kp.bridge.calls[0]
+    assert (op, w, h, layout, preset, sent_mask, pixels) == ("check", 4, 3, "BGRAF16", "strong", mask, doc.projection)
+    assert report == {"verdict": "well protected", "latent": {"r": 0.41}}  # no path into the worker's folder
+    assert (list(doc.root.children), bytes(doc.active.data)) == before and doc.undo_stack == [] and seen
+
+
+def test_check_keeps_the_report_picture_where_asked_and_never_over_a_file(kp, tmp_path):
+    doc = document(kp)
+    target = tmp_path / "report.png"
+    report = kp.api.check(doc, report_path=target)
+    assert report["report"] == str(target) and target.read_bytes() == b"\x89PNG report"
+    with pytest.raises(kp.strings.Problem, match="already exists"):
+        kp.api.check(doc, report_path=target)
+    assert target.read_bytes() == b"\x89PNG report" and sorted(p.name for p in tmp_path.iterdir()) == ["report.png"]
+
+
+def test_check_leaves_no_temporary_picture_behind(kp, monkeypatch):
+    pictures = []
+    real_check = kp.bridge.check
+
+    def check(*args, **kwargs):
+        answer = real_check(*args, **kwargs)
+        pictures.append(answer["report_png"])
+        return answer
+    monkeypatch.setattr(kp.bridge, "check", check)
+    kp.api.check(document(kp))
+    assert pictures and not os.path.exists(pictures[0])
+
+
+def test_a_cancelled_check_changes_nothing(kp):
+    doc = document(kp)
+    with pytest.raises(kp.client.Cancelled):
+        kp.api.check(doc, should_cancel=lambda: True)
+    assert len(doc.root.children) == 1 and doc.undo_stack == []
 
 
 def test_last_preset_is_remembered_for_the_protect_action(kp):

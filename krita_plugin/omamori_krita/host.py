@@ -74,13 +74,13 @@ def read_layer(doc, node) -> Pixels:
     return Pixels(bytes(node.pixelData(0, 0, w, h)), w, h, layout, read_selection(doc))
 
 
-def read_flattened(doc) -> Pixels:
+def read_flattened(doc, with_selection: bool = False) -> Pixels:
     """The document as it looks (all visible layers merged); the document is not changed."""
     layout = layout_of(doc.colorModel(), doc.colorDepth())
     doc.waitForDone()  # the projection must include the latest strokes
     doc.refreshProjection()
     w, h = doc.width(), doc.height()
-    return Pixels(bytes(doc.pixelData(0, 0, w, h)), w, h, layout)
+    return Pixels(bytes(doc.pixelData(0, 0, w, h)), w, h, layout, read_selection(doc) if with_selection else None)
 
 
 def read_selection(doc) -> Optional[bytes]:

@@ -21,6 +21,10 @@ STRINGS = {
     "apply_this": ("Apply to this layer", "このレイヤーに適用"),
     "action_protect": ("Protect with last preset", "前回のプリセットで保護"),
     "export": ("Export protected copy…", "保護したコピーを書き出す…"),
+    "check": ("Check protection", "保護を確認"),
+    "check_title": ("Omamori: protection check", "Omamori: 保護の確認"),
+    "done_check": ("Checked: {verdict}", "確認しました: {verdict}"),
+    "overwrite_file": ("“{name}” already exists. Replace it?", "「{name}」は既にあります。置き換えますか？"),
     "save_preset": ("Save as preset…", "プリセットとして保存…"),
     "overwrite_preset": ("Replace your preset “{name}”?", "プリセット「{name}」を置き換えますか？"),
     "save_preset_prompt": ("Name of the new preset:", "新しいプリセットの名前:"),
@@ -52,6 +56,7 @@ STRINGS = {
                       "then restart Krita.",
                       "Omamori 本体が見つかりません。ターミナルで「omamori install krita」を実行して"
                       "Krita を再起動してください。"),
+    "file_exists": ("{path} already exists; choose another name.", "{path} は既にあります。別の名前にしてください。"),
     "failed": ("Omamori failed: {message}", "Omamori でエラー: {message}"),
 }
 

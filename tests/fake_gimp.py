@@ -50,6 +50,7 @@ class Log:
         self.answers = []     # what the user answers them, in order
         self.opened = []      # images opened from files
         self.displays = []    # images shown in a new view
+        self.dialog_ok = True  # whether the user presses OK in procedure dialogs
 
 
 LOG = Log()
@@ -231,6 +232,32 @@ class Display:
         return cls()
 
 
+class ProcedureDialog:
+    """GimpUi's procedure dialog: records what was put in it; OK unless LOG.dialog_ok says otherwise."""
+
+    @classmethod
+    def new(cls, procedure, config, title):
+        LOG.calls.append(("dialog", procedure.name, title))
+        return cls()
+
+    def __getattr__(self, name):  # fill, fill_box, get_int_combo, …
+        return lambda *args: LOG.calls.append(("dialog-" + name,) + args)
+
+    def run(self):
+        return LOG.dialog_ok
+
+    def destroy(self):
+        pass
+
+
+class IntStore:
+    def append(self):
+        return object()
+
+    def set_value(self, row, column, value):
+        pass
+
+
 class MessageDialog:
     """Gtk's question dialog: answers with LOG.answers (YES unless a test says otherwise)."""
 
@@ -386,7 +413,8 @@ def install(directory):
         progress_set_text=_record("progress-text"), progress_end=_record("progress-end"),
         displays_flush=_record("flush-displays"), directory=lambda: str(directory),
         message=lambda text: LOG.messages.append(text), main=lambda *a: None)
-    GimpUi = types.SimpleNamespace(init=_record("ui-init"), ProcedureDialog=None)
+    GimpUi = types.SimpleNamespace(init=_record("ui-init"), ProcedureDialog=ProcedureDialog, IntStore=IntStore,
+                                   IntStoreColumns=types.SimpleNamespace(VALUE=0, LABEL=1))
     Gegl = types.SimpleNamespace(Rectangle=Rectangle, Color=Color, AbyssPolicy=AbyssPolicy, init=lambda argv: None)
     GLib = types.SimpleNamespace(Error=Error)
     GObject = types.SimpleNamespace(ParamFlags=ParamFlags, Value=Value, TYPE_STRING="gchararray")

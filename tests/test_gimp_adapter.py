@@ -3,6 +3,7 @@
 What the real GIMP does with these calls is checked in tests/hosts/test_gimp_real.py."""
 
 import importlib.util
+import json
 import os
 import stat
 import sys
@@ -52,13 +53,18 @@ PRESETS = [
 ]
 
 
+CHECK_RESULT = {"latent_distortion": 0.42, "psnr": 38.5, "verdict": "Protected / 保護されています",
+                "posted": [{"profile": "x", "latent_distortion": 0.3}]}
+
+
 class FakeBridge:
     """Records calls; `process` returns the input with every byte inverted (any change will do)."""
 
     instances = []
 
-    def __init__(self, fail=None, result_size=None):
+    def __init__(self, fail=None, result_size=None, report_dir=None):
         self.calls = []
+        self.report_dir = report_dir
         self.fail = fail
         self.result_size = result_size
 
@@ -86,6 +92,16 @@ class FakeBridge:
         self.overwrite = overwrite
         return {"output": path, "checklist": ["Turn off AI learning", "Check"], "notices": []}
 
+    def check(self, pixels, width, height, layout, preset, mask=None, on_progress=None, should_cancel=None):
+        """Answers like the worker's "check": the evaluate dict and a report picture of the caller's own."""
+        self.calls.append(("check", width, height, layout, preset, mask))
+        if self.fail:
+            raise self.fail
+        on_progress(0.5, "measuring")
+        report = Path(self.report_dir) / "omamori-report-test.png"
+        report.write_bytes(b"\x89PNG fake")
+        return {"result": dict(CHECK_RESULT, preset=preset), "report_png": str(report)}
+
     def preset(self, name):
         return next(p for p in PRESETS if p["name"] == name)
 
@@ -110,7 +126,7 @@ def plugin(tmp_path, monkeypatch):
     fg.install(tmp_path)
     fg.LOG.__init__()
     FakeBridge.instances.clear()
-    FakeBridge.next_options = {}
+    FakeBridge.next_options = {"report_dir": str(tmp_path)}
     bridge_module = types.ModuleType("omamori_bridge")
     bridge_module.Bridge, bridge_module.BridgeError, bridge_module.Cancelled = FakeBridge, BridgeError, Cancelled
     # instead of omamori_bridge.py, which install copies in
@@ -391,7 +407,6 @@ def test_install_and_uninstall(tmp_path):
     assert script.read_bytes() == PLUGIN.read_bytes()
     assert script.stat().st_mode & stat.S_IXUSR
     assert (folder / "omamori_bridge.py").exists()
-    import json
     assert json.loads((folder / "omamori.json").read_text())["python"] == sys.executable
     gimp.install(home=tmp_path)  # again: replaces, never nests
     assert sorted(p.name for p in folder.iterdir()) == ["omamori.json", "omamori.py", "omamori_bridge.py",
@@ -458,7 +473,6 @@ print(json.dumps({"names": names, "modules": modules}))
 
 def test_installed_folder_runs_on_its_own(tmp_path):
     """The installed folder alone (fake gi, no checkout on sys.path) registers the core's real filters."""
-    import json
     import subprocess
 
     from omamori.installers import gimp
@@ -471,3 +485,96 @@ def test_installed_folder_runs_on_its_own(tmp_path):
     assert all(path.startswith(str(folder)) for path in out["modules"].values()), out["modules"]
     assert {"plug-in-omamori-protect", "plug-in-omamori-check", "plug-in-omamori-noise"} <= set(out["names"])
 
+
+
+def test_check_returns_the_report_as_json_and_leaves_the_image(plugin, tmp_path):
+    image = fg.Image(precision=fg.Precision.U16_PERCEPTUAL)
+    image.selection = fg.Drawable(image, "selection", 4, 3, fill=b"\x80")
+    proc = procedure(plugin, "check")
+    assert proc.returns == ["result-json"] and proc.arguments["preset"][:2] == ("string", False)
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config(preset="light"))
+    assert ret.status == fg.PDBStatusType.SUCCESS, ret.error.message
+    assert json.loads(ret.values[1]) == dict(CHECK_RESULT, preset="light")  # the worker's dict, as JSON
+    assert bridge().calls == [("check", 4, 3, "RGBA16", "light", b"\x80" * 12)]
+    # Only read: no write, no undo step; headless, so no new view; the report file is not left behind.
+    calls = [c[0] for c in fg.LOG.calls]
+    assert image.layers[0].written is None and "undo-start" not in calls and "shadow-set" not in calls
+    assert not fg.LOG.displays and not list(tmp_path.glob("omamori-report-*"))
+    assert ("progress", 0.5) in fg.LOG.calls
+
+
+def test_check_interactive_shows_the_report_picture_in_a_new_view(plugin, tmp_path):
+    image = fg.Image()
+    proc = procedure(plugin, "check")
+    config = proc.config(preset="standard")
+    ret = proc(fg.RunMode.INTERACTIVE, image, config)
+    assert ret.status == fg.PDBStatusType.SUCCESS, ret.error.message
+    report = str(tmp_path / "omamori-report-test.png")
+    assert [shown.path for shown in fg.LOG.displays] == [report]
+    assert not fg.LOG.displays[0].dirty  # closing the report asks nothing
+    assert not Path(report).exists()  # loaded into GIMP, then the temporary file removed
+    assert json.loads(ret.values[1])["verdict"] == CHECK_RESULT["verdict"]
+    assert image.layers[0].written is None and image.undo_groups == 0
+    assert ("dialog-fill", ["preset-index"]) in fg.LOG.calls
+
+
+def test_check_cancelled_in_its_dialog_does_nothing(plugin):
+    fg.LOG.dialog_ok = False
+    proc = procedure(plugin, "check")
+    ret = proc(fg.RunMode.INTERACTIVE, fg.Image(), proc.config())
+    assert ret.status == fg.PDBStatusType.CANCEL and not bridge().calls
+
+
+@pytest.mark.parametrize("failure, status", [
+    (BridgeError("Omamori: preset 'x' not found"), fg.PDBStatusType.EXECUTION_ERROR),
+    (Cancelled("Cancelled."), fg.PDBStatusType.CANCEL),
+])
+def test_check_failures_come_back_as_a_status(plugin, failure, status, tmp_path):
+    FakeBridge.next_options = {"fail": failure, "report_dir": str(tmp_path)}
+    image = fg.Image()
+    proc = procedure(plugin, "check")
+    ret = proc(fg.RunMode.INTERACTIVE, image, proc.config())
+    assert ret.status == status and not fg.LOG.displays and image.layers[0].written is None
+    if status == fg.PDBStatusType.EXECUTION_ERROR:
+        assert ret.error.message == str(failure)
+
+
+def test_check_refuses_indexed_images_like_protect(plugin):
+    proc = procedure(plugin, "check")
+    ret = proc(fg.RunMode.NONINTERACTIVE, fg.Image(base=fg.ImageBaseType.INDEXED), proc.config())
+    assert ret.status == fg.PDBStatusType.EXECUTION_ERROR and "RGB" in ret.error.message
+    assert not bridge().calls
+
+
+def test_export_never_replaces_a_file_from_a_script(plugin, tmp_path):
+    out = tmp_path / "art.png"
+    out.write_bytes(b"the artist's own file")
+    proc = procedure(plugin, "export")
+    assert proc.arguments["overwrite"] == ("boolean", False, "Replace an existing file", (False,))
+    ret = proc(fg.RunMode.NONINTERACTIVE, fg.Image(), proc.config(file=fg.File(str(out))))
+    assert ret.status == fg.PDBStatusType.EXECUTION_ERROR
+    assert str(out) in ret.error.message and "overwrite" in ret.error.message and "\n" not in ret.error.message
+    assert not bridge().calls and out.read_bytes() == b"the artist's own file"  # refused before any work
+    ret = proc(fg.RunMode.NONINTERACTIVE, fg.Image(), proc.config(file=fg.File(str(out)), overwrite=True))
+    assert ret.status == fg.PDBStatusType.SUCCESS and bridge().overwrite is True
+
+
+def test_export_to_a_new_file_asks_nothing_and_never_overwrites(plugin, tmp_path):
+    proc = procedure(plugin, "export")
+    ret = proc(fg.RunMode.INTERACTIVE, fg.Image(), proc.config(file=fg.File(str(tmp_path / "new.png"))))
+    assert ret.status == fg.PDBStatusType.SUCCESS and not fg.LOG.questions
+    assert bridge().overwrite is False  # a file appearing meanwhile is still not replaced by the worker
+
+
+@pytest.mark.parametrize("answer", [fg.ResponseType.NO, fg.ResponseType.YES])
+def test_export_asks_before_replacing_in_the_dialog(plugin, tmp_path, answer):
+    out = tmp_path / "art.png"
+    out.write_bytes(b"old")
+    fg.LOG.answers = [answer]
+    proc = procedure(plugin, "export")
+    ret = proc(fg.RunMode.INTERACTIVE, fg.Image(), proc.config(file=fg.File(str(out))))
+    assert len(fg.LOG.questions) == 1 and str(out) in fg.LOG.questions[0]
+    if answer == fg.ResponseType.NO:
+        assert ret.status == fg.PDBStatusType.CANCEL and not bridge().calls
+    else:
+        assert ret.status == fg.PDBStatusType.SUCCESS and bridge().overwrite is True

@@ -467,6 +467,15 @@ def test_zip_never_replaces_an_existing_file(installer, tmp_path):
     assert out.read_bytes() == b"mine"
 
 
+def test_cli_zip_onto_an_existing_file_is_one_line(installer, tmp_path, capsys):
+    from omamori import cli
+    out = tmp_path / "omamori-krita.zip"
+    out.write_bytes(b"mine")
+    assert cli.main(["install", "krita", "--zip", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "already exists" in err and "\n" not in err and out.read_bytes() == b"mine"
+
+
 def test_zip_has_the_layout_krita_importer_expects(installer, tmp_path):
     out = installer.build_zip(tmp_path / "omamori-krita.zip")
     names = zipfile.ZipFile(out).namelist()

@@ -8,6 +8,7 @@ import os
 import sys
 
 from . import __version__, jobs, presets
+from .bridge.hostkit import new_preset
 from .errors import OmamoriError, ParamError, PresetError
 from .evaluate import add_evaluate_command
 from .i18n import Text, current_language
@@ -139,9 +140,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 def preset_from_base(args: argparse.Namespace) -> presets.Preset:
     """A copy of --base under NAME, with --set FILTER.PARAM=VALUE changes."""
-    data = presets.load_preset(args.base).to_dict()
-    data.update(name=args.name, label={"en": args.name, "ja": args.name})
-    data.pop("builtin", None)
+    data = new_preset(presets.load_preset(args.base).to_dict(), args.name)
     for item in args.set or []:
         key, value = parse_assignment(item)
         filter_name, _, param = key.partition(".")

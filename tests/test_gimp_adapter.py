@@ -133,6 +133,7 @@ def plugin(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "omamori_bridge", bridge_module)
     monkeypatch.setitem(sys.modules, "omamori_hostkit", hostkit)  # install copies it in as omamori_hostkit.py
     monkeypatch.syspath_prepend(str(PLUGIN_DIR))  # as GIMP runs the script: its folder comes first
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # no __pycache__ in the shipped plug-in folder
     forget_plugin_modules()  # each test imports against its own fake gi
     spec = importlib.util.spec_from_file_location("omamori_gimp_plugin_under_test", PLUGIN)
     module = importlib.util.module_from_spec(spec)

@@ -193,6 +193,9 @@ def test_export_action_writes_the_file_and_shows_the_summary(krita):
     r = gui(krita)["action_export"]
     assert r["exists"] and r["unchanged"], r
     assert r["messages"] and r["messages"][0].startswith("Exported"), r
+    again = gui(krita)["export_again"]
+    assert again["questions"] and "already exists" in again["questions"][0], again
+    assert again["kept"] and again["messages"] == len(r["messages"]), again  # "No": nothing written
 
 
 # --- export ---------------------------------------------------------------------------------

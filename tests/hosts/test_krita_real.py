@@ -212,6 +212,7 @@ def test_check_returns_the_fields_of_evaluate_json_and_leaves_the_document(krita
     r = result(krita, "check")
     assert r["unchanged"] and len(r["layers"]) == 1 and r["report_is_png"], r
     cli_out = f"{WORK}/out/cli-check"
+    host_path(cli_out).mkdir(exist_ok=True)
     omamori(f"protect --preset {krita['env']['KT_PRESET']} --out {cli_out} {WORK}/rgba8.png", check=True)
     protected = next(host_path(cli_out).iterdir())
     cli = json.loads(omamori(f"evaluate {WORK}/rgba8.png {cli_out}/{protected.name} --json", check=True).stdout)

@@ -178,11 +178,11 @@ def flatten(report: dict, prefix: str = ""):
 def cmd_install(args: argparse.Namespace) -> int:
     from .installers import gimp, krita
 
-    host = {"gimp": gimp, "krita": krita}[args.host]
-    if args.action == "install" and args.host == "krita" and args.zip:
+    installer = {"gimp": gimp, "krita": krita}[args.editor]
+    if args.action == "install" and args.editor == "krita" and args.zip:
         print(krita.build_zip(args.zip))
         return 0
-    where = host.install(args.home) if args.action == "install" else host.uninstall(args.home)
+    where = installer.install(args.home) if args.action == "install" else installer.uninstall(args.home)
     print(where)
     return 0
 
@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ("install", "uninstall"):
         cmd = sub.add_parser(action, help=say(T(f"{action} the GIMP or Krita plug-in",
                                                 "GIMP / Krita プラグインの" + ("導入" if action == "install" else "削除"))))
-        cmd.add_argument("host", choices=("gimp", "krita"))
+        cmd.add_argument("editor", choices=("gimp", "krita"))
         cmd.add_argument("--home", help=argparse.SUPPRESS)  # tests install into a scratch home
         if action == "install":
             cmd.add_argument("--zip", metavar="FILE", help=say(T(

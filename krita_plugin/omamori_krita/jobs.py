@@ -9,12 +9,11 @@ leaves the document exactly as it was.
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
 from . import host
+from . import omamori_hostkit as hostkit
 from .strings import Problem, tr
 
 Preset = Union[str, dict]  # a preset name, or a full preset dict edited in the docker
@@ -104,16 +103,13 @@ def finish_check(answer: dict, report_path=None) -> dict:
 
 
 def keep_new_file(source: str, target: str) -> str:
-    """Copies `source` to `target` whole, only if `target` does not exist (linked into place: no race)."""
-    temp = os.path.join(os.path.dirname(os.path.abspath(target)), f".{os.path.basename(target)}.{uuid.uuid4().hex[:8]}.tmp")
-    shutil.copyfile(source, temp)
+    """Copies `source` to `target` whole, only if `target` does not exist."""
+    with open(source, "rb") as handle:
+        data = handle.read()
     try:
-        os.link(temp, target)
+        return hostkit.write_file(target, data)
     except FileExistsError:
         raise Problem("file_exists", path=target) from None
-    finally:
-        os.unlink(temp)
-    return target
 
 
 def preset_name(preset: Preset) -> str:

@@ -116,3 +116,25 @@ def test_a_new_preset_named_x():
     same = hostkit.new_preset(base, "standard")
     assert same["label"] == base["label"] and same["help"] == base["help"] and "builtin" not in same
     assert base["builtin"] is True and base["steps"] == [{"filter": "noise"}]  # the base is not changed
+
+
+def test_files_are_written_whole_and_never_replaced_unless_asked(tmp_path):
+    target = tmp_path / "settings.json"
+    assert hostkit.write_file(target, b"one") == str(target) and target.read_bytes() == b"one"
+    with pytest.raises(FileExistsError):
+        hostkit.write_file(target, b"two")
+    assert target.read_bytes() == b"one"
+    hostkit.write_file(target, b"three", overwrite=True)
+    assert target.read_bytes() == b"three" and [p.name for p in tmp_path.iterdir()] == ["settings.json"]
+
+
+def test_without_hard_links_an_exclusive_create_still_never_replaces(tmp_path, monkeypatch):
+    def no_links(source, target):
+        raise PermissionError("hard links not supported")
+    monkeypatch.setattr(hostkit.os, "link", no_links)
+    target = tmp_path / "report.png"
+    hostkit.write_file(target, b"png")
+    assert target.read_bytes() == b"png"
+    with pytest.raises(FileExistsError):
+        hostkit.write_file(target, b"other")
+    assert target.read_bytes() == b"png" and len(list(tmp_path.iterdir())) == 1

@@ -30,12 +30,16 @@ Errors
     describe_error(error, lang=None) -> str  "" for a cancel, the message, or "Omamori failed unexpectedly: ..."
 Presets
     new_preset(base, name=None, steps=None) -> dict   "a new preset named X", ready to save
+Files
+    write_file(path, data, overwrite=False) -> str    whole or not at all; never replaces a file
+                                                       unless `overwrite` (FileExistsError otherwise)
 """
 
 from __future__ import annotations
 
 import locale
 import os
+import uuid
 
 LANGUAGES = ("en", "ja")
 # After OMAMORI_LANG and the editor's own setting; LANGUAGE first, as gettext and KDE read it.
@@ -167,7 +171,8 @@ class WrongSize(UserError):
 CANCELLED, EXPECTED, UNEXPECTED = "cancelled", "expected", "unexpected"
 # The one table: first match wins, so the cancel (a BridgeError too) comes first.
 ERROR_KINDS = ((Cancelled, CANCELLED), (UserError, EXPECTED))
-UNEXPECTED_LINE = ("Omamori failed unexpectedly: {kind}: {detail}", "Omamori で予期しないエラーが起きました: {kind}: {detail}")
+UNEXPECTED_LINE = ("Omamori failed unexpectedly: {kind}: {detail}",
+                   "Omamori で予期しないエラーが起きました: {kind}: {detail}")
 
 
 def error_kind(error: BaseException) -> str:
@@ -204,3 +209,38 @@ def new_preset(base: dict, name: str | None = None, steps: list | None = None) -
         out.update(name=name, label={"en": name, "ja": name})
         out.pop("help", None)
     return out
+
+
+# --- files ---------------------------------------------------------------------------------
+
+def write_file(path: str, data: bytes, overwrite: bool = False) -> str:
+    """Writes `data` to a temp file beside `path`, then puts it in place: readers see no half file.
+
+    Without `overwrite` the temp file is linked into place, which fails with FileExistsError
+    when `path` exists, even if another process made it a moment ago (no test-then-replace)."""
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    temp = os.path.join(folder, ".{}.{}.tmp".format(name, uuid.uuid4().hex[:8]))
+    # os.open with 0o666: the umask decides the permissions, as for any new file
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    with os.fdopen(os.open(temp, flags, 0o666), "wb") as handle:
+        handle.write(data)
+    try:
+        if overwrite:
+            os.replace(temp, path)
+        else:
+            _link_or_create(temp, path, data)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return path
+
+
+def _link_or_create(temp: str, path: str, data: bytes) -> None:
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # a filesystem without hard links: an exclusive create still never replaces
+        with open(path, "xb") as handle:
+            handle.write(data)

@@ -165,57 +165,38 @@ class OmamoriPanel(QWidget):
     # --- actions -------------------------------------------------------------------------
     def apply(self, new_layer: bool) -> None:
         preset = self._preset_for_run()
-        try:
-            job = jobs.prepare_protect(host.active_document(), preset, new_layer)
-        except hostkit.UserError as problem:
-            self._say(runner.error_message(problem), error=True)
-            return
 
-        def done(task):
-            if self._report(task):
-                try:
-                    layer = jobs.commit(job)
-                except hostkit.UserError as problem:
-                    self._say(runner.error_message(problem), error=True)
-                    return
-                api.remember(preset)
-                self._say(tr("done_new" if new_layer else "done_this", name=layer.name()))
-        self._run(lambda progress, cancel: jobs.compute(job, engine.bridge(), progress, cancel), done)
+        def finish(job, task):
+            try:
+                layer = jobs.commit(job)
+            except hostkit.UserError as problem:
+                self._say(runner.error_message(problem), error=True)
+                return
+            api.remember(preset)
+            self._say(tr("done_new" if new_layer else "done_this", name=layer.name()))
+        self._start(lambda: jobs.prepare_protect(host.active_document(), preset, new_layer), finish)
 
     def check(self) -> None:
         """Measures a protected copy of the document with the current settings; shows the report."""
+        def finish(job, task):
+            self.report_dialog = dialogs.show_report(self, task.result)
+            self._say(tr("done_check", verdict=text(task.result["result"].get("verdict"))))
         preset = self._preset_for_run()
-        try:
-            job = jobs.prepare_check(host.active_document(), preset)
-        except hostkit.UserError as problem:
-            self._say(runner.error_message(problem), error=True)
-            return
-
-        def done(task):
-            if self._report(task):
-                self.report_dialog = dialogs.show_report(self, task.result)
-                self._say(tr("done_check", verdict=text(task.result["result"].get("verdict"))))
-        self._run(lambda progress, cancel: jobs.compute(job, engine.bridge(), progress, cancel), done)
+        self._start(lambda: jobs.prepare_check(host.active_document(), preset), finish)
 
     def export(self, path: str = "", overwrite: bool = False) -> None:
         """Exports a protected copy; an existing file is replaced only once the user said so."""
         preset = self._preset_for_run()
-        try:
-            doc = host.active_document()
-            if not overwrite:
-                path, overwrite = dialogs.export_target(self, path)
-                if not path:
-                    return
-            job = jobs.prepare_export(doc, path, preset, overwrite)
-        except hostkit.UserError as problem:
-            self._say(runner.error_message(problem), error=True)
-            return
 
-        def done(task):
-            if self._report(task):
-                api.remember(preset)
-                self._say(export_summary(task.result, path))
-        self._run(lambda progress, cancel: jobs.compute(job, engine.bridge(), progress, cancel), done)
+        def prepare():
+            doc = host.active_document()  # before the file dialog: no document, no question
+            target, replace = (path, True) if overwrite else dialogs.export_target(self, path)
+            return jobs.prepare_export(doc, target, preset, replace) if target else None
+
+        def finish(job, task):
+            api.remember(preset)
+            self._say(export_summary(task.result, job.path))
+        self._start(prepare, finish)
 
     def save_preset(self, name: str = "", overwrite: bool = False) -> None:
         if not name:
@@ -241,6 +222,22 @@ class OmamoriPanel(QWidget):
             self.task.cancel()
 
     # --- plumbing ------------------------------------------------------------------------
+    def _start(self, prepare, finish) -> None:
+        """`prepare()` on the UI thread (a problem is shown inline; None: the user backed out), the
+        bridge call on a worker thread, then `finish(job, task)` on the UI thread if it succeeded."""
+        try:
+            job = prepare()
+        except hostkit.UserError as problem:
+            self._say(runner.error_message(problem), error=True)
+            return
+        if job is None:
+            return
+
+        def done(task):
+            if self._report(task):
+                finish(job, task)
+        self._run(lambda progress, cancel: jobs.compute(job, engine.bridge(), progress, cancel), done)
+
     def _run(self, work, on_done) -> None:
         def finished(task):
             self.task = None

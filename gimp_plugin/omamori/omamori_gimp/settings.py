@@ -50,9 +50,9 @@ class LastUsed:
         self.path = os.path.join(folder, LAST_SETTINGS)
 
     def remember(self, preset):
-        try:
-            with open(self.path, "w", encoding="utf-8") as fh:
-                json.dump(preset, fh, ensure_ascii=False, indent=1)
+        data = json.dumps(preset, ensure_ascii=False, indent=1).encode("utf-8")
+        try:  # whole or nothing: a crash mid-write must not leave a half file for "Save as preset"
+            hostkit.write_file(self.path, data, overwrite=True)
         except OSError as err:
             print("omamori: could not remember settings: {}".format(err), file=sys.stderr)
 

@@ -258,9 +258,19 @@ def refuse_input_as_report(report: str | os.PathLike, inputs) -> None:
                              report=report)
 
 
-def report_name(output: str | os.PathLike, report_dir: str | os.PathLike) -> Path:
-    """Where `protect --report DIR` writes the report of one output: DIR/<output stem>-report.png."""
-    return Path(report_dir) / f"{Path(output).stem}-report.png"
+def report_file(original: str | os.PathLike, output: str | os.PathLike, report_dir: str | os.PathLike, *,
+                profile: str | None = None) -> Path:
+    """`protect --report DIR`: measures one protected output against its input and writes the report
+    picture as DIR/<output stem>-report.png (DIR is made if needed); raises OmamoriError."""
+    folder = Path(report_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(Text("{folder}: cannot make the report folder ({why}).",
+                              "{folder}: レポートのフォルダを作れません（{why}）。"),
+                         folder=folder, why=err.strerror or err) from None
+    target = folder / f"{Path(output).stem}-report.png"
+    return Path(evaluate_files(original, output, profile=profile, report=target)["report"])
 
 
 def summary_lines(result: dict, lang: str | None = None) -> list[str]:

@@ -24,12 +24,14 @@ from .benchmeasure import TRANSFORMS, encoders_dir, find_encoder, measure, targe
 from .cloak_targets import poison_target, style_target
 from .errors import Cancelled, InputError
 from .i18n import Text, current_language
+from . import visibility as vis
 from .visibility import MatchedNoise, visibility
 
 SCHEMA = 1
 AS_SAVED = posting.AS_SAVED
 HEADLINE = posting.GENERIC  # the verdict is about the picture after posting
 TARGETS = ("style", "poison")
+MARK_LEVELS = 16   # the largest cloak budget (epsilon) in 8-bit levels: more is a visible mark
 TARGET_REACH = 16  # > how far the style target looks around a pixel (box blur 2 + gradient 1)
 # Verdict thresholds (design choices, stated in the README): protection counts when it beats equally
 # visible noise clearly; gain = r / r of noise, pull = 1 - target distance / that of noise.
@@ -73,13 +75,16 @@ def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: 
     posting profile to simulate besides the generic posting ("all": every profile)."""
     protected = flatten_rgb(protected)
     original, resized = same_size(flatten_rgb(original), protected)
+    marks = visible_marks(original, protected)
+    places = measuring.clear_places(marks, measuring.TILE)
     noise = MatchedNoise(original)
-    seen = visibility(original, protected, noise)
+    seen = visibility(original, protected, noise, measuring.clear_places(marks, vis.TILE))
     pictures = [to_levels(original), to_levels(protected), to_levels(noise.picture(seen["noise"]["amplitude_levels"]))]
     h, w = original.shape[:2]
     result = {"schema": SCHEMA, "size": [h, w], "original_resized_to_match": resized,
               "encoder": encoder_info(), "visibility": seen, "postings": {}, "latent": {},
-              "sample": {"latent_tiles": measuring.GRID ** 2, "tile": measuring.TILE}}
+              "sample": {"tiles": len(places), "tile": measuring.TILE, "flip_tile": vis.TILE,
+                         "visible_marks_fraction": round(float(marks.mean()), 4)}}
     encoder = measuring.taef2("encoder")
     done: dict = {}
     for way in posting.postings(profile):
@@ -87,19 +92,27 @@ def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: 
         result["postings"][way.name] = way.describe(w, h)
         key = way.key(w, h)
         if key not in done:
-            done[key] = latent_figures(encoder, pictures, way, original if way.name == AS_SAVED else None)
+            done[key] = latent_figures(encoder, pictures, way, places, original if way.name == AS_SAVED else None)
         result["latent"][way.name] = done[key]
     result["verdict"] = verdict(result)
     return result
 
 
-def latent_figures(encoder: measuring.Net, pictures: list[np.ndarray], way: posting.Posting,
+def visible_marks(original: np.ndarray, protected: np.ndarray) -> np.ndarray:
+    """Where the change is beyond any cloak's budget (the notice, a watermark), widened a little: meant to
+    be seen, so left out of the sample that measures the invisible protection."""
+    change = np.abs(to_levels(protected).astype(np.int16) - to_levels(original)).max(axis=2)
+    marks = (change > MARK_LEVELS).astype(np.uint8)
+    return cv2.dilate(marks, np.ones((9, 9), np.uint8)).astype(bool)
+
+
+def latent_figures(encoder: measuring.Net, pictures: list[np.ndarray], way: posting.Posting, places: list,
                    original: np.ndarray | None) -> dict:
     """r of the protected picture and of the matched noise after `way` (pictures: original, protected,
     noise as uint8); given the float original, also the distances to the style and poison targets."""
-    tiles = way.sample(pictures, measuring.TILE, measuring.GRID)
+    tiles = way.sample(pictures, measuring.TILE, places)
     if original is not None:
-        tiles += target_tiles(original)
+        tiles += target_tiles(original, places)
     latents = np.split(encoder(np.concatenate(tiles)), len(tiles))
     z, zp, zn = latents[:3]
     out = {"r": measuring.relative_change(zp, z), "r_noise": measuring.relative_change(zn, z)}
@@ -109,7 +122,7 @@ def latent_figures(encoder: measuring.Net, pictures: list[np.ndarray], way: post
     return out
 
 
-def target_tiles(original: np.ndarray) -> list[np.ndarray]:
+def target_tiles(original: np.ndarray, places: list) -> list[np.ndarray]:
     """The style and poison targets at the sample's tiles, rounded to 8 bits like the pictures. The style
     target is drawn on a window around each tile only (it looks TARGET_REACH pixels around), which costs
     a fraction of the whole picture's."""
@@ -117,7 +130,7 @@ def target_tiles(original: np.ndarray) -> list[np.ndarray]:
     side = posting.tile_side(h, w, measuring.TILE)
     poison = poison_target(h, w)
     style, wall = [], []
-    for y, x in measuring.tile_origins(h, w, side, measuring.GRID):
+    for y, x in measuring.place(places, h, w, side):
         y0, x0 = max(0, y - TARGET_REACH), max(0, x - TARGET_REACH)
         window = original[y0:y + side + TARGET_REACH, x0:x + side + TARGET_REACH]
         style.append(style_target(window)[y - y0:y - y0 + side, x - x0:x - x0 + side])

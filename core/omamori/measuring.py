@@ -12,6 +12,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from . import models
@@ -55,11 +56,38 @@ def taef2(part: str) -> Net:
     return Net(ENCODERS_DIR / entry["file"], entry["sha256"])
 
 
-def tile_origins(height: int, width: int, tile: int = TILE, grid: int = GRID) -> list[tuple[int, int]]:
-    """Top-left corners of grid x grid tiles spread evenly (overlapping on small pictures)."""
-    ys = np.linspace(0, max(0, height - tile), grid).round().astype(int)
-    xs = np.linspace(0, max(0, width - tile), grid).round().astype(int)
-    return sorted({(int(y), int(x)) for y in ys for x in xs})
+def spread(grid: int = GRID) -> list[tuple[float, float]]:
+    """Tile places as fractions of the free range, evenly spread: (i + 0.5) / grid on each axis."""
+    steps = [(i + 0.5) / grid for i in range(grid)]
+    return [(fy, fx) for fy in steps for fx in steps]
+
+
+def place(places: list[tuple[float, float]], height: int, width: int, side: int) -> list[tuple[int, int]]:
+    """Top-left corners of `side` tiles at fractional `places` of a height x width picture."""
+    return [(round(fy * max(0, height - side)), round(fx * max(0, width - side))) for fy, fx in places]
+
+
+def clear_places(overlay: np.ndarray, side: int, grid: int = GRID, limit: float = 0.005) -> list[tuple[float, float]]:
+    """The evenly spread places, each moved to the nearest place on a finer lattice whose tile is clear of
+    `overlay` (a mask of visible marks such as the notice, which are meant to be seen, not measured);
+    where no tile is clear, the least covered one."""
+    h, w = overlay.shape
+    side = min(side, h, w)
+    total = cv2.integral(overlay.astype(np.uint8))
+    lattice = [((i + 0.5) / (4 * grid), (j + 0.5) / (4 * grid)) for i in range(4 * grid) for j in range(4 * grid)]
+
+    def covered(frac):
+        (y, x), = place([frac], h, w, side)
+        return (total[y + side, x + side] - total[y, x + side] - total[y + side, x] + total[y, x]) / side ** 2
+
+    cover = {frac: covered(frac) for frac in lattice + spread(grid)}
+    chosen: list[tuple[float, float]] = []
+    for home in spread(grid):
+        free = [f for f in cover if f not in chosen]
+        clear = [f for f in free if cover[f] <= limit]
+        pool = clear or sorted(free, key=cover.get)[:1]
+        chosen.append(min(pool, key=lambda f: (f[0] - home[0]) ** 2 + (f[1] - home[1]) ** 2))
+    return chosen
 
 
 def relative_change(a: np.ndarray, b: np.ndarray) -> float:

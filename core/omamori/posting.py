@@ -13,7 +13,7 @@ from .export import MIN_QUALITY
 from .filters.resize import target_size
 from .errors import InputError
 from .i18n import Text
-from .measuring import tile_origins
+from .measuring import place
 from .profiles import Profile, list_profiles, load_profile
 
 GENERIC = "generic"
@@ -48,9 +48,9 @@ class Posting:
         return {"name": self.name, "label": self.label.as_dict(), "size": [h, w], "format": self.fmt,
                 "quality": self.quality if lossy else None}
 
-    def sample(self, pictures: list[np.ndarray], tile: int, grid: int) -> list[np.ndarray]:
+    def sample(self, pictures: list[np.ndarray], tile: int, places: list) -> list[np.ndarray]:
         """Tiles (N, 3, t, t) float32 of each same-size uint8 RGB picture as the platform would serve it,
-        at the same places; a byte cap's quality is chosen on pictures[1] (the protected one) and used
+        at the same fractional `places` (measuring.place); a byte cap's quality is chosen on pictures[1] (the protected one) and used
         for all. Only windows around the tiles are resized and encoded: Pillow's box resize
         reads the whole source and JPEG works in 16 px blocks, so a window aligned to the blocks with a
         margin gives the tile exactly as the whole posted picture would (checked in the tests)."""
@@ -59,7 +59,7 @@ class Posting:
         side = tile_side(size[1], size[0], tile)
         quality = self.quality_for(pictures[1])
         local = self.fmt in ("JPEG", "PNG", "TIFF")  # WebP predicts across blocks: encode it whole
-        origins = tile_origins(size[1], size[0], side, grid)
+        origins = place(places, size[1], size[0], side)
         out = []
         for picture in pictures:
             image = Image.fromarray(picture)

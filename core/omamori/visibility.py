@@ -2,19 +2,18 @@
 arm's length) and PSNR, and uniform noise calibrated to the same FLIP on the same picture, so the
 protection can be compared with noise that shows as much.
 
-FLIP costs about 4 µs a pixel on one core, so it is taken on a mosaic of tiles spread over the picture
-(the same places in every picture); PSNR is taken on the whole picture.
+FLIP costs about 4 µs a pixel on one core, so it is taken on a strip of tiles spread over the picture
+(the same places in every picture, clear of visible marks); PSNR is taken on the whole picture.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .measuring import tile_origins
+from .measuring import place
 
 PPD = 67.0
 TILE = 128
-GRID = 2
 NOISE_SEED = 0
 CLOSE_ENOUGH = 0.03  # relative FLIP mismatch at which the noise calibration stops
 
@@ -24,13 +23,11 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
 
 
-def mosaic(rgb: np.ndarray, tile: int = TILE, grid: int = GRID) -> np.ndarray:
-    """GRID x GRID tiles side by side in one picture (one FLIP call instead of many)."""
+def mosaic(rgb: np.ndarray, places: list, tile: int = TILE) -> np.ndarray:
+    """The tiles at fractional `places` side by side in one strip (one FLIP call instead of many)."""
     h, w = rgb.shape[:2]
     side = min(tile, h, w)
-    tiles = [rgb[y:y + side, x:x + side] for y, x in tile_origins(h, w, side, grid)]
-    rows = [np.concatenate(tiles[i:i + grid], axis=1) for i in range(0, len(tiles) - len(tiles) % grid, grid)]
-    return np.concatenate(rows, axis=0) if len(rows) * grid == len(tiles) else np.concatenate(tiles, axis=1)
+    return np.concatenate([rgb[y:y + side, x:x + side] for y, x in place(places, h, w, side)], axis=1)
 
 
 def mean_flip(reference: np.ndarray, test: np.ndarray) -> float:
@@ -79,12 +76,14 @@ def _next_amplitude(tried: list[tuple[float, float]], target: float) -> float:
     return float(np.clip(a1 + step, 0.25 * a1, 4 * a1 + 0.5))
 
 
-def visibility(original: np.ndarray, protected: np.ndarray, noise: MatchedNoise) -> dict:
-    """FLIP and PSNR of the protection and of uniform noise calibrated to the same FLIP."""
-    ref = mosaic(original)
-    flip_protected = mean_flip(ref, mosaic(protected))
+def visibility(original: np.ndarray, protected: np.ndarray, noise: MatchedNoise, places: list) -> dict:
+    """FLIP (on the tiles at `places`) and PSNR of the protection and of uniform noise calibrated to the
+    same FLIP."""
+    ref = mosaic(original, places)
+    flip_protected = mean_flip(ref, mosaic(protected, places))
     mse = float(np.mean((protected - original) ** 2, dtype=np.float64))
-    amplitude, flip_noise = noise.calibrate(flip_protected, mse, lambda a: mean_flip(ref, mosaic(noise.picture(a))))
+    amplitude, flip_noise = noise.calibrate(flip_protected, mse,
+                                            lambda a: mean_flip(ref, mosaic(noise.picture(a), places)))
     return {"flip": flip_protected, "psnr": psnr(original, protected),
             "noise": {"amplitude_levels": round(amplitude, 3), "flip": flip_noise,
                       "psnr": psnr(original, noise.picture(amplitude))}}

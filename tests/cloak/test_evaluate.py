@@ -72,7 +72,8 @@ def test_posting_windows_equal_the_whole_posted_picture():
     rng = np.random.default_rng(1)
     pictures = [(rng.random((230, 310, 3)) * 255).astype(np.uint8) for _ in range(2)]
     for way in (posting.generic(), posting.from_profile(load_profile("web")), posting.as_saved()):
-        windows = way.sample(pictures, 96, 2)[1]
+        places = measuring.spread(2)
+        windows = way.sample(pictures, 96, places)[1]
         w, h = way.size(310, 230)
         whole = Image.fromarray(pictures[1]).resize((w, h), Image.Resampling.LANCZOS) if (w, h) != (310, 230) \
             else Image.fromarray(pictures[1])
@@ -81,7 +82,7 @@ def test_posting_windows_equal_the_whole_posted_picture():
             whole.save(buffer, "JPEG", quality=way.quality)
             whole = Image.open(buffer)
         whole = np.asarray(whole.convert("RGB"), np.float32) / 255
-        cut = np.stack([whole[y:y + 96, x:x + 96] for y, x in measuring.tile_origins(h, w, 96, 2)])
+        cut = np.stack([whole[y:y + 96, x:x + 96] for y, x in measuring.place(places, h, w, 96)])
         levels = np.abs(windows - cut.transpose(0, 3, 1, 2)) * 255
         assert levels.mean() < 0.05 and (levels > 0.5).mean() < 0.02 and levels.max() <= 8, way.name
         if way.name != posting.GENERIC:  # not resized here: exact
@@ -103,8 +104,9 @@ def test_noise_calibration_matches_flip():
     original = artwork()[..., :3]
     target = 0.05
     noise = MatchedNoise(original)
+    places = measuring.spread(2)
     amplitude, flip = noise.calibrate(target, (4 / 255) ** 2,
-                                      lambda a: mean_flip(mosaic(original), mosaic(noise.picture(a))))
+                                      lambda a: mean_flip(mosaic(original, places), mosaic(noise.picture(a), places)))
     assert amplitude > 0 and abs(flip / target - 1) < 0.1
 
 
@@ -148,6 +150,21 @@ def test_size_mismatch(tmp_path, capsys):
     a, b = save(tmp_path / "a.png", original), save(tmp_path / "b.png", artwork(160, 120))
     assert main(["evaluate", str(a), str(b)]) == 1
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_visible_marks_are_left_out_of_the_sample():
+    """The notice is meant to be seen: tiles move off it, so it neither inflates r nor the matched noise."""
+    original = artwork(240, 320)
+    protected = guarded(original)
+    marked = protected.copy()
+    marked[150:, 200:, :3] = 1.0  # a big white label in the bottom-right corner
+    marks = evaluate.visible_marks(original, marked)
+    places = measuring.clear_places(marks, measuring.TILE)
+    assert places != measuring.spread() and not any(
+        marks[y:y + 96, x:x + 96].any() for y, x in measuring.place(places, 240, 320, 96))
+    plain, labelled = (evaluate.measure_protection(original, p) for p in (protected, marked))
+    assert labelled["sample"]["visible_marks_fraction"] > 0.14
+    assert labelled["visibility"]["flip"] == pytest.approx(plain["visibility"]["flip"], rel=0.5)
 
 
 def test_tampered_encoder_is_refused(tmp_path, monkeypatch):

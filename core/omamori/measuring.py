@@ -8,7 +8,6 @@ r is a ratio of latent norms and the encoder is local, so the sample estimates t
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,8 +15,6 @@ import cv2
 import numpy as np
 
 from . import models
-from .errors import ModelError
-from .i18n import Text
 
 ENCODERS_DIR = Path(__file__).parent / "data" / "encoders"
 TILE = 96           # tile side in pixels (a multiple of 8: the encoder works at 1/8 scale)
@@ -41,13 +38,7 @@ class Net:
 
 @lru_cache(maxsize=1)
 def card() -> dict:
-    path = ENCODERS_DIR / "taef2.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise ModelError(Text("measuring encoder card {path} is missing or unreadable; reinstall Omamori.",
-                              "測定用エンコーダのカード {path} が見つからないか読めません。Omamori を入れ直してください。"),
-                         path=path) from None
+    return models.read_card("taef2", ENCODERS_DIR)
 
 
 def taef2(part: str) -> Net:

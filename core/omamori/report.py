@@ -53,8 +53,9 @@ def draw_report(original: np.ndarray, protected: np.ndarray, result: dict) -> Im
     page.note(both(result["encoder"]["note"]))
     held = result["encoder"].get("held_out")
     if held:
-        page.note("Benchmark r (ε {e}) · ベンチマークの r: TAEF2 {a}; held-out encoder · 学習外のエンコーダ {b}".format(
-            e=held["epsilon"], a=_row(held["r_taef2"]), b=_row(held["r_held_out"])))
+        page.note("Benchmark, gain over noise (ε {e}) · ベンチマークのノイズ比: TAEF2 {a}; held-out encoder · "
+                  "学習外のエンコーダ {b}".format(e=held["epsilon"], a=_row(held["gain_over_noise_taef2"]),
+                                            b=_row(held["gain_over_noise_held_out"])))
     return page.finish()
 
 
@@ -64,7 +65,7 @@ def both(value: dict) -> str:
 
 
 def _row(values: dict) -> str:
-    return ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in values.items())
+    return ", ".join(f"{k} {v:.2f}×" for k, v in values.items())
 
 
 def round_trips(before: np.ndarray, after: np.ndarray) -> tuple[tuple[int, int, int], list[np.ndarray]]:
@@ -163,13 +164,14 @@ def panel(rgb: np.ndarray, caption: str, frame: tuple | None) -> Image.Image:
 def figures_panel(result: dict, height: int) -> Image.Image:
     """The figures beside the heat map: visibility and r against equally visible noise."""
     vis, noise = result["visibility"], result["visibility"]["noise"]
-    lines = ["Protected (noise) · 保護（ノイズ）",
+    lines = ["Protected (equally visible noise) · 保護（同じ見え方のノイズ）",
              f"FLIP {vis['flip']:.3f} ({noise['flip']:.3f})",
              f"PSNR {vis['psnr']:.1f} dB ({noise['psnr']:.1f})",
              "r = AI latent change · AI の潜在変化"]
     for name, fig in result["latent"].items():
         label = "as saved · 保存時" if name == AS_SAVED else result["postings"][name]["label"]["en"]
         lines.append(f"{label}: {fig['r']:.2f} ({fig['r_noise']:.2f})")
+    lines.append(f"gain over noise · ノイズ比 {result['verdict']['gain_over_noise']:.2f}×")
     saved = result["latent"][AS_SAVED]
     lines.append("target distance · 目標との距離")
     lines.append(f"style {saved['style_distance']:.2f} ({saved['style_distance_noise']:.2f}), "

@@ -1,4 +1,5 @@
-"""Runtime for the cloaking models: ONNX Runtime only (torch is never imported here).
+"""ONNX Runtime for Omamori: the one session factory (`session`, `set_threads`) used by the cloaks and by
+`omamori evaluate`, and the cloaking models' runtime (torch is never imported here).
 
 A model is ``<name>.onnx`` plus its card ``<name>.json`` in the models folder ($OMAMORI_MODELS, else
 the repository's ``models/``, else the wheel's copy in ``omamori/_models``). The file's sha256 must match the

@@ -44,6 +44,18 @@ def check_sources() -> None:
             raise SystemExit(f"{name}: sha256 {got} is not the published {expected}; refusing to export")
 
 
+def check_onnx(net: torch.nn.Module, path: Path, channels: int, tolerance: float = 1e-3) -> None:
+    """The ONNX file computes what the torch module does (at another size than the export's)."""
+    import onnxruntime as ort
+
+    x = torch.rand(2, channels, 96, 80, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = net(x).numpy()
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})[0]
+    if got.shape != expected.shape or float(abs(got - expected).max()) > tolerance:
+        raise SystemExit(f"{path.name}: ONNX output differs from torch (max {float(abs(got - expected).max()):.2e})")
+
+
 def export(out: Path = OUT) -> dict:
     check_sources()
     out.mkdir(parents=True, exist_ok=True)
@@ -54,6 +66,7 @@ def export(out: Path = OUT) -> dict:
                           input_names=["x"], output_names=["y"],
                           dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n", 2: "h", 3: "w"}},
                           dynamo=False)
+        check_onnx(loader(), path, channels)
         files[part] = {"file": path.name, "sha256": sha256(path), "size_bytes": path.stat().st_size, "io": io}
     shutil.copyfile(weights_dir() / "taesd" / "LICENSE", out / "LICENSE")
     card = {

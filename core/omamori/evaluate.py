@@ -86,13 +86,15 @@ def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: 
               "sample": {"tiles": len(places), "tile": measuring.TILE, "flip_tile": vis.TILE,
                          "visible_marks_fraction": round(float(marks.mean()), 4)}}
     encoder = measuring.taef2("encoder")
+    targets = (original, to_levels(poison_target(h, w)))
     done: dict = {}
     for way in posting.postings(profile):
         _check(cancel)
         result["postings"][way.name] = way.describe(w, h)
         key = way.key(w, h)
         if key not in done:
-            done[key] = latent_figures(encoder, pictures, way, places, original if way.name == AS_SAVED else None)
+            with_targets = way.name in (AS_SAVED, HEADLINE)
+            done[key] = latent_figures(encoder, pictures, way, places, targets if with_targets else None)
         result["latent"][way.name] = done[key]
     result["verdict"] = verdict(result)
     return result
@@ -107,12 +109,16 @@ def visible_marks(original: np.ndarray, protected: np.ndarray) -> np.ndarray:
 
 
 def latent_figures(encoder: measuring.Net, pictures: list[np.ndarray], way: posting.Posting, places: list,
-                   original: np.ndarray | None) -> dict:
+                   targets: tuple | None) -> dict:
     """r of the protected picture and of the matched noise after `way` (pictures: original, protected,
-    noise as uint8); given the float original, also the distances to the style and poison targets."""
+    noise as uint8); given `targets` (the float original, the uint8 poison target), also the distances to
+    the style and poison targets, both posted the same way."""
+    if targets is not None:
+        original, poison = targets
+        h, w = original.shape[:2]
+        style = style_target_where_read(original, way.source_boxes(w, h, measuring.TILE, places))
+        pictures = pictures + [to_levels(style), poison]
     tiles = way.sample(pictures, measuring.TILE, places)
-    if original is not None:
-        tiles += target_tiles(original, places)
     latents = np.split(encoder(np.concatenate(tiles)), len(tiles))
     z, zp, zn = latents[:3]
     out = {"r": measuring.relative_change(zp, z), "r_noise": measuring.relative_change(zn, z)}
@@ -122,20 +128,18 @@ def latent_figures(encoder: measuring.Net, pictures: list[np.ndarray], way: post
     return out
 
 
-def target_tiles(original: np.ndarray, places: list) -> list[np.ndarray]:
-    """The style and poison targets at the sample's tiles, rounded to 8 bits like the pictures. The style
-    target is drawn on a window around each tile only (it looks TARGET_REACH pixels around), which costs
-    a fraction of the whole picture's."""
+def style_target_where_read(original: np.ndarray, boxes: list | None) -> np.ndarray:
+    """The style target, drawn only inside `boxes` (where the sample reads; everywhere when None): the
+    whole picture's would cost more than the rest of the measurement."""
+    if boxes is None:
+        return style_target(original)
     h, w = original.shape[:2]
-    side = posting.tile_side(h, w, measuring.TILE)
-    poison = poison_target(h, w)
-    style, wall = [], []
-    for y, x in measuring.place(places, h, w, side):
-        y0, x0 = max(0, y - TARGET_REACH), max(0, x - TARGET_REACH)
-        window = original[y0:y + side + TARGET_REACH, x0:x + side + TARGET_REACH]
-        style.append(style_target(window)[y - y0:y - y0 + side, x - x0:x - x0 + side])
-        wall.append(poison[y:y + side, x:x + side])
-    return [np.rint(np.stack(t).transpose(0, 3, 1, 2) * 255) / np.float32(255) for t in (style, wall)]
+    style = np.zeros_like(original)
+    for x0, y0, x1, y1 in boxes:
+        ey0, ex0 = max(0, y0 - TARGET_REACH), max(0, x0 - TARGET_REACH)
+        window = style_target(original[ey0:min(h, y1 + TARGET_REACH), ex0:min(w, x1 + TARGET_REACH)])
+        style[y0:y1, x0:x1] = window[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0]
+    return style
 
 
 def _check(cancel) -> None:
@@ -180,11 +184,12 @@ def held_out_figures() -> dict | None:
 # ---- verdict ----------------------------------------------------------------------
 
 def effect(result: dict) -> tuple[float, float, str | None]:
-    """(gain over noise after the generic posting, best pull towards a target as saved, which target)."""
-    posted, saved = result["latent"][HEADLINE], result["latent"][AS_SAVED]
+    """(gain over noise, best pull towards a target beyond the noise's, which target), after the generic
+    posting."""
+    posted = result["latent"][HEADLINE]
     gain = posted["r"] / posted["r_noise"] if posted["r_noise"] > 0 else (float("inf") if posted["r"] else 0.0)
-    pulls = {t: 1 - saved[f"{t}_distance"] / saved[f"{t}_distance_noise"]
-             for t in TARGETS if saved.get(f"{t}_distance_noise")}
+    pulls = {t: 1 - posted[f"{t}_distance"] / posted[f"{t}_distance_noise"]
+             for t in TARGETS if posted.get(f"{t}_distance_noise")}
     best = max(pulls, key=pulls.get) if pulls else None
     return gain, (pulls[best] if best else 0.0), best
 
@@ -198,8 +203,9 @@ VERDICTS = {
 }
 GAIN = Text("{gain:.1f}x the change that equally visible noise makes, after posting",
             "投稿後も、同じ目立ち方のノイズの {gain:.1f} 倍の変化が見えます")
-PULL = Text("a picture pulled {pull:.0%} closer to the {target} target than equally visible noise pulls it",
-            "同じ目立ち方のノイズより {pull:.0%} 多く{target_ja}へ引き寄せられた画像が見えます")
+PULL = Text("a picture pulled {pull:.0%} closer to the {target} target than equally visible noise pulls it, "
+            "after posting",
+            "投稿後も、同じ目立ち方のノイズより {pull:.0%} 多く{target_ja}へ引き寄せられた画像が見えます")
 TARGET_JA = {"style": "別の画風の目標", "poison": "別の概念の目標（毒）"}
 
 

@@ -4,6 +4,7 @@ quality), from the posting profiles' real limits, plus a generic 0.75x + JPEG 85
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ GENERIC = "generic"
 AS_SAVED = "as_saved"
 BLOCK = 16   # JPEG's largest block (a 4:2:0 MCU): windows start on this grid
 MARGIN = 16  # beyond the tile: JPEG's chroma upsampling reads one pixel across a block edge
+LOCAL = ("JPEG", "PNG", "TIFF")  # formats whose windows equal the whole picture's (WebP predicts across blocks)
+LANCZOS_LOBES = 3  # Pillow's Lanczos reads 3 output pixels' worth of source on each side
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,15 @@ class Posting:
 
     def sample(self, pictures: list[np.ndarray], tile: int, places: list) -> list[np.ndarray]:
         """Tiles (N, 3, t, t) float32 of each same-size uint8 RGB picture as the platform would serve it,
-        at the same fractional `places` (measuring.place); a byte cap's quality is chosen on pictures[1] (the protected one) and used
-        for all. Only windows around the tiles are resized and encoded: Pillow's box resize
-        reads the whole source and JPEG works in 16 px blocks, so a window aligned to the blocks with a
-        margin gives the tile exactly as the whole posted picture would (checked in the tests)."""
+        at the same fractional `places` (measuring.place); a byte cap's quality is chosen on pictures[1]
+        (the protected one) and used for all. Only windows around the tiles are resized and encoded:
+        Pillow's box resize reads the whole source and JPEG works in 16 px blocks, so a window aligned to
+        the blocks with a margin gives the tile as the whole posted picture would (checked in the tests)."""
         h, w = pictures[0].shape[:2]
         size = self.size(w, h)
         side = tile_side(size[1], size[0], tile)
         quality = self.quality_for(pictures[1])
-        local = self.fmt in ("JPEG", "PNG", "TIFF")  # WebP predicts across blocks: encode it whole
+        local = self.fmt in LOCAL
         origins = place(places, size[1], size[0], side)
         out = []
         for picture in pictures:
@@ -71,10 +74,25 @@ class Posting:
             out.append(np.stack(tiles).transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255))
         return out
 
+    def source_boxes(self, width: int, height: int, tile: int, places: list) -> list[tuple] | None:
+        """The boxes (x0, y0, x1, y1) of a width x height source picture that `sample` reads, or None when
+        it reads the whole picture (so a picture can be drawn only where it will be read)."""
+        if self.fmt not in LOCAL:
+            return None
+        size = self.size(width, height)
+        side = tile_side(size[1], size[0], tile)
+        sx, sy = width / size[0], height / size[1]
+        reach = 0 if size == (width, height) else LANCZOS_LOBES * max(sx, sy) + 1
+        boxes = []
+        for y, x in place(places, size[1], size[0], side):
+            x0, y0, x1, y1 = _window(size, y, x, side)
+            boxes.append((max(0, math.floor(x0 * sx - reach)), max(0, math.floor(y0 * sy - reach)),
+                          min(width, math.ceil(x1 * sx + reach)), min(height, math.ceil(y1 * sy + reach))))
+        return boxes
+
     def _window_tile(self, image: Image.Image, size: tuple[int, int], quality: int, y: int, x: int,
                      side: int) -> np.ndarray:
-        x0, y0 = max(0, (x - MARGIN) // BLOCK * BLOCK), max(0, (y - MARGIN) // BLOCK * BLOCK)
-        x1, y1 = min(size[0], x + side + MARGIN), min(size[1], y + side + MARGIN)
+        x0, y0, x1, y1 = _window(size, y, x, side)
         return self._post(image, size, quality, (x0, y0, x1, y1))[y - y0:y - y0 + side, x - x0:x - x0 + side]
 
     def _post(self, image: Image.Image, size: tuple[int, int], quality: int, box: tuple) -> np.ndarray:
@@ -100,6 +118,12 @@ class Posting:
         while len(_save(image, self.fmt, quality)) > limit and quality > MIN_QUALITY:
             quality = max(MIN_QUALITY, quality - 5)
         return quality
+
+
+def _window(size: tuple[int, int], y: int, x: int, side: int) -> tuple[int, int, int, int]:
+    """The block-aligned window (x0, y0, x1, y1) of the posted picture that holds the tile at (y, x)."""
+    x0, y0 = max(0, (x - MARGIN) // BLOCK * BLOCK), max(0, (y - MARGIN) // BLOCK * BLOCK)
+    return x0, y0, min(size[0], x + side + MARGIN), min(size[1], y + side + MARGIN)
 
 
 def tile_side(height: int, width: int, tile: int) -> int:

@@ -172,10 +172,12 @@ def figures_panel(result: dict, height: int) -> Image.Image:
         label = "as saved · 保存時" if name == AS_SAVED else result["postings"][name]["label"]["en"]
         lines.append(f"{label}: {fig['r']:.2f} ({fig['r_noise']:.2f})")
     lines.append(f"gain over noise · ノイズ比 {result['verdict']['gain_over_noise']:.2f}×")
-    saved = result["latent"][AS_SAVED]
     lines.append("target distance · 目標との距離")
-    lines.append(f"style {saved['style_distance']:.2f} ({saved['style_distance_noise']:.2f}), "
-                 f"poison {saved['poison_distance']:.2f} ({saved['poison_distance_noise']:.2f})")
+    for name, fig in result["latent"].items():
+        if "style_distance" in fig:
+            label = "as saved" if name == AS_SAVED else "posted"
+            lines.append(f"{label}: style {fig['style_distance']:.2f} ({fig['style_distance_noise']:.2f}), "
+                         f"poison {fig['poison_distance']:.2f} ({fig['poison_distance_noise']:.2f})")
     font = load_font("", 26)
     wrapped = [part for line in lines for part in wrap(line, font, PANEL)]
     out = Image.new("RGB", (PANEL, max(height, 34 * len(wrapped) + 8)), (238, 236, 230))

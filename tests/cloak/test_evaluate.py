@@ -56,7 +56,8 @@ def test_guard_beats_equally_visible_noise_and_says_so():
     assert vis["flip"] > 0 and abs(vis["noise"]["flip"] / vis["flip"] - 1) < 0.1, "noise matched to the FLIP"
     saved = result["latent"]["as_saved"]
     assert saved["r"] > saved["r_noise"] > 0
-    assert {"style_distance", "poison_distance", "style_distance_noise", "poison_distance_noise"} <= set(saved)
+    targets = {"style_distance", "poison_distance", "style_distance_noise", "poison_distance_noise"}
+    assert targets <= set(saved) and targets <= set(result["latent"]["generic"])
     assert set(result["latent"]) == {"as_saved", "generic"}
     assert result["postings"]["generic"]["size"] == [90, 120] and result["postings"]["generic"]["quality"] == 85
     assert result["verdict"]["grade"] in ("some", "strong") and "x the change" in result["verdict"]["en"]
@@ -87,6 +88,11 @@ def test_posting_windows_equal_the_whole_posted_picture():
         assert levels.mean() < 0.05 and (levels > 0.5).mean() < 0.02 and levels.max() <= 8, way.name
         if way.name != posting.GENERIC:  # not resized here: exact
             assert levels.max() == 0, way.name
+        # a picture drawn only where the sample reads gives the same tiles as the whole picture
+        sparse = np.zeros_like(pictures[1])
+        for x0, y0, x1, y1 in way.source_boxes(310, 230, 96, places):
+            sparse[y0:y1, x0:x1] = pictures[1][y0:y1, x0:x1]
+        assert np.array_equal(way.sample([pictures[0], sparse], 96, places)[1], windows), way.name
 
 
 def test_profile_caps_and_byte_limit():
@@ -98,6 +104,17 @@ def test_profile_caps_and_byte_limit():
     capped = posting.Posting("tiny", instagram.label, profile=load_profile("bluesky").__class__(
         name="tiny", label=instagram.label, max_bytes=60_000), quality=90)
     assert capped.quality_for(noisy) < 90  # stepped down as the export does
+
+
+def test_style_target_drawn_where_read_equals_the_whole():
+    original = artwork(200, 260)[..., :3]
+    way, places = posting.generic(), measuring.spread()
+    boxes = way.source_boxes(260, 200, measuring.TILE, places)
+    pictures = [evaluate.to_levels(original)] * 2
+    whole = way.sample(pictures[:1] + [evaluate.to_levels(evaluate.style_target(original))], 96, places)[1]
+    sparse = way.sample(pictures[:1] + [evaluate.to_levels(evaluate.style_target_where_read(original, boxes))],
+                        96, places)[1]
+    assert np.array_equal(whole, sparse)
 
 
 def test_noise_calibration_matches_flip():

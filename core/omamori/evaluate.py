@@ -36,7 +36,7 @@ TARGET_REACH = 16  # > how far the style target looks around a pixel (box blur 2
 # Verdict thresholds (design choices, stated in the README): protection counts when it beats equally
 # visible noise clearly; gain = r / r of noise, pull = 1 - target distance / that of noise.
 STRONG_GAIN, SOME_GAIN = 1.5, 1.15
-STRONG_PULL, SOME_PULL = 0.15, 0.05
+STRONG_PULL, SOME_PULL = 0.25, 0.10  # the guard alone pulls up to ~0.08 by chance: not a targeted effect
 
 
 # ---- measuring --------------------------------------------------------------------

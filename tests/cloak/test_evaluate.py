@@ -157,6 +157,12 @@ def test_report_never_replaces_an_input(pair, capsys):
     assert b.read_bytes() == before
 
 
+def test_unknown_profile_is_a_usage_error(pair, capsys):
+    assert main(["evaluate", *map(str, pair), "--profile", "nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and len(err.strip().splitlines()) == 1
+
+
 def test_size_mismatch(tmp_path, capsys):
     original = artwork(120, 160)
     small = guarded(original)[::2, ::2].copy()

@@ -41,6 +41,8 @@ def run_batch(args: argparse.Namespace, preset: presets.Preset, overwrite: bool)
     bar = progress_bar(len(args.inputs), enabled=not args.json and sys.stderr.isatty())
     for path in args.inputs:
         result = jobs.protect_file(path, preset, out_dir=args.out, overwrite=overwrite)
+        if result.ok and getattr(args, "report", None):
+            add_report(result, args.report, preset)
         failures += not result.ok
         bar.update(1)
         report_result(result, as_json=args.json)
@@ -48,6 +50,17 @@ def run_batch(args: argparse.Namespace, preset: presets.Preset, overwrite: bool)
     if not args.json and preset.export.profile and failures < len(args.inputs):
         print_checklist(preset)
     return 1 if failures else 0
+
+
+def add_report(result: jobs.FileResult, report_dir: str, preset: presets.Preset) -> None:
+    """protect --report DIR: the report's path, or why there is none, as a notice (the batch goes on)."""
+    from .evaluate import report_file
+
+    try:
+        where = report_file(result.input, result.output, report_dir, profile=preset.export.profile)
+        result.notices.append(say(T("report: {path}", "レポート: {path}"), path=where))
+    except OmamoriError as err:
+        result.notices.append(say(T("no report: {why}", "レポートなし: {why}"), why=err.message()))
 
 
 def report_result(result: jobs.FileResult, as_json: bool) -> None:
@@ -202,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     protect.add_argument("--overwrite", action="store_true", help=say(T(
         "replace outputs that already exist (inputs are never written)",
         "既にある出力を置き換える（入力ファイルには書き込みません）")))
+    protect.add_argument("--report", metavar="DIR", help=say(T(
+        "also write a protection report picture per input into DIR (see `omamori evaluate`)",
+        "入力ごとに保護レポート画像を DIR に書き出す（`omamori evaluate` と同じ測定）")))
     add_batch_options(protect)
     protect.set_defaults(run=cmd_protect)
 

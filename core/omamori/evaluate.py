@@ -24,7 +24,7 @@ from PIL import Image
 from .cloak_targets import anchor, restyle
 from .errors import InputError, ModelError
 from .i18n import Text
-from .userdata import omamori_home
+from .jsonchecks import omamori_home
 
 MAX_SIDE = 1024  # larger images are measured on a centre crop: encoders at full res need GBs of RAM
 TRANSFORMS = ("none", "jpeg85", "jpeg75", "resize0.75", "resize0.5", "blur", "resize0.75+jpeg85")

@@ -18,8 +18,8 @@ from .i18n import Text
 from .pipeline import Step, build_steps
 from .profiles import list_profiles
 from .registry import Registry, get_registry
-from .jsonchecks import (SCHEMA_VERSION, check_file_name, check_keys, check_name, check_schema, expect, fail,
-                       omamori_home, read_json, text_field)
+from .jsonchecks import (SCHEMA_VERSION, check_bounds, check_file_name, check_keys, check_name, check_schema,
+                         expect, fail, omamori_home, read_json, text_field)
 
 __all__ = ["SCHEMA_VERSION", "Preset", "omamori_home", "preset_from_dict", "list_presets", "load_preset",
            "save_preset", "import_preset", "export_preset", "delete_preset"]
@@ -122,6 +122,7 @@ def load_preset(preset: str | Path | dict) -> Preset:
     """A preset by name (built-in first, then the user folder), from a JSON file path,
     or from a dict (a preset edited in an editor's dialog)."""
     if isinstance(preset, dict):
+        check_bounds(preset, "<preset>")
         return preset_from_dict(preset, "<preset>")
     text = str(preset)
     if text.endswith(".json") or "/" in text or "\\" in text:

@@ -145,6 +145,28 @@ def read_text_chunk(chunk: Chunk) -> tuple[bytes, bytes]:
     return keyword, inflate(parts[2]) if compressed else parts[2]
 
 
+def png_without_bombs(data: bytes, budget: int = 4 * MAX_METADATA_BYTES) -> tuple[bytes, list[str]]:
+    """`data` without the compressed chunks (zTXt, iTXt, iCCP) that inflate past
+    MAX_METADATA_BYTES, are not valid zlib, or go over `budget` together, and the
+    names of those left out (the picture itself is untouched)."""
+    kept, dropped, pos, total = [data[:len(PNG_SIGNATURE)]], [], len(PNG_SIGNATURE), 0
+    for chunk in png_chunks(data):
+        size = 12 + len(chunk.body)
+        if chunk.kind in (b"zTXt", b"iTXt", b"iCCP"):
+            try:
+                inflated = len(read_iccp(chunk) if chunk.kind == b"iCCP" else read_text_chunk(chunk)[1])
+            except Damaged:
+                inflated = budget + 1
+            if total + inflated > budget:
+                dropped.append(chunk.kind.decode("latin-1"))
+                pos += size
+                continue
+            total += inflated
+        kept.append(data[pos:pos + size])
+        pos += size
+    return (data, []) if not dropped else (b"".join(kept) + data[pos:], dropped)
+
+
 def read_iccp(chunk: Chunk) -> bytes:
     _, sep, rest = chunk.body.partition(b"\0")
     if not sep or not rest:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
 from . import containers, metadata
 from .errors import InputError
@@ -30,6 +30,7 @@ BYTES_PER_PIXEL_ON_DISK = 8  # 16-bit RGBA uncompressed: no honest file is large
 DEFLATE_MAX_RATIO = 1032  # zlib cannot expand data more than this
 ORIENTATION = 0x0112
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, not a grey band
+PngImagePlugin.MAX_TEXT_CHUNK = containers.MAX_METADATA_BYTES  # one limit for Pillow and `containers`
 _DISPOSAL = {"GIF": {0: "none", 1: "none", 2: "background", 3: "previous"},
              "PNG": {0: "none", 1: "background", 2: "previous"}}
 
@@ -94,7 +95,8 @@ def load(path: str | os.PathLike, data: bytes | None = None) -> Picture:
     InputError with a one-line reason. `data`: the file's bytes when already read."""
     path = Path(path)
     data = read_input(path) if data is None else data
-    _check_structure(path, data)
+    notices: list[Text] = []
+    data = _check_structure(path, data, notices)
     try:
         im = _open(path, data)
     except InputError:
@@ -109,7 +111,6 @@ def load(path: str | os.PathLike, data: bytes | None = None) -> Picture:
             raise InputError(Text("{path}: unsupported format {fmt} (use PNG, JPEG, WebP, TIFF or GIF).",
                                   "{path}: 未対応の形式 {fmt} です（PNG・JPEG・WebP・TIFF・GIF を使ってください）。"),
                              path=path, fmt=fmt)
-        notices: list[Text] = []
         exif = _exif(im, notices)
         orientation = exif.get(ORIENTATION, 1)
         if frames > 1:
@@ -124,17 +125,21 @@ def load(path: str | os.PathLike, data: bytes | None = None) -> Picture:
     return picture
 
 
-def _check_structure(path: Path, data: bytes) -> None:
-    """Refuses, before Pillow parses anything, what would make it work without bound."""
+def _check_structure(path: Path, data: bytes, notices: list[Text]) -> bytes:
+    """Refuses, before Pillow parses anything, what would make it work without bound;
+    a PNG's metadata bombs are cut out (the picture is kept) with a notice."""
     try:
         if data[:4] in (b"II*\0", b"MM\0*"):
             containers.check_tiff_claims(data)
         elif data.startswith(containers.PNG_SIGNATURE):
             _check_png_data(path, data)
+            data, dropped = containers.png_without_bombs(data)
+            if dropped:
+                notices.append(_dropped([f"{name} (over {containers.MAX_METADATA_BYTES >> 20} MB or damaged)"
+                                         for name in dropped]))
     except (containers.Damaged, IndexError, ValueError) as err:
-        if isinstance(err, InputError):
-            raise
         raise _damaged(path, str(err)) from None
+    return data
 
 
 def _check_png_data(path: Path, data: bytes) -> None:

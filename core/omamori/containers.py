@@ -105,6 +105,8 @@ def png_chunks(data: bytes) -> Iterator[Chunk]:
         if kind == b"IEND":
             return
         pos += 12 + length
+    if pos < len(data):
+        raise Damaged("a chunk header is cut off")
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:

@@ -31,6 +31,9 @@ DEFLATE_MAX_RATIO = 1032  # zlib cannot expand data more than this
 ORIENTATION = 0x0112
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, not a grey band
 PngImagePlugin.MAX_TEXT_CHUNK = containers.MAX_METADATA_BYTES  # one limit for Pillow and `containers`
+# What decoders raise on damaged data (Pillow's parsers are not all careful about it).
+DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError,
+                  struct.error, cv2.error)
 _DISPOSAL = {"GIF": {0: "none", 1: "none", 2: "background", 3: "previous"},
              "PNG": {0: "none", 1: "background", 2: "previous"}}
 
@@ -100,28 +103,37 @@ def load(path: str | os.PathLike, data: bytes | None = None) -> Picture:
     try:
         im = _open(path, data)
     except InputError:
-        if data[:4] in (b"II*\0", b"MM\0*"):  # e.g. RGB float TIFF, which Pillow cannot open
+        if data[:4] not in (b"II*\0", b"MM\0*"):
+            raise
+        im = None  # e.g. an RGB float TIFF, which Pillow cannot open but OpenCV can
+    try:
+        if im is None:
             return _from_opencv_tiff(path, data)
-        raise
-    with im:
-        fmt = "JPEG" if im.format == "MPO" else im.format
-        frames = _frame_count(data, im, fmt)
-        _check_size(path, im.size, frames)
-        if fmt not in FORMATS:
-            raise InputError(Text("{path}: unsupported format {fmt} (use PNG, JPEG, WebP, TIFF or GIF).",
-                                  "{path}: 未対応の形式 {fmt} です（PNG・JPEG・WebP・TIFF・GIF を使ってください）。"),
-                             path=path, fmt=fmt)
-        exif = _exif(im, notices)
-        orientation = exif.get(ORIENTATION, 1)
-        if frames > 1:
-            picture = _animation(path, im, fmt, frames, orientation)
-        else:
-            _decode(path, im)
-            picture = _still(data, im, orientation)
-        picture.format, picture.exif = fmt, exif
-        picture.notices = notices + picture.notices
-        if picture.icc_profile is None and im.mode != "CMYK":
-            picture.icc_profile = im.info.get("icc_profile")
+        with im:
+            return _picture(path, data, im, notices)
+    except DECODER_ERRORS as err:  # Pillow and OpenCV on damaged data: many kinds, one answer
+        raise _damaged(path, str(err) or type(err).__name__) from None
+
+
+def _picture(path: Path, data: bytes, im: Image.Image, notices: list[Text]) -> Picture:
+    fmt = "JPEG" if im.format == "MPO" else im.format
+    frames = _frame_count(data, im, fmt)
+    _check_size(path, im.size, frames)
+    if fmt not in FORMATS:
+        raise InputError(Text("{path}: unsupported format {fmt} (use PNG, JPEG, WebP, TIFF or GIF).",
+                              "{path}: 未対応の形式 {fmt} です（PNG・JPEG・WebP・TIFF・GIF を使ってください）。"),
+                         path=path, fmt=fmt)
+    exif = _exif(im, notices)
+    orientation = exif.get(ORIENTATION, 1)
+    if frames > 1:
+        picture = _animation(path, im, fmt, frames, orientation)
+    else:
+        _decode(path, im)
+        picture = _still(data, im, orientation)
+    picture.format, picture.exif = fmt, exif
+    picture.notices = notices + picture.notices
+    if picture.icc_profile is None and im.mode != "CMYK":
+        picture.icc_profile = im.info.get("icc_profile")
     return picture
 
 
@@ -166,7 +178,7 @@ def _open(path: Path, data: bytes) -> Image.Image:
             return Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_large(path) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error):
+    except (UnidentifiedImageError,) + DECODER_ERRORS:
         raise InputError(Text("{path}: not an image, or a damaged one.", "{path}: 画像ではないか、壊れています。"),
                          path=path) from None
 
@@ -203,8 +215,8 @@ def _decode(path: Path, im: Image.Image) -> None:
             im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_large(path) from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as err:
-        raise _damaged(path, str(err)) from None
+    except DECODER_ERRORS as err:
+        raise _damaged(path, str(err) or type(err).__name__) from None
 
 
 def _exif(im: Image.Image, notices: list[Text]) -> Image.Exif:

@@ -149,7 +149,7 @@ def _check_structure(path: Path, data: bytes, notices: list[Text]) -> bytes:
             if dropped:
                 notices.append(_dropped([f"{name} (over {containers.MAX_METADATA_BYTES >> 20} MB or damaged)"
                                          for name in dropped]))
-    except (containers.Damaged, IndexError, ValueError) as err:
+    except (containers.Damaged, IndexError, ValueError, struct.error) as err:
         raise _damaged(path, str(err)) from None
     return data
 
@@ -157,6 +157,8 @@ def _check_structure(path: Path, data: bytes, notices: list[Text]) -> bytes:
 def _check_png_data(path: Path, data: bytes) -> None:
     """A header that claims more pixels than the compressed data could ever hold is a
     lie: refuse it before a decoder allocates the claimed size."""
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        raise _not_an_image(path)
     width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour, 4)
     raw = height * (1 + (width * channels * depth + 7) // 8)
@@ -179,8 +181,12 @@ def _open(path: Path, data: bytes) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_large(path) from None
     except (UnidentifiedImageError,) + DECODER_ERRORS:
-        raise InputError(Text("{path}: not an image, or a damaged one.", "{path}: 画像ではないか、壊れています。"),
-                         path=path) from None
+        raise _not_an_image(path) from None
+
+
+def _not_an_image(path: Path) -> InputError:
+    return InputError(Text("{path}: not an image, or a damaged one.", "{path}: 画像ではないか、壊れています。"),
+                      path=path)
 
 
 def _too_large(path: Path, frames: int = 1) -> InputError:
@@ -288,9 +294,8 @@ def _from_opencv_tiff(path: Path, data: bytes) -> Picture:
     try:
         tags = containers.ifd_entries(data)
         width, height = (_entry_int(data, tags[t]) for t in (256, 257))
-    except (containers.Damaged, KeyError, IndexError, ValueError):
-        raise InputError(Text("{path}: not an image, or a damaged one.", "{path}: 画像ではないか、壊れています。"),
-                         path=path) from None
+    except (containers.Damaged, KeyError, IndexError, ValueError, struct.error):
+        raise _not_an_image(path) from None
     _check_size(path, (width, height))
     samples = _opencv_decode(data)
     if samples is None:

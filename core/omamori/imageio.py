@@ -127,6 +127,9 @@ def _picture(path: Path, data: bytes, im: Image.Image, notices: list[Text]) -> P
     orientation = exif.get(ORIENTATION, 1)
     if frames > 1:
         picture = _animation(path, im, fmt, frames, orientation)
+        if fmt == "PNG" and data[24] == 16:
+            picture.notices.append(Text("the animation's frames are read with 8 bits a channel, not 16.",
+                                        "アニメーションのフレームは 16 ビットではなく 8 ビットで読み込みました。"))
     else:
         _decode(path, im)
         picture = _still(data, im, orientation)
@@ -358,13 +361,21 @@ def _animation(path: Path, im: Image.Image, fmt: str, count: int, orientation: i
             if not frames:
                 raise
             break
-        samples = _orient(np.asarray(im.convert("RGBA")), orientation)
+        samples = _orient(_rgba8(im), orientation)
         disposal = im.disposal_method if fmt == "GIF" else im.info.get("disposal", 0)
         frames.append(Frame(np.ascontiguousarray(samples), int(im.info.get("duration") or 0),
                             _DISPOSAL.get(fmt, {}).get(disposal, "none")))
     has_alpha = any(bool((frame.samples[..., 3] < 255).any()) for frame in frames)
     return Picture(pixels=frames[0].pixels, bit_depth=8, has_alpha=has_alpha, frames=frames,
                    plays=_plays(fmt, im.info.get("loop")))
+
+
+def _rgba8(im: Image.Image) -> np.ndarray:
+    """8-bit RGBA of a frame; 16-bit grey is scaled down (Pillow's convert would clip it white)."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        grey = (np.asarray(im).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8)
+        return np.dstack([grey, grey, grey, np.full_like(grey, 255)])
+    return np.asarray(im.convert("RGBA"))
 
 
 def _plays(fmt: str, loop) -> int:

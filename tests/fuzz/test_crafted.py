@@ -38,7 +38,7 @@ def noise():
 
 def test_corpus_is_complete_and_small():
     names = {p.name for p in corpus()}
-    assert set(REFUSED) | set(DROPPED) <= names and len(names) >= 19
+    assert set(REFUSED) | set(DROPPED) <= names and len(names) >= 20
     assert sum(p.stat().st_size for p in corpus()) < 1_000_000
 
 
@@ -110,6 +110,12 @@ def test_animations_keep_every_frame_timing_loop_and_disposal(tmp_path, noise, n
         change = np.abs(after.pixels[..., :3] - before.pixels[..., :3])
         assert 0 < change.mean() < 0.08  # protected, and still the same frame
         np.testing.assert_array_equal(after.samples[..., 3] > 127, before.samples[..., 3] > 127)
+
+
+def test_sixteen_bit_animation_keeps_its_brightness_with_a_notice():
+    picture = imageio.load(CRAFTED / "animated-16bit.png")
+    assert [round(float(f.pixels[0, 0, 0]), 2) for f in picture.frames] == [0.31, 0.76]  # 20000 and 50000 of 65535
+    assert any("8 bits" in n.en for n in picture.notices)
 
 
 def test_same_seed_on_every_frame(tmp_path, noise):

@@ -169,6 +169,22 @@ def animations() -> dict[str, bytes]:
     return out
 
 
+def sixteen_bit_apng() -> bytes:
+    """Two frames of 16-bit grey (Pillow reads animation frames with 8 bits)."""
+    width, height = 5, 4
+
+    def frame_control(sequence: int) -> bytes:
+        return chunk(b"fcTL", struct.pack(">IIIIIHHBB", sequence, width, height, 0, 0, 1, 10, 0, 0))
+
+    def pixels(level: int) -> bytes:
+        return zlib.compress((b"\0" + struct.pack(">H", level) * width) * height)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"acTL", struct.pack(">II", 2, 0))
+            + frame_control(0) + chunk(b"IDAT", pixels(20000)) + frame_control(1)
+            + chunk(b"fdAT", struct.pack(">I", 2) + pixels(50000)) + chunk(b"IEND", b""))
+
+
 def main() -> None:
     files = {
         "lying-header-144mp.png": lying_header(),
@@ -185,6 +201,7 @@ def main() -> None:
         "exif-control-characters.jpg": control_characters(),
         **float_tiffs(),
         **animations(),
+        "animated-16bit.png": sixteen_bit_apng(),
     }
     for name, data in files.items():
         (HERE / name).write_bytes(data)

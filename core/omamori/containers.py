@@ -32,6 +32,10 @@ class Damaged(ValueError):
     """Container bytes that do not parse, or that claim more than the limits allow."""
 
 
+class TooLarge(InputError):
+    """A file over the size its reader allows."""
+
+
 # ---- files -------------------------------------------------------------------
 
 def read_file(path: str | os.PathLike, max_bytes: int) -> bytes:
@@ -56,11 +60,9 @@ def read_file(path: str | os.PathLike, max_bytes: int) -> bytes:
                               "{path}: 通常のファイルではありません（パイプやデバイス）。読み込みません。"), path=path)
     with os.fdopen(fd, "rb") as handle:
         if info.st_size > max_bytes:
-            raise InputError(Text("{path}: {size} bytes is more than an image within the pixel limit can hold "
-                                  "({limit} bytes; set OMAMORI_MAX_MEGAPIXELS to allow larger).",
-                                  "{path}: {size} バイトは画素数の上限で扱える大きさを超えます（{limit} バイト。"
-                                  "OMAMORI_MAX_MEGAPIXELS で上限を変更できます）。"),
-                             path=path, size=info.st_size, limit=max_bytes)
+            raise TooLarge(Text("{path}: {size} bytes is over the limit of {limit} bytes.",
+                                "{path}: {size} バイトは上限の {limit} バイトを超えます。"),
+                           path=path, size=info.st_size, limit=max_bytes)
         try:
             return handle.read(max_bytes + 1)[:max_bytes]
         except OSError as err:

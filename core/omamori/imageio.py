@@ -84,7 +84,13 @@ def max_pixels() -> int:
 def read_input(path: str | os.PathLike) -> bytes:
     """The bytes of an input file: a regular file, no larger than an image within
     the pixel limit can honestly be."""
-    data = containers.read_file(path, max_pixels() * BYTES_PER_PIXEL_ON_DISK + (64 << 20))
+    try:
+        data = containers.read_file(path, max_pixels() * BYTES_PER_PIXEL_ON_DISK + (64 << 20))
+    except containers.TooLarge as err:
+        raise InputError(Text("{path}: {size} bytes is more than an image within the pixel limit can hold "
+                              "({limit} bytes; set OMAMORI_MAX_MEGAPIXELS to allow larger).",
+                              "{path}: {size} バイトは画素数の上限で扱える大きさを超えます（{limit} バイト。"
+                              "OMAMORI_MAX_MEGAPIXELS で上限を変更できます）。"), **err.values) from None
     if not data:
         raise InputError(Text("{path}: the file is empty.", "{path}: ファイルが空です。"), path=path)
     return data

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import __version__, export, imageio, presets, profiles
 from .atomicfile import check_target
-from .errors import OmamoriError
+from .errors import OmamoriError, escape_controls
 from .filters.base import CancelToken, ProgressFn
 from .i18n import Text
 from .pipeline import run_steps
@@ -100,8 +100,8 @@ def protect_file(path: str | Path, preset: presets.Preset, *, out_dir: str | Pat
                             "この画像にはメモリが足りません。OMAMORI_MAX_MEGAPIXELS を下げるか、小さい画像を使ってください。").get()
         return result
     except Exception as err:  # noqa: BLE001 - one bad file must never stop a batch
-        result.error = Text("internal error: {why}", "内部エラー: {why}").get().format(
-            why=(f"{type(err).__name__}: {err}".splitlines() or [type(err).__name__])[0])
+        result.error = escape_controls(Text("internal error: {why}", "内部エラー: {why}").get().format(
+            why=(f"{type(err).__name__}: {err}".splitlines() or [type(err).__name__])[0]))
         result.debug = traceback.format_exc()
         return result
     result.output, result.ok, result.notices = info["output"], True, info["notices"]

@@ -29,6 +29,7 @@ DEFAULT_MAX_MEGAPIXELS = 200.0
 BYTES_PER_PIXEL_ON_DISK = 8  # 16-bit RGBA uncompressed: no honest file is larger per pixel
 DEFLATE_MAX_RATIO = 1032  # zlib cannot expand data more than this
 ORIENTATION = 0x0112
+_RAW_PROFILE = "Raw profile type exif"  # ImageMagick's hex EXIF in a PNG text chunk, which Pillow reads
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, not a grey band
 PngImagePlugin.MAX_TEXT_CHUNK = containers.MAX_METADATA_BYTES  # one limit for Pillow and `containers`
 # What decoders raise on damaged data (Pillow's parsers are not all careful about it).
@@ -236,12 +237,13 @@ def _decode(path: Path, im: Image.Image) -> None:
 
 def _exif(im: Image.Image, notices: list[Text]) -> Image.Exif:
     """The source EXIF, cleaned; a bomb or a block that does not parse is dropped."""
-    raw = im.info.get("exif")
-    if raw:
+    key = "exif" if "exif" in im.info else _RAW_PROFILE if _RAW_PROFILE in im.info else None
+    if key:
         try:
+            raw = im.info[key] if key == "exif" else bytes.fromhex("".join(im.info[key].split("\n")[3:]))
             containers.check_tiff_claims(raw[6:] if raw.startswith(b"Exif\0\0") else raw)
-        except (containers.Damaged, IndexError, ValueError):
-            del im.info["exif"]
+        except (containers.Damaged, IndexError, ValueError, TypeError, AttributeError, struct.error):
+            del im.info[key]  # so that Pillow never parses it
             notices.append(_dropped(["EXIF"]))
             return Image.Exif()
     try:

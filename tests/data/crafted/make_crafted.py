@@ -106,6 +106,16 @@ def exif_bomb() -> bytes:
     return png(8, 8, [chunk(b"eXIf", block)])
 
 
+def raw_profile_exif_bomb() -> bytes:
+    """The same kind of EXIF bomb as ImageMagick's hex 'Raw profile type exif' text, which Pillow reads."""
+    count, shared = 3000, 100_000
+    table_end = 8 + 2 + 12 * count + 4
+    table = b"".join(struct.pack("<HHII", 0xC000 + i, 7, shared, table_end) for i in range(count))
+    block = b"Exif\0\0II*\0" + struct.pack("<IH", 8, count) + table + b"\0\0\0\0" + b"A" * shared
+    text = b"\nexif\n%8d\n" % len(block) + block.hex().encode()
+    return png(8, 8, [chunk(b"zTXt", b"Raw profile type exif\0\0" + zlib.compress(text, 9))])
+
+
 def tiff_tag_bomb() -> bytes:
     """A TIFF whose own directory points 3000 tags at the same 200 KB."""
     rgb = np.full((8, 8, 3), 90, np.uint8)
@@ -196,6 +206,7 @@ def main() -> None:
         "iccp-inflates-64mb.png": inflating_iccp(),
         "exif-bad-rationals.jpg": bad_rationals(),
         "exif-tag-bomb.png": exif_bomb(),
+        "exif-raw-profile-bomb.png": raw_profile_exif_bomb(),
         "tiff-tag-bomb.tif": tiff_tag_bomb(),
         "gif-240mp-of-frames.gif": too_many_frames(),
         "exif-control-characters.jpg": control_characters(),

@@ -173,10 +173,11 @@ def png_text_chunks(settings: OptOut) -> list[Chunk]:
 def clean_exif(source: Image.Exif) -> tuple[Image.Exif, list[str]]:
     """The source EXIF without the values that cannot be written back (a text
     ResolutionUnit, a negative or NaN XResolution...), and the names of those dropped:
-    one odd tag must cost the tag, never the file."""
+    one odd tag must cost the tag, never the file. Layout tags, which no output
+    carries over, are left out too."""
     clean, dropped = Image.Exif(), []
     for tag, value in source.items():
-        if tag in (EXIF_IFD, GPS_IFD):
+        if tag in _STRUCTURAL:  # never carried over as such (see build_exif); sub-IFDs below
             continue
         if _writable(tag, value):
             clean[tag] = value

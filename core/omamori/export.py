@@ -87,13 +87,17 @@ def protected_path(input_path: str | os.PathLike, out_dir: str | os.PathLike | N
 
 
 def write_picture(pixels: np.ndarray, path: str | os.PathLike, *, source: Picture | None = None,
-                  settings: ExportSettings | None = None, overwrite: bool = False) -> Path:
+                  settings: ExportSettings | None = None, overwrite: bool = False,
+                  notices: list[Text] | None = None) -> Path:
     """Encodes float32 RGBA `pixels` in the format of `path`'s extension and writes it
-    atomically with opt-out metadata. Refuses an existing file unless `overwrite`."""
+    atomically with opt-out metadata. Refuses an existing file unless `overwrite`.
+    What the format cannot keep is appended to `notices`."""
     path = Path(path)
     settings = settings or ExportSettings()
     fmt = format_of(path)
     check_target(path, overwrite)  # before encoding: a refusal should cost nothing
+    if fmt == "GIF" and notices is not None:
+        notices.append(_GIF_PALETTE)
     has_alpha = source.has_alpha if source else bool((pixels[..., 3] < 1.0).any())
     bit_depth = 16 if source and source.bit_depth == 16 and fmt in ("PNG", "TIFF") else 8
     samples = _samples(pixels, fmt, has_alpha, bit_depth)
@@ -121,7 +125,8 @@ def write_frames(frames: list[Frame], path: str | os.PathLike, *, source: Pictur
                             "(GIF, PNG or WebP keep the animation).",
                             f"{fmt} は 1 枚しか保存できないため、{len(frames)} フレームのうち最初の 1 枚だけを書きました"
                             "（GIF・PNG・WebP ならアニメーションのまま保存できます）。"))
-        return write_picture(frames[0].pixels, path, source=source, settings=settings, overwrite=overwrite)
+        return write_picture(frames[0].pixels, path, source=source, settings=settings, overwrite=overwrite,
+                             notices=notices)
     if fmt == "GIF":
         notices.append(_GIF_PALETTE)
     images = [Image.fromarray(f.samples if source.has_alpha else np.ascontiguousarray(f.samples[..., :3]))

@@ -64,9 +64,10 @@ def export_pixels(rgba: np.ndarray, preset: presets.Preset, path: Path, *, bit_d
     """Protects and writes a copy with opt-out metadata; returns the output and the
     posting checklist to show the user."""
     out = protect_pixels(rgba, preset, bit_depth=bit_depth, progress=progress, cancel=cancel)
-    written = export.write_picture(out, path, source=source, settings=preset.export, overwrite=overwrite)
-    return {"output": str(written), "checklist": posting_checklist(preset),
-            "notices": [n.get() for n in (source.notices if source else [])]}
+    notices = list(source.notices) if source else []
+    written = export.write_picture(out, path, source=source, settings=preset.export, overwrite=overwrite,
+                                   notices=notices)
+    return {"output": str(written), "checklist": posting_checklist(preset), "notices": [n.get() for n in notices]}
 
 
 def posting_checklist(preset: presets.Preset) -> list[str]:

@@ -62,4 +62,4 @@ def test_gif_output_carries_the_optout(tmp_path, noise):
     result = jobs.protect_file(tmp_path / "a.gif", noise)
     found = read_optout(result.output)
     assert found["found"] and found["data_mining"] == "DMI-PROHIBITED-AIMLTRAINING"
-    assert export.format_of(result.output) == "GIF"
+    assert export.format_of(result.output) == "GIF" and any("256 colours" in n for n in result.notices)

@@ -1,8 +1,9 @@
-"""Writing the protected picture: PNG, JPEG, WebP or TIFF, with opt-out metadata, the
-source's bit depth and ICC profile, atomically (never a partial or clobbered file).
+"""Writing the protected picture: PNG, JPEG, WebP, TIFF or GIF (animations too), with
+opt-out metadata, the source's bit depth and ICC profile, atomically (never a partial
+or clobbered file). The container bytes themselves are `containers`' business.
 
 JPEG has no alpha: transparent areas are composited onto white, as editors do when
-they export to JPEG. 16-bit output is kept for PNG and TIFF; JPEG and WebP are 8-bit."""
+they export to JPEG. 16-bit output is kept for PNG and TIFF; the others are 8-bit."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from .atomicfile import check_target, write_atomic
 from .errors import InputError
 from .i18n import Text
 from .imageio import ANIMATED_FORMATS, Frame, Picture
+from .jsonchecks import check_keys, expect, fail
 from .metadata import OptOut
 from .pixels import from_float
-from .jsonchecks import check_keys, expect, fail
 
 EXTENSIONS = {"PNG": (".png",), "JPEG": (".jpg", ".jpeg"), "WEBP": (".webp",), "TIFF": (".tif", ".tiff"),
               "GIF": (".gif",)}

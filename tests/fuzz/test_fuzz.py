@@ -5,6 +5,7 @@ exception. Example counts come from conftest.py's profile."""
 
 import io
 import json
+import struct
 
 import numpy as np
 from hypothesis import given
@@ -13,7 +14,6 @@ from PIL import Image
 
 from omamori import containers, imageio, metadata, presets
 from omamori.errors import InputError, PresetError
-from omamori.jsonchecks import read_json
 
 
 def _seeds() -> list[bytes]:
@@ -93,7 +93,7 @@ def test_container_walkers_raise_only_damaged(data):
                  containers.tiff_claimed_bytes, containers.png_without_bombs):
         try:
             walk(data)
-        except (containers.Damaged, IndexError, __import__("struct").error):
+        except (containers.Damaged, IndexError, struct.error):
             pass  # Damaged for what parses wrong; the two others for data cut short
 
 

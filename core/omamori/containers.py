@@ -233,6 +233,8 @@ class Entry:
 
 
 def tiff_order(tiff: bytes) -> str:
+    if len(tiff) < 8:
+        raise Damaged("TIFF header cut off")
     if tiff[:4] == b"II*\0":
         return "<"
     if tiff[:4] == b"MM\0*":

@@ -21,7 +21,8 @@ from .i18n import Text
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_METADATA_BYTES = 4 << 20  # one XMP packet, text chunk, ICC profile or EXIF block, decompressed
-MAX_IFDS = 64  # TIFF/EXIF directories followed per file (IFD0, the chain, Exif/GPS/Interop)
+MAX_IFDS = 1024  # TIFF/EXIF directories followed per file (pages, Exif/GPS/Interop)...
+MAX_ENTRIES = 200_000  # ...and their entries together: a few per page in honest files
 XMP_KEYWORD = b"XML:com.adobe.xmp"
 _JPEG_XMP = b"http://ns.adobe.com/xap/1.0/\0"
 _TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
@@ -273,7 +274,7 @@ def tiff_claimed_bytes(tiff: bytes) -> int:
     tags at the same megabyte, which a parser would copy thousands of times."""
     order = tiff_order(tiff)
     (first,) = struct.unpack(order + "I", tiff[4:8])
-    todo, seen, total = [first], set(), 0
+    todo, seen, total, counted = [first], set(), 0, 0
     while todo:
         offset = todo.pop()
         if offset == 0 or offset in seen:
@@ -282,12 +283,16 @@ def tiff_claimed_bytes(tiff: bytes) -> int:
             raise Damaged(f"more than {MAX_IFDS} directories")
         seen.add(offset)
         entries = ifd_entries(tiff, offset)
+        (count,) = struct.unpack(order + "H", tiff[offset:offset + 2])
+        counted += count
+        if counted > MAX_ENTRIES:
+            raise Damaged(f"more than {MAX_ENTRIES} directory entries")
         for entry in entries.values():
             total += entry.size if entry.size > 4 else 0
             if entry.tag in _SUB_IFDS and entry.type in (4, 13) and entry.count:
                 todo.extend(struct.unpack(f"{entry.order}{min(entry.count, MAX_IFDS)}I",
                                           entry.value(tiff)[:4 * min(entry.count, MAX_IFDS)]))
-        end = offset + 2 + 12 * len(entries)
+        end = offset + 2 + 12 * count
         if end + 4 <= len(tiff):
             todo.append(struct.unpack(order + "I", tiff[end:end + 4])[0])
     return total

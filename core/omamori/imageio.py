@@ -140,6 +140,10 @@ def _picture(path: Path, data: bytes, im: Image.Image, notices: list[Text]) -> P
     else:
         _decode(path, im)
         picture = _still(data, im, orientation)
+        pages = getattr(im, "n_frames", 1) if fmt == "TIFF" else 1
+        if pages > 1:
+            picture.notices.append(Text(f"only the first of {pages} pages is protected and written.",
+                                        f"{pages} ページのうち最初のページだけを保護して書き出します。"))
     picture.format, picture.exif = fmt, exif
     picture.notices = notices + picture.notices
     if picture.icc_profile is None and im.mode != "CMYK":

@@ -196,3 +196,11 @@ def test_unparseable_exif_is_dropped_with_a_notice():
     assert not {0x011A, 0x011B, 0x0128} & set(pic.exif) and pic.exif[0x013B].rstrip("\0") == "Hana"
     notice = next(n for n in pic.notices if "ResolutionUnit" in n.en)
     assert "XResolution" in notice.en and "YResolution" in notice.en and "ResolutionUnit" in notice.ja
+
+
+def test_multi_page_tiff_says_only_the_first_page_is_kept():
+    buffer = io.BytesIO()
+    pages = [Image.new("RGB", (6, 4), (10 * i, 0, 0)) for i in range(3)]
+    pages[0].save(buffer, "TIFF", save_all=True, append_images=pages[1:])
+    pic = imageio.load("pages.tif", buffer.getvalue())
+    assert pic.pixels.shape == (4, 6, 4) and any("first of 3 pages" in n.en for n in pic.notices)

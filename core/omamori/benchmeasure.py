@@ -20,7 +20,7 @@ from .cloak_targets import poison_target, style_target
 from .errors import InputError, ModelError
 from .i18n import Text
 from .measuring import Net, relative_change, taef2, target_distance
-from .userdata import omamori_home
+from .jsonchecks import omamori_home
 from .visibility import psnr
 
 MAX_SIDE = 1024  # larger images are measured on a centre crop: encoders at full res need GBs of RAM

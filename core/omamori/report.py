@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from . import measuring
 from .evaluate import AS_SAVED, flatten_rgb, same_size
-from .export import write_atomic
+from .atomicfile import write_atomic
 from .filters._overlay import load_font
 
 WIDTH = 1080

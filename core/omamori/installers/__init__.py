@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..bridge import client, hostkit
-from ..export import write_atomic
+from ..atomicfile import write_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]

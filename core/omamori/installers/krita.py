@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import InputError
-from ..export import write_atomic
+from ..atomicfile import write_atomic
 from ..i18n import Text
 from . import copy_file, copy_plugin, home_dir, plugin_source, remove_tree
 

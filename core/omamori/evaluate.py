@@ -244,8 +244,9 @@ def check_pixels(rgba: np.ndarray, preset, *, bit_depth: int = 8, mask: np.ndarr
     protected = protect_pixels(rgba, preset, bit_depth=bit_depth, mask=mask, keep_size=True, cancel=cancel,
                                progress=lambda f, m: say(0.5 * f, m))
     say(0.5, Text("Measuring", "測定中").get())
-    result = measure_protection(rgba, protected, profile=preset.export.profile, cancel=cancel)
-    result["preset"] = preset.name
+    # The same fields as `evaluate --json`; the pictures are layers in memory, not files.
+    result = {"original": None, "protected": None,
+              **measure_protection(rgba, protected, profile=preset.export.profile, cancel=cancel)}
     if report_path is not None:
         from .report import write_report
 

@@ -222,7 +222,7 @@ def test_check_pixels_contract(tmp_path):
     result = evaluate.check_pixels(rgba, "standard", report_path=report, progress=lambda f, m: seen.append(f))
     assert np.array_equal(rgba, before), "the input is never touched"
     assert result["report"] == str(report) and Image.open(report).width == 1080
-    assert result["preset"] == "standard" and result["size"] == [96, 128]
+    assert result["original"] is None and result["protected"] is None and result["size"] == [96, 128]
     assert {"visibility", "latent", "verdict", "encoder", "postings"} <= set(result)
     assert seen[-1] == 1.0 and seen == sorted(seen)
     json.dumps(result)  # the bridge sends it as JSON

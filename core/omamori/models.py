@@ -83,27 +83,35 @@ class CloakModel:
         """float32 (H, W, 3) in [0, 1] -> pattern (H, W, 3) in [-1, 1]; tiled, blended, cancellable."""
         h, w = rgb.shape[:2]
         ph, pw = -h % FACTOR, -w % FACTOR
-        img = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
+        img = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge") \
+            if ph or pw else rgb
         H, W = img.shape[:2]
         tile = max(tile - tile % FACTOR, OVERLAP + 2 * FACTOR)
         (ys, th), (xs, tw) = _layout(H, tile), _layout(W, tile)
         out = np.zeros((H, W, 3), np.float32)
-        weight = np.zeros((H, W, 1), np.float32)
+        # The blend weights are separable (row ramp x column ramp), so their sum is too: two
+        # 1-D sums instead of a full-size weight image.
+        weight_y, weight_x = np.zeros(H, np.float32), np.zeros(W, np.float32)
         total, done = len(ys) * len(xs), 0
         for y in ys:
+            wy = _ramp(th, y > 0, y + th < H)
+            weight_y[y:y + th] += wy
             for x in xs:
                 if cancelled and cancelled():
                     raise Cancelled()
                 pat = self._run(img[y:y + th, x:x + tw], y, x)
-                wy = _ramp(th, y > 0, y + th < H)
                 wx = _ramp(tw, x > 0, x + tw < W)
-                wgt = (wy[:, None] * wx[None, :])[..., None]
-                out[y:y + th, x:x + tw] += pat * wgt
-                weight[y:y + th, x:x + tw] += wgt
+                pat *= wy[:, None, None]
+                pat *= wx[None, :, None]
+                out[y:y + th, x:x + tw] += pat
                 done += 1
                 if progress:
                     progress(done / total)
-        return (out / weight)[:h, :w]
+        for x in xs:
+            weight_x[x:x + tw] += _ramp(tw, x > 0, x + tw < W)
+        out /= weight_y[:, None, None]
+        out /= weight_x[None, :, None]
+        return out[:h, :w]
 
     def _run(self, tile: np.ndarray, top: int, left: int) -> np.ndarray:
         feeds = {"image": tile.transpose(2, 0, 1)[None].astype(np.float32)}
@@ -173,13 +181,23 @@ def protect(rgb: np.ndarray, model: CloakModel, epsilon: int, bit_depth: int = 8
             progress=None, cancelled=None) -> np.ndarray:
     """Adds epsilon/255 x pattern; returns RGB on the `bit_depth` grid whose change against the input
     (rounded to the same grid) is at most epsilon 8-bit levels: the bound holds after rounding."""
-    pattern = model.pattern(np.clip(rgb, 0.0, 1.0), progress, cancelled)
+    clipped = np.clip(rgb, 0.0, 1.0)
+    pattern = model.pattern(clipped, progress, cancelled)
     if bit_depth >= 32:
         return np.clip(rgb + np.clip(epsilon / 255.0 * pattern, -epsilon / 255.0, epsilon / 255.0), 0.0, 1.0)
     top = np.float32((1 << bit_depth) - 1)  # float32 holds these integers exactly (< 2**24)
     levels = np.float32(epsilon * int(top) // 255)  # exact: epsilon at 8 bits, epsilon*257 at 16 bits
-    base = np.rint(np.clip(rgb, 0.0, 1.0).astype(np.float32) * top)
-    out = np.clip(np.rint(base + levels * pattern), 0.0, top)
-    # Clip the final change in the pixel domain, after rounding, whatever the net or the blend produced.
-    out = base + np.clip(out - base, -levels, levels)
-    return (out / top).astype(np.float32)
+    base = np.rint(np.multiply(clipped, top, out=clipped), out=clipped)
+    # In place on the pattern (a full-size array of our own): rint(base + levels x pattern), clipped
+    # to the grid, then the change clipped in the pixel domain, after rounding, whatever the net or
+    # the blend produced.
+    out = np.ascontiguousarray(pattern)
+    out *= levels
+    out += base
+    np.rint(out, out=out)
+    np.clip(out, 0.0, top, out=out)
+    out -= base
+    np.clip(out, -levels, levels, out=out)
+    out += base
+    out /= top
+    return out

@@ -72,13 +72,15 @@ def posting_checklist(preset: presets.Preset) -> list[str]:
 
 
 def protect_file(path: str | Path, preset: presets.Preset, *, out_dir: str | Path | None = None,
-                 overwrite: bool = False, progress: ProgressFn | None = None,
+                 overwrite: bool = False, target: str | Path | None = None, progress: ProgressFn | None = None,
                  cancel: CancelToken | None = None) -> FileResult:
-    """Protects one file into ``<stem>-protected.<ext>``; never raises for bad input."""
+    """Protects one file into ``<stem>-protected.<ext>`` (or `target`, chosen by a batch);
+    never raises for bad input."""
     result = FileResult(input=str(path))
     try:
         picture = imageio.load(path)
-        target = export.protected_path(Path(path), out_dir, preset.export.format or picture.format)
+        target = Path(target) if target else export.protected_path(Path(path), out_dir,
+                                                                   preset.export.format or picture.format)
         info = export_pixels(picture.pixels, preset, target, bit_depth=picture.bit_depth, overwrite=overwrite,
                              source=picture, progress=progress, cancel=cancel)
     except OmamoriError as err:

@@ -85,13 +85,9 @@ def test_usage_errors_exit_2_before_touching_files(capsys, picture):
 
 def test_apply_runs_one_filter_with_validated_settings(capsys, picture, tmp_path):
     code, out, _ = run(capsys, "apply", "noise", "--set", "amount=6", "--set", "seed=3", "--json",
-                       "--out", tmp_path / "o", picture)
-    assert code == 1  # the output folder does not exist: one clear error, not a traceback
-    (tmp_path / "o").mkdir()
-    code, out, _ = run(capsys, "apply", "noise", "--set", "amount=6", "--set", "seed=3", "--json",
-                       "--out", tmp_path / "o", picture)
-    result = json.loads(out)
-    assert code == 0 and result["ok"]
+                       "--out", tmp_path / "o" / "deeper", picture)
+    result = json.loads(out)  # the missing output folders were created
+    assert code == 0 and result["ok"] and result["output"] == str(tmp_path / "o" / "deeper" / "art-protected.png")
     delta = imageio.load(result["output"]).pixels - imageio.load(picture).pixels
     assert 0 < np.abs(delta).max() * 255 <= 6 * 6
 

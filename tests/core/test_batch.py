@@ -192,3 +192,36 @@ def test_file_results_are_plain_data():
     result = batch.internal_error("x.png", ValueError("bad"))
     copy = pickle.loads(pickle.dumps(result))
     assert isinstance(copy, FileResult) and copy.error == result.error and "ValueError" in copy.debug
+
+
+def test_ctrl_c_stops_a_parallel_batch_and_leaves_no_partial_file(tmp_path, monkeypatch, capsys):
+    inputs = [small_picture(tmp_path / "in" / f"p{i}.png", i) for i in range(6)]
+    real_wait, calls = batch.wait, []
+
+    def interrupted_wait(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # as if the user pressed Ctrl-C while the first two files were running
+            raise KeyboardInterrupt
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "wait", interrupted_wait)
+    code = main(["apply", "noise", "--jobs", "2", "--out", str(tmp_path / "out"), *map(str, inputs)])
+    assert code == 130 and "interrupted" in capsys.readouterr().err
+    written = sorted((tmp_path / "out").iterdir())
+    assert len(written) <= 2 and not [p for p in written if p.name.startswith(".")]
+    for path in written:  # a file that was finished before the flag reached it is whole
+        assert imageio.load(path).pixels.shape == (72, 96, 4)
+
+
+def test_messages_are_bilingual(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMAMORI_LANG", "ja")
+    art = tmp_path / "art"
+    small_picture(art / "a.png", 1)
+    small_picture(art / "sub" / "a.png", 2)
+    (art / "notes.txt").write_text("x")
+    planned = batch.plan([art], noise_preset(), tmp_path / "out")
+    assert planned.notices == [f"{art}: 画像 2 件。ほかのファイル 1 件は飛ばしました。"]
+    planned = batch.plan([art / "a.png", art / "sub" / "a.png"], noise_preset(), tmp_path / "out")
+    assert planned.tasks[1].notices == ("a-protected-2.png として書き出しました（a-protected.png はこの一括処理の別の入力が使います）。",)
+    (tmp_path / "out" / "a-protected.png").write_bytes(b"x")
+    assert "既に存在するため上書きしません" in batch.plan([art / "a.png"], noise_preset(), tmp_path / "out").tasks[0].error

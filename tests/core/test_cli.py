@@ -180,3 +180,14 @@ def test_presets_list_reports_a_broken_user_file_and_goes_on(capsys, scratch_hom
     (scratch_home / "presets" / "broken.json").write_text("{not json")
     code, out, err = run(capsys, "presets", "list")
     assert code == 0 and "standard" in out and "broken.json" in err and err.count("\n") == 1
+
+
+def test_an_unexpected_error_outside_a_file_is_one_line(capsys, monkeypatch):
+    from omamori import cli
+
+    def broken(args):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(cli, "cmd_filters", broken)
+    code, out, err = run(capsys, "filters")
+    assert code == 1 and err == "omamori: internal error (KeyError: 'surprise'); run with --debug for details.\n"

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import traceback
+import warnings
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -125,8 +126,10 @@ def _default_target(path: Path, folder: Path, preset: presets.Preset) -> Path:
 def _sniff_format(path: Path) -> str | None:
     """The format from the file's header (no decoding); None when it cannot be told."""
     try:
-        with Image.open(path) as im:
-            return "JPEG" if im.format == "MPO" else im.format
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # size limits are the loader's to judge, in its own words
+            with Image.open(path) as im:
+                return "JPEG" if im.format == "MPO" else im.format
     except Exception:  # anything unreadable is reported by the worker, with its reason
         return None
 

@@ -225,3 +225,13 @@ def test_messages_are_bilingual(tmp_path, monkeypatch):
     assert planned.tasks[1].notices == ("a-protected-2.png として書き出しました（a-protected.png はこの一括処理の別の入力が使います）。",)
     (tmp_path / "out" / "a-protected.png").write_bytes(b"x")
     assert "既に存在するため上書きしません" in batch.plan([art / "a.png"], noise_preset(), tmp_path / "out").tasks[0].error
+
+
+def test_planning_a_huge_picture_says_nothing_of_its_own(tmp_path, monkeypatch, recwarn):
+    """The header is read for the output name only: limits are the loader's one line, later."""
+    from PIL import Image
+
+    art = small_picture(tmp_path / "art.png", 1)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4000)  # 6912 pixels: a warning, not an error
+    assert batch.plan([art], noise_preset(), None).tasks[0].target == str(tmp_path / "art-protected.png")
+    assert not recwarn.list

@@ -91,8 +91,9 @@ class CloakModel:
         mode = "reflect" if min(h, w) > 1 else "edge"
         tile = max(tile - tile % FACTOR, OVERLAP + 2 * FACTOR)
         (ys, th), (xs, tw) = _layout(H, tile), _layout(W, tile)
-        out = np.zeros((h, w, 3), np.float32) if out is None else out
-        out[...] = 0.0
+        out = np.empty((h, w, 3), np.float32) if out is None else out
+        if len(ys) * len(xs) > 1:
+            out[...] = 0.0
         # The blend weights are separable (row ramp x column ramp), so their sum is too: two
         # 1-D sums instead of a full-size weight image.
         weight_y, weight_x = np.zeros(h, np.float32), np.zeros(w, np.float32)
@@ -104,18 +105,22 @@ class CloakModel:
                 if cancelled and cancelled():
                     raise Cancelled()
                 part = np.clip(rgb[y:y + th, x:x + tw], 0.0, 1.0)
-                part = np.pad(part, ((0, th - part.shape[0]), (0, tw - part.shape[1]), (0, 0)), mode=mode)
+                if part.shape[:2] != (th, tw):
+                    part = np.pad(part, ((0, th - part.shape[0]), (0, tw - part.shape[1]), (0, 0)), mode=mode)
                 pat = self._run(part, y, x)[:h - y, :w - x]
-                pat *= wy[:, None, None]
-                pat *= _ramp(tw, x > 0, x + tw < W)[None, :w - x, None]
-                out[y:y + th, x:x + tw] += pat
+                if total == 1:  # one tile: its weights are all 1
+                    out[...] = pat
+                else:
+                    pat *= wy[:, None, None]
+                    pat *= _ramp(tw, x > 0, x + tw < W)[None, :w - x, None]
+                    out[y:y + th, x:x + tw] += pat
                 done += 1
                 if progress:
                     progress(done / total)
-        for x in xs:
-            weight_x[x:x + tw] += _ramp(tw, x > 0, x + tw < W)[:w - x]
-        out /= weight_y[:, None, None]
-        out /= weight_x[None, :, None]
+        if total > 1:
+            for x in xs:
+                weight_x[x:x + tw] += _ramp(tw, x > 0, x + tw < W)[:w - x]
+            in_bands(out, lambda band, rows: _normalise(band, weight_y[rows], weight_x))
         return out
 
     def _run(self, tile: np.ndarray, top: int, left: int) -> np.ndarray:
@@ -195,9 +200,24 @@ def protect(rgb: np.ndarray, model: CloakModel, epsilon: int, bit_depth: int = 8
         return np.clip(out, 0.0, 1.0, out=out)
     top = np.float32((1 << bit_depth) - 1)  # float32 holds these integers exactly (< 2**24)
     levels = np.float32(epsilon * int(top) // 255)  # exact: epsilon at 8 bits, epsilon*257 at 16 bits
-    for start in range(0, out.shape[0], ROWS):
-        _round_into_budget(out[start:start + ROWS], rgb[start:start + ROWS], top, levels)
+    in_bands(out, lambda band, rows: _round_into_budget(band, rgb[rows], top, levels))
     return out
+
+
+def in_bands(array: np.ndarray, update: Callable[[np.ndarray, slice], None]) -> None:
+    """Calls update(band, rows) on contiguous bands of ROWS rows and writes them back: elementwise work
+    on a strided view (RGB inside RGBA) is several times slower than on a contiguous copy of a band."""
+    for start in range(0, array.shape[0], ROWS):
+        rows = slice(start, start + ROWS)
+        band = np.ascontiguousarray(array[rows])
+        update(band, rows)
+        if not array.flags.c_contiguous:  # else the band was a view and is already in place
+            array[rows] = band
+
+
+def _normalise(band: np.ndarray, weight_y: np.ndarray, weight_x: np.ndarray) -> None:
+    band /= weight_y[:, None, None]
+    band /= weight_x[None, :, None]
 
 
 def _round_into_budget(pattern: np.ndarray, rgb: np.ndarray, top: np.float32, levels: np.float32) -> None:

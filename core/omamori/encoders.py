@@ -2,9 +2,10 @@
 
 PNG is lossless at every compression level, so the level only trades bytes for time.
 Measured with tests/benchmarks/bench_encoders.py (README "Speed"): zlib level 1 with
-libpng's fast filter set (none, sub, up) writes protected paintings several times faster
-than level 6, with files about 12 % larger; OpenCV's encoder beat Pillow's and
-imagecodecs' at every level tried, so no extra dependency is needed."""
+libpng's fast filter set (none, sub, up) wrote a guard-protected 2048² painting 1.8x and
+the plain painting 2.9x faster than level 6, files 8 % larger. On the protected picture
+it was also faster than Pillow's and imagecodecs' (libpng, spng) encoders at level 1;
+imagecodecs was faster on the unprotected one, not enough to add a 45 MB dependency."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Package discovery (`packages.find` in core/) never sees the repository-level folders, so
 the `package-dir` entries for them in pyproject.toml put nothing in the wheel. Copied here:
-`gimp_plugin/` and `krita_plugin/` to omamori/_hosts/ (omamori.hosts.plugin_source) and
+`gimp_plugin/` and `krita_plugin/` to omamori/_plugins/ (omamori.installers.plugin_source) and
 the shipped models (models/*.onnx, *.json) to omamori/_models/ (omamori.models)."""
 
 import glob
@@ -19,7 +19,7 @@ class BuildPyWithData(build_py):
         super().run()
         for folder in PLUGIN_FOLDERS:
             if os.path.isdir(folder):
-                self.copy_tree(folder, os.path.join(self.build_lib, "omamori", "_hosts", folder))
+                self.copy_tree(folder, os.path.join(self.build_lib, "omamori", "_plugins", folder))
         models = os.path.join(self.build_lib, "omamori", "_models")
         for path in glob.glob("models/*.onnx") + glob.glob("models/*.json"):
             self.mkpath(models)

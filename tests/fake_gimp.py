@@ -1,6 +1,6 @@
-"""A small fake of the `gi` modules GIMP 3 plug-ins use (Gimp, GimpUi, Gegl, GLib, GObject).
+"""A small fake of the `gi` modules GIMP 3 plug-ins use (Gimp, GimpUi, Gegl, GLib, GObject, Gio, Gtk).
 
-Just enough of the API for gimp_plugin/omamori/omamori.py to register its procedures and run
+Just enough of the API for gimp_plugin/omamori/ (omamori.py and omamori_gimp/) to register its procedures and run
 them on in-memory images, recording what it did (undo groups, shadow writes, messages) so that
 tests can check the adapter's logic without GIMP. Pixel buffers hold raw bytes in whatever babl
 format the plug-in asks for; the fake does no conversion and records the format instead.
@@ -25,6 +25,9 @@ Precision = _Enum("Precision", "U8_NON_LINEAR U8_LINEAR U16_NON_LINEAR U16_PERCE
 MergeType = _Enum("MergeType", "CLIP_TO_IMAGE")
 FileChooserAction = _Enum("FileChooserAction", "SAVE OPEN")
 AbyssPolicy = _Enum("AbyssPolicy", "CLAMP NONE")
+ResponseType = _Enum("ResponseType", "YES NO")
+MessageType = _Enum("MessageType", "QUESTION")
+ButtonsType = _Enum("ButtonsType", "YES_NO")
 
 
 class ProcedureSensitivityMask(enum.IntFlag):
@@ -43,6 +46,11 @@ class Log:
     def __init__(self):
         self.calls = []
         self.messages = []
+        self.questions = []   # texts of yes/no questions asked
+        self.answers = []     # what the user answers them, in order
+        self.opened = []      # images opened from files
+        self.displays = []    # images shown in a new view
+        self.dialog_ok = True  # whether the user presses OK in procedure dialogs
 
 
 LOG = Log()
@@ -156,6 +164,7 @@ class Image:
         self.undo_groups = 0
         self.deleted = False
         self.duplicates = []
+        self.path, self.dirty = None, False
 
     def get_base_type(self):
         return self.base
@@ -200,6 +209,66 @@ class Image:
 
     def delete(self):
         self.deleted = True
+
+    def clean_all(self):
+        LOG.calls.append(("clean-all", self.path))
+        self.dirty = False
+
+
+def file_load(run_mode, gfile):
+    """An opened picture file: a one-layer image remembering its path."""
+    LOG.calls.append(("file-load", gfile.get_path()))
+    image = Image()
+    image.path, image.dirty = gfile.get_path(), True
+    LOG.opened.append(image)
+    return image
+
+
+class Display:
+    @classmethod
+    def new(cls, image):
+        LOG.calls.append(("display", image.path))
+        LOG.displays.append(image)
+        return cls()
+
+
+class ProcedureDialog:
+    """GimpUi's procedure dialog: records what was put in it; OK unless LOG.dialog_ok says otherwise."""
+
+    @classmethod
+    def new(cls, procedure, config, title):
+        LOG.calls.append(("dialog", procedure.name, title))
+        return cls()
+
+    def __getattr__(self, name):  # fill, fill_box, get_int_combo, …
+        return lambda *args: LOG.calls.append(("dialog-" + name,) + args)
+
+    def run(self):
+        return LOG.dialog_ok
+
+    def destroy(self):
+        pass
+
+
+class IntStore:
+    def append(self):
+        return object()
+
+    def set_value(self, row, column, value):
+        pass
+
+
+class MessageDialog:
+    """Gtk's question dialog: answers with LOG.answers (YES unless a test says otherwise)."""
+
+    def __init__(self, message_type=None, buttons=None, text=""):
+        LOG.questions.append(text)
+
+    def run(self):
+        return LOG.answers.pop(0) if LOG.answers else ResponseType.YES
+
+    def destroy(self):
+        pass
 
 
 class File:
@@ -339,17 +408,22 @@ def install(directory):
         RunMode=RunMode, PDBStatusType=PDBStatusType, PDBProcType=PDBProcType, ImageBaseType=ImageBaseType,
         Precision=Precision, MergeType=MergeType, FileChooserAction=FileChooserAction,
         ProcedureSensitivityMask=ProcedureSensitivityMask, PlugIn=PlugIn, ImageProcedure=Procedure,
-        Layer=Layer, Selection=Selection, Choice=Choice,
+        Layer=Layer, Selection=Selection, Choice=Choice, Display=Display, file_load=file_load,
         progress_init=_record("progress-init"), progress_update=_record("progress"),
         progress_set_text=_record("progress-text"), progress_end=_record("progress-end"),
         displays_flush=_record("flush-displays"), directory=lambda: str(directory),
         message=lambda text: LOG.messages.append(text), main=lambda *a: None)
-    GimpUi = types.SimpleNamespace(init=_record("ui-init"), ProcedureDialog=None)
+    GimpUi = types.SimpleNamespace(init=_record("ui-init"), ProcedureDialog=ProcedureDialog, IntStore=IntStore,
+                                   IntStoreColumns=types.SimpleNamespace(VALUE=0, LABEL=1))
     Gegl = types.SimpleNamespace(Rectangle=Rectangle, Color=Color, AbyssPolicy=AbyssPolicy, init=lambda argv: None)
     GLib = types.SimpleNamespace(Error=Error)
     GObject = types.SimpleNamespace(ParamFlags=ParamFlags, Value=Value, TYPE_STRING="gchararray")
+    Gio = types.SimpleNamespace(File=File)
+    Gtk = types.SimpleNamespace(MessageDialog=MessageDialog, MessageType=MessageType, ButtonsType=ButtonsType,
+                                ResponseType=ResponseType)
     repository = types.ModuleType("gi.repository")
-    for name, module in dict(Gimp=Gimp, GimpUi=GimpUi, Gegl=Gegl, GLib=GLib, GObject=GObject).items():
+    modules = dict(Gimp=Gimp, GimpUi=GimpUi, Gegl=Gegl, GLib=GLib, GObject=GObject, Gio=Gio, Gtk=Gtk)
+    for name, module in modules.items():
         setattr(repository, name, module)
     gi = types.ModuleType("gi")
     gi.require_version = lambda *a: None

@@ -3,6 +3,7 @@
 What the real GIMP does with these calls is checked in tests/hosts/test_gimp_real.py."""
 
 import importlib.util
+import json
 import os
 import stat
 import sys
@@ -12,8 +13,11 @@ from pathlib import Path
 import pytest
 
 import fake_gimp as fg
+from omamori.bridge import hostkit
 
-PLUGIN = Path(__file__).resolve().parents[1] / "gimp_plugin" / "omamori" / "omamori.py"
+PLUGIN_DIR = Path(__file__).resolve().parents[1] / "gimp_plugin" / "omamori"
+PLUGIN = PLUGIN_DIR / "omamori.py"
+PACKAGE = "omamori_gimp"  # the plug-in's helper modules, beside omamori.py
 
 FILTERS = [
     {"name": "noise", "label": {"en": "Noise", "ja": "ノイズ"}, "help": {"en": "h", "ja": "h"}, "params": [
@@ -49,13 +53,18 @@ PRESETS = [
 ]
 
 
+CHECK_RESULT = {"latent_distortion": 0.42, "psnr": 38.5, "verdict": "Protected / 保護されています",
+                "posted": [{"profile": "x", "latent_distortion": 0.3}]}
+
+
 class FakeBridge:
     """Records calls; `process` returns the input with every byte inverted (any change will do)."""
 
     instances = []
 
-    def __init__(self, fail=None, result_size=None):
+    def __init__(self, fail=None, result_size=None, report_dir=None):
         self.calls = []
+        self.report_dir = report_dir
         self.fail = fail
         self.result_size = result_size
 
@@ -78,9 +87,20 @@ class FakeBridge:
         size = self.result_size if self.result_size is not None else len(pixels)
         return bytes(255 - b for b in pixels[:size])
 
-    def export(self, pixels, width, height, layout, preset, path, on_progress=None):
+    def export(self, pixels, width, height, layout, preset, path, overwrite=True, on_progress=None):
         self.calls.append(("export", width, height, layout, preset, path))
+        self.overwrite = overwrite
         return {"output": path, "checklist": ["Turn off AI learning", "Check"], "notices": []}
+
+    def check(self, pixels, width, height, layout, preset, mask=None, on_progress=None, should_cancel=None):
+        """Answers like the worker's "check": the evaluate dict and a report picture of the caller's own."""
+        self.calls.append(("check", width, height, layout, preset, mask))
+        if self.fail:
+            raise self.fail
+        on_progress(0.5, "measuring")
+        report = Path(self.report_dir) / "omamori-report-test.png"
+        report.write_bytes(b"\x89PNG fake")
+        return {"result": dict(CHECK_RESULT, preset=preset), "report_png": str(report)}
 
     def preset(self, name):
         return next(p for p in PRESETS if p["name"] == name)
@@ -90,34 +110,49 @@ class FakeBridge:
         return {"path": "/home/u/presets/{}.json".format(preset["name"])}
 
 
-class BridgeError(Exception):
-    pass
+BridgeError, Cancelled = hostkit.BridgeError, hostkit.Cancelled  # as the real client raises them
 
 
-class Cancelled(BridgeError):
-    pass
+def forget_plugin_modules():
+    for name in [n for n in sys.modules if n.split(".")[0] == PACKAGE]:
+        del sys.modules[name]
 
 
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
-    """A freshly imported plug-in module with fake gi and a fake omamori_bridge."""
+    """A freshly imported plug-in (entry and omamori_gimp/) with fake gi and a fake omamori_bridge."""
     for name in ("gi", "gi.repository"):  # restored after the test, whatever was there
         monkeypatch.setitem(sys.modules, name, None)
     fg.install(tmp_path)
     fg.LOG.__init__()
     FakeBridge.instances.clear()
-    FakeBridge.next_options = {}
+    FakeBridge.next_options = {"report_dir": str(tmp_path)}
     bridge_module = types.ModuleType("omamori_bridge")
     bridge_module.Bridge, bridge_module.BridgeError, bridge_module.Cancelled = FakeBridge, BridgeError, Cancelled
+    # instead of omamori_bridge.py, which install copies in
+    monkeypatch.setitem(sys.modules, "omamori_bridge", bridge_module)
+    monkeypatch.setitem(sys.modules, "omamori_hostkit", hostkit)  # install copies it in as omamori_hostkit.py
+    monkeypatch.syspath_prepend(str(PLUGIN_DIR))  # as GIMP runs the script: its folder comes first
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # no __pycache__ in the shipped plug-in folder
+    forget_plugin_modules()  # each test imports against its own fake gi
     spec = importlib.util.spec_from_file_location("omamori_gimp_plugin_under_test", PLUGIN)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module._BRIDGE_MODULE = bridge_module  # instead of omamori_bridge.py, which install copies in
-    return module
+    yield module
+    forget_plugin_modules()
 
 
 def procedure(plugin, name):
     return plugin.Omamori().do_create_procedure(plugin.PREFIX + name)
+
+
+def part(name):
+    """One of the plug-in's modules in omamori_gimp/ (imported by the plugin fixture)."""
+    return importlib.import_module(PACKAGE + "." + name)
+
+
+def catalog(plugin):
+    return plugin.Omamori().engine().catalog()
 
 
 def bridge():
@@ -127,7 +162,7 @@ def bridge():
 def test_registers_fixed_and_per_filter_procedures(plugin):
     names = plugin.Omamori().do_query_procedures()
     assert names == ["plug-in-omamori-protect", "plug-in-omamori-export", "plug-in-omamori-save-preset",
-                     "plug-in-omamori-noise", "plug-in-omamori-watermark"]
+                     "plug-in-omamori-check", "plug-in-omamori-noise", "plug-in-omamori-watermark"]
     protect = procedure(plugin, "protect")
     assert protect.menu_paths == ["<Image>/Filters/Omamori"]
     assert protect.arguments["preset"][:2] == ("string", False)
@@ -142,7 +177,7 @@ def test_filter_arguments_come_from_the_declaration(plugin):
     assert noise["kind"][0] == "choice" and noise["kind"][3][1] == "gaussian"
     assert [nick for nick, _ in noise["kind"][3][0].items] == ["gaussian", "uniform"]
     assert noise["luminance-only"] == ("boolean", False, "Luminance only", (False,))
-    assert noise["seed"][3] == (0, plugin.INT_LIMIT, 0)  # no declared max: GIMP still needs one
+    assert noise["seed"][3] == (0, hostkit.INT32_MAX, 0)  # no declared max: GIMP still needs one
     # Beyond GIMP's 32-bit ints (a 32-bit author id): a double argument, sent back as an int.
     assert noise["author-id"] == ("double", False, "Author id", (0.0, 4294967295.0, 7.0))
     watermark = procedure(plugin, "watermark").arguments
@@ -164,13 +199,14 @@ def test_japanese_labels(plugin, monkeypatch):
     assert procedure(plugin, "protect").menu_label == "保護(_P)…"
     monkeypatch.delenv("OMAMORI_LANG")
     monkeypatch.setenv("LANGUAGE", "ja_JP:en")  # what GIMP sets from its UI-language preference
-    assert plugin.language() == "ja"
+    assert part("strings").language() == "ja"
 
 
 def test_registration_survives_a_missing_environment(plugin):
     FakeBridge.next_options = {"fail": "describe"}
     names = plugin.Omamori().do_query_procedures()
-    assert names == ["plug-in-omamori-protect", "plug-in-omamori-export", "plug-in-omamori-save-preset"]
+    assert names == ["plug-in-omamori-protect", "plug-in-omamori-export", "plug-in-omamori-save-preset",
+                     "plug-in-omamori-check"]
     assert procedure(plugin, "protect").arguments["preset"][3] == ("standard",)
 
 
@@ -198,7 +234,7 @@ def test_protect_in_place_one_undo_group(plugin, precision, fmt, layout):
     assert ("progress", 0.5) in fg.LOG.calls
 
 
-def test_size_steps_are_left_to_export(plugin):
+def test_size_steps_are_left_to_export(plugin, tmp_path):
     assert "plug-in-omamori-resize" not in plugin.Omamori().do_query_procedures()
     image = fg.Image()
     proc = procedure(plugin, "protect")
@@ -206,7 +242,7 @@ def test_size_steps_are_left_to_export(plugin):
     assert ret.status == fg.PDBStatusType.SUCCESS
     assert bridge().calls[0][4] == "x"  # the core skips size steps for layers (tests/core/test_bridge.py)
     export = procedure(plugin, "export")
-    export(fg.RunMode.NONINTERACTIVE, image, export.config(preset="x", file=fg.File("/tmp/o.png")))
+    export(fg.RunMode.NONINTERACTIVE, image, export.config(preset="x", file=fg.File(str(tmp_path / "o.png"))))
     assert bridge().calls[-1][4] == "x"  # the export keeps the whole preset
 
 
@@ -340,30 +376,30 @@ def test_save_preset_from_a_named_preset(plugin):
 def test_dialog_values_follow_the_chosen_preset(plugin):
     proc = procedure(plugin, "protect")
     config = proc.config()
-    plugin.load_preset_into_config(config, "standard")
+    plugin.dialogs.load_preset_into_config(config, catalog(plugin), "standard")
     assert config.get_property("use-noise") is True and config.get_property("noise-amount") == 0.05
     assert config.get_property("use-watermark") is False
     config.set_property("noise-amount", 0.1)
     config.set_property("noise-kind", 1)
     config.set_property("use-watermark", True)
-    preset = plugin.dialog_preset(config, "standard")
+    preset = plugin.dialogs.dialog_preset(config, catalog(plugin), "standard")
     assert [s["filter"] for s in preset["steps"]] == ["noise", "watermark"]
     assert preset["steps"][0]["params"]["amount"] == 0.1 and preset["name"] == "standard"
     assert preset["steps"][0]["params"]["kind"] == "uniform"
     assert preset["steps"][1]["params"]["color"] == "#ffffff"
     config.set_property("preset-index", 1)
-    assert plugin.chosen_preset(config) == "light" and config.get_property("preset") == "light"
+    assert plugin.dialogs.chosen_preset(config, catalog(plugin)) == "light" and config.get_property("preset") == "light"
 
 
-def test_missing_bridge_says_how_to_fix_it(plugin):
-    plugin._BRIDGE_MODULE = None  # a bare checkout has no omamori_bridge.py beside the plug-in
+def test_missing_bridge_says_how_to_fix_it(plugin, monkeypatch):
+    monkeypatch.setitem(sys.modules, "omamori_bridge", None)  # a bare checkout has no omamori_bridge.py
     proc = procedure(plugin, "protect")
     ret = proc(fg.RunMode.NONINTERACTIVE, fg.Image(), proc.config())
     assert ret.status == fg.PDBStatusType.EXECUTION_ERROR and "omamori install gimp" in ret.error.message
 
 
 def test_install_and_uninstall(tmp_path):
-    from omamori.hosts import gimp
+    from omamori.installers import gimp
 
     installed = gimp.install(home=tmp_path)
     folder = tmp_path / ".config" / "GIMP" / "3.0" / "plug-ins" / "omamori"
@@ -372,16 +408,20 @@ def test_install_and_uninstall(tmp_path):
     assert script.read_bytes() == PLUGIN.read_bytes()
     assert script.stat().st_mode & stat.S_IXUSR
     assert (folder / "omamori_bridge.py").exists()
-    import json
     assert json.loads((folder / "omamori.json").read_text())["python"] == sys.executable
     gimp.install(home=tmp_path)  # again: replaces, never nests
-    assert sorted(p.name for p in folder.iterdir()) == ["omamori.json", "omamori.py", "omamori_bridge.py"]
+    assert sorted(p.name for p in folder.iterdir()) == ["omamori.json", "omamori.py", "omamori_bridge.py",
+                                                        PACKAGE, "omamori_hostkit.py"]
+    # The whole plug-in folder, helper modules included (GIMP imports them from beside the script).
+    sources = sorted(p.relative_to(PLUGIN_DIR) for p in (PLUGIN_DIR / PACKAGE).glob("*.py"))
+    assert sources and sorted(p.relative_to(folder) for p in (folder / PACKAGE).glob("*.py")) == sources
+    assert all((folder / p).read_bytes() == (PLUGIN_DIR / p).read_bytes() for p in sources)
     assert gimp.uninstall(home=tmp_path) == [folder] and not folder.exists()
     assert gimp.uninstall(home=tmp_path) == []
 
 
 def test_install_follows_gimp3_directory(tmp_path, monkeypatch):
-    from omamori.hosts import gimp
+    from omamori.installers import gimp
 
     monkeypatch.setenv("GIMP3_DIRECTORY", str(tmp_path / "gimpdir"))
     assert gimp.plugin_dir() == tmp_path / "gimpdir" / "plug-ins" / "omamori"
@@ -396,11 +436,12 @@ def test_protect_dialog_opens_on_the_presets_own_steps(plugin):
         def __getattr__(self, name):
             return lambda *args: calls.append((name,) + args)
 
-    plugin.GimpUi.IntStore = type("IntStore", (), {"append": lambda self: object(), "set_value": lambda *a: None})
-    plugin.GimpUi.IntStoreColumns = type("Columns", (), {"VALUE": 0, "LABEL": 3})
+    plugin.dialogs.GimpUi.IntStore = type("IntStore", (), {"append": lambda self: object(),
+                                                           "set_value": lambda *a: None})
+    plugin.dialogs.GimpUi.IntStoreColumns = type("Columns", (), {"VALUE": 0, "LABEL": 3})
     proc = procedure(plugin, "protect")
     config = proc.config(preset="light")
-    plugin.fill_protect_dialog(Dialog(), config)
+    plugin.dialogs.fill_protect_dialog(Dialog(), config, catalog(plugin))
     notebook = next(c for c in calls if c[0] == "fill_notebook")
     assert notebook[3] == ["frame-watermark", "frame-noise"]
     assert ("get_int_combo", "preset-index") == next(c for c in calls if c[0] == "get_int_combo")[:2]
@@ -413,5 +454,128 @@ def test_worker_answers_in_gimps_language(plugin, monkeypatch):
     monkeypatch.delenv("OMAMORI_LANG")
     monkeypatch.setenv("LANGUAGE", "ja")
     monkeypatch.setenv("LANG", "en_US.UTF-8")  # the bridge alone would pick English from this
-    plugin.bridge()
+    plugin.Omamori().engine().bridge()
     assert os.environ["OMAMORI_LANG"] == "ja"
+
+
+INSTALLED_RUN = """
+import json, runpy, sys
+tests, folder, gimp_dir = sys.argv[1:4]
+sys.path.insert(0, tests)
+import fake_gimp
+fake_gimp.install(gimp_dir)
+sys.path.insert(0, folder)  # as GIMP runs the script: its own folder first on sys.path
+entry = runpy.run_path(folder + "/omamori.py", run_name="omamori_plugin")
+names = entry["Omamori"]().do_query_procedures()
+modules = {name: sys.modules[name].__file__ for name in ("omamori_gimp", "omamori_hostkit", "omamori_bridge")}
+print(json.dumps({"names": names, "modules": modules}))
+"""
+
+
+def test_installed_folder_runs_on_its_own(tmp_path):
+    """The installed folder alone (fake gi, no checkout on sys.path) registers the core's real filters."""
+    import subprocess
+
+    from omamori.installers import gimp
+
+    folder = gimp.install(home=tmp_path)[0]
+    proc = subprocess.run([sys.executable, "-I", "-c", INSTALLED_RUN, str(Path(__file__).parent), str(folder),
+                           str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert all(path.startswith(str(folder)) for path in out["modules"].values()), out["modules"]
+    assert {"plug-in-omamori-protect", "plug-in-omamori-check", "plug-in-omamori-noise"} <= set(out["names"])
+
+
+
+def test_check_returns_the_report_as_json_and_leaves_the_image(plugin, tmp_path):
+    image = fg.Image(precision=fg.Precision.U16_PERCEPTUAL)
+    image.selection = fg.Drawable(image, "selection", 4, 3, fill=b"\x80")
+    proc = procedure(plugin, "check")
+    assert proc.returns == ["result-json"] and proc.arguments["preset"][:2] == ("string", False)
+    ret = proc(fg.RunMode.NONINTERACTIVE, image, proc.config(preset="light"))
+    assert ret.status == fg.PDBStatusType.SUCCESS, ret.error.message
+    assert json.loads(ret.values[1]) == dict(CHECK_RESULT, preset="light")  # the worker's dict, as JSON
+    assert bridge().calls == [("check", 4, 3, "RGBA16", "light", b"\x80" * 12)]
+    # Only read: no write, no undo step; headless, so no new view; the report file is not left behind.
+    calls = [c[0] for c in fg.LOG.calls]
+    assert image.layers[0].written is None and "undo-start" not in calls and "shadow-set" not in calls
+    assert not fg.LOG.displays and not list(tmp_path.glob("omamori-report-*"))
+    assert ("progress", 0.5) in fg.LOG.calls
+
+
+def test_check_interactive_shows_the_report_picture_in_a_new_view(plugin, tmp_path):
+    image = fg.Image()
+    proc = procedure(plugin, "check")
+    config = proc.config(preset="standard")
+    ret = proc(fg.RunMode.INTERACTIVE, image, config)
+    assert ret.status == fg.PDBStatusType.SUCCESS, ret.error.message
+    report = str(tmp_path / "omamori-report-test.png")
+    assert [shown.path for shown in fg.LOG.displays] == [report]
+    assert not fg.LOG.displays[0].dirty  # closing the report asks nothing
+    assert not Path(report).exists()  # loaded into GIMP, then the temporary file removed
+    assert json.loads(ret.values[1])["verdict"] == CHECK_RESULT["verdict"]
+    assert image.layers[0].written is None and image.undo_groups == 0
+    assert ("dialog-fill", ["preset-index"]) in fg.LOG.calls
+
+
+def test_check_cancelled_in_its_dialog_does_nothing(plugin):
+    fg.LOG.dialog_ok = False
+    proc = procedure(plugin, "check")
+    ret = proc(fg.RunMode.INTERACTIVE, fg.Image(), proc.config())
+    assert ret.status == fg.PDBStatusType.CANCEL and not bridge().calls
+
+
+@pytest.mark.parametrize("failure, status", [
+    (BridgeError("Omamori: preset 'x' not found"), fg.PDBStatusType.EXECUTION_ERROR),
+    (Cancelled("Cancelled."), fg.PDBStatusType.CANCEL),
+])
+def test_check_failures_come_back_as_a_status(plugin, failure, status, tmp_path):
+    FakeBridge.next_options = {"fail": failure, "report_dir": str(tmp_path)}
+    image = fg.Image()
+    proc = procedure(plugin, "check")
+    ret = proc(fg.RunMode.INTERACTIVE, image, proc.config())
+    assert ret.status == status and not fg.LOG.displays and image.layers[0].written is None
+    if status == fg.PDBStatusType.EXECUTION_ERROR:
+        assert ret.error.message == str(failure)
+
+
+def test_check_refuses_indexed_images_like_protect(plugin):
+    proc = procedure(plugin, "check")
+    ret = proc(fg.RunMode.NONINTERACTIVE, fg.Image(base=fg.ImageBaseType.INDEXED), proc.config())
+    assert ret.status == fg.PDBStatusType.EXECUTION_ERROR and "RGB" in ret.error.message
+    assert not bridge().calls
+
+
+def test_export_never_replaces_a_file_from_a_script(plugin, tmp_path):
+    out = tmp_path / "art.png"
+    out.write_bytes(b"the artist's own file")
+    proc = procedure(plugin, "export")
+    assert proc.arguments["overwrite"] == ("boolean", False, "Replace an existing file", (False,))
+    ret = proc(fg.RunMode.NONINTERACTIVE, fg.Image(), proc.config(file=fg.File(str(out))))
+    assert ret.status == fg.PDBStatusType.EXECUTION_ERROR
+    assert str(out) in ret.error.message and "overwrite" in ret.error.message and "\n" not in ret.error.message
+    assert not bridge().calls and out.read_bytes() == b"the artist's own file"  # refused before any work
+    ret = proc(fg.RunMode.NONINTERACTIVE, fg.Image(), proc.config(file=fg.File(str(out)), overwrite=True))
+    assert ret.status == fg.PDBStatusType.SUCCESS and bridge().overwrite is True
+
+
+def test_export_to_a_new_file_asks_nothing_and_never_overwrites(plugin, tmp_path):
+    proc = procedure(plugin, "export")
+    ret = proc(fg.RunMode.INTERACTIVE, fg.Image(), proc.config(file=fg.File(str(tmp_path / "new.png"))))
+    assert ret.status == fg.PDBStatusType.SUCCESS and not fg.LOG.questions
+    assert bridge().overwrite is False  # a file appearing meanwhile is still not replaced by the worker
+
+
+@pytest.mark.parametrize("answer", [fg.ResponseType.NO, fg.ResponseType.YES])
+def test_export_asks_before_replacing_in_the_dialog(plugin, tmp_path, answer):
+    out = tmp_path / "art.png"
+    out.write_bytes(b"old")
+    fg.LOG.answers = [answer]
+    proc = procedure(plugin, "export")
+    ret = proc(fg.RunMode.INTERACTIVE, fg.Image(), proc.config(file=fg.File(str(out))))
+    assert len(fg.LOG.questions) == 1 and str(out) in fg.LOG.questions[0]
+    if answer == fg.ResponseType.NO:
+        assert ret.status == fg.PDBStatusType.CANCEL and not bridge().calls
+    else:
+        assert ret.status == fg.PDBStatusType.SUCCESS and bridge().overwrite is True

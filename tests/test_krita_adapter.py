@@ -7,11 +7,14 @@ __init__ (which registers with Krita), so everything below runs without Krita or
 
 from __future__ import annotations
 
+import configparser
 import importlib
 import importlib.util
 import json
+import os
 import struct
 import sys
+import tempfile
 import types
 import zipfile
 from pathlib import Path
@@ -22,12 +25,14 @@ import fake_krita
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "krita_plugin"
-CLIENT = REPO / "core" / "omamori" / "bridge" / "client.py"
+BRIDGE = REPO / "core" / "omamori" / "bridge"
 
 
-def load_client():
-    spec = importlib.util.spec_from_file_location("omamori_krita.omamori_bridge", CLIENT)
+def load_beside(name, path):
+    """A module as `omamori install krita` puts it beside the package (omamori_krita.NAME)."""
+    spec = importlib.util.spec_from_file_location(f"omamori_krita.{name}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -53,10 +58,22 @@ class FakeBridge:
         self._work(on_progress, should_cancel)
         return bytes(255 - b for b in pixels)
 
-    def export(self, pixels, width, height, layout, preset, path, on_progress=None, should_cancel=None):
+    def export(self, pixels, width, height, layout, preset, path, overwrite=False, on_progress=None,
+               should_cancel=None):
         self.calls.append(("export", width, height, layout, preset, path, pixels))
+        self.overwrite = overwrite
         self._work(on_progress, should_cancel)
         return {"output": path, "checklist": ["X: turn off Grok training"], "notices": []}
+
+    def check(self, pixels, width, height, layout, preset, mask=None, on_progress=None, should_cancel=None):
+        """As the client answers "check": the evaluate dict and a report picture of its own."""
+        self.calls.append(("check", width, height, layout, preset, mask, pixels))
+        self._work(on_progress, should_cancel)
+        handle, picture = tempfile.mkstemp(suffix=".png")
+        os.write(handle, b"\x89PNG report")
+        os.close(handle)
+        return {"result": {"verdict": "well protected", "latent": {"r": 0.41}, "report": "/gone/report.png"},
+                "report_png": picture}
 
 
 @pytest.fixture
@@ -69,10 +86,12 @@ def kp(monkeypatch):
     package = types.ModuleType("omamori_krita")
     package.__path__ = [str(PLUGIN / "omamori_krita")]
     monkeypatch.setitem(sys.modules, "omamori_krita", package)
-    client = load_client()
-    monkeypatch.setitem(sys.modules, "omamori_krita.omamori_bridge", client)
+    for name in ("omamori_hostkit", "omamori_bridge"):  # restored by monkeypatch after the test
+        monkeypatch.setitem(sys.modules, f"omamori_krita.{name}", None)
+    hostkit = load_beside("omamori_hostkit", BRIDGE / "hostkit.py")
+    client = load_beside("omamori_bridge", BRIDGE / "client.py")
     monkeypatch.setenv("OMAMORI_LANG", "en")
-    ns = types.SimpleNamespace(krita=krita, app=krita.app, client=client)
+    ns = types.SimpleNamespace(krita=krita, app=krita.app, client=client, hostkit=hostkit)
     for name in ("api", "controls", "engine", "host", "jobs", "strings"):
         setattr(ns, name, importlib.import_module(f"omamori_krita.{name}"))
     ns.bridge = FakeBridge(client)
@@ -192,7 +211,7 @@ def test_only_unlocked_paint_layers_are_written(kp):
 def test_a_wrong_sized_result_is_refused_before_touching_the_document(kp):
     doc = document(kp)
     kp.bridge.process = lambda *a, **k: b"\0" * 5
-    with pytest.raises(kp.strings.Problem, match="5 bytes"):
+    with pytest.raises(kp.hostkit.UserError, match="5 bytes"):
         kp.api.protect(doc)
     assert doc.undo_stack == []
 
@@ -208,6 +227,60 @@ def test_export_sends_the_flattened_image_and_leaves_the_document_unchanged(kp, 
     assert (op, w, h, layout, preset, path, pixels) == (
         "export", 4, 3, "BGRA16", "x-twitter", str(tmp_path / "post.png"), doc.projection)
     assert result["checklist"] and bytes(doc.active.data) == before and doc.undo_stack == []
+
+
+def test_export_replaces_a_file_only_when_asked(kp, tmp_path):
+    doc = document(kp)
+    kp.api.export_protected(doc, tmp_path / "post.png")
+    assert kp.bridge.overwrite is False
+    kp.api.export_protected(doc, tmp_path / "post.png", overwrite=True)
+    assert kp.bridge.overwrite is True
+
+
+# --- check ----------------------------------------------------------------------------------
+
+def test_check_measures_the_picture_and_leaves_the_document_untouched(kp):
+    doc = document(kp, "F16")
+    doc.projection = b"\x01" * (4 * 3 * 8)
+    mask = bytes([255, 0, 0, 0] * 3)
+    doc.setSelection(fake_krita.Selection(mask))
+    before = (list(doc.root.children), bytes(doc.active.data))
+    seen = []
+    report = kp.api.check(doc, preset="strong", on_progress=lambda f, m: seen.append(f))
+    op, w, h, layout, preset, sent_mask, pixels = kp.bridge.calls[0]
+    assert (op, w, h, layout, preset, sent_mask, pixels) == ("check", 4, 3, "BGRAF16", "strong", mask, doc.projection)
+    assert report == {"verdict": "well protected", "latent": {"r": 0.41}}  # no path into the worker's folder
+    assert (list(doc.root.children), bytes(doc.active.data)) == before and doc.undo_stack == [] and seen
+
+
+def test_check_keeps_the_report_picture_where_asked_and_never_over_a_file(kp, tmp_path):
+    doc = document(kp)
+    target = tmp_path / "report.png"
+    report = kp.api.check(doc, report_path=target)
+    assert report["report"] == str(target) and target.read_bytes() == b"\x89PNG report"
+    with pytest.raises(kp.strings.Problem, match="already exists"):
+        kp.api.check(doc, report_path=target)
+    assert target.read_bytes() == b"\x89PNG report" and sorted(p.name for p in tmp_path.iterdir()) == ["report.png"]
+
+
+def test_check_leaves_no_temporary_picture_behind(kp, monkeypatch):
+    pictures = []
+    real_check = kp.bridge.check
+
+    def check(*args, **kwargs):
+        answer = real_check(*args, **kwargs)
+        pictures.append(answer["report_png"])
+        return answer
+    monkeypatch.setattr(kp.bridge, "check", check)
+    kp.api.check(document(kp))
+    assert pictures and not os.path.exists(pictures[0])
+
+
+def test_a_cancelled_check_changes_nothing(kp):
+    doc = document(kp)
+    with pytest.raises(kp.client.Cancelled):
+        kp.api.check(doc, should_cancel=lambda: True)
+    assert len(doc.root.children) == 1 and doc.undo_stack == []
 
 
 def test_last_preset_is_remembered_for_the_protect_action(kp):
@@ -273,8 +346,8 @@ def test_edited_preset_keeps_unedited_values_and_drops_origin_fields(kp):
 # --- strings, language, engine set-up -------------------------------------------------
 
 def test_language_choice(kp, monkeypatch, tmp_path):
-    assert kp.strings.pick([None, "", "ja_JP.UTF-8", "en_US"]) == "ja"
-    assert kp.strings.pick(["C"]) == "en" and kp.strings.pick([]) == "en"
+    assert kp.hostkit.language_from([None, "", "ja_JP.UTF-8", "en_US"]) == "ja"
+    assert kp.hostkit.language_from(["C"]) == "en" and kp.hostkit.language_from([]) == "en"
     monkeypatch.delenv("OMAMORI_LANG")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.setenv("LANG", "en_US.UTF-8")
@@ -309,9 +382,19 @@ def installer():
     pytest.importorskip("numpy")  # the omamori package imports it
     sys.path.insert(0, str(REPO / "core"))
     try:
-        yield importlib.import_module("omamori.hosts.krita")
+        yield importlib.import_module("omamori.installers.krita")
     finally:
         sys.path.remove(str(REPO / "core"))
+
+
+def is_enabled(kritarc: Path) -> bool:
+    """What Krita reads: enable_omamori_krita=true under [python] (configparser is close enough here)."""
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read_string(kritarc.read_bytes().decode("utf-8-sig", "replace"))
+    except (OSError, configparser.Error):
+        return False
+    return parser.get("python", "enable_omamori_krita", fallback="false").strip().lower() == "true"
 
 
 def test_install_and_uninstall_keep_other_krita_settings(installer, tmp_path):
@@ -327,25 +410,78 @@ def test_install_and_uninstall_keep_other_krita_settings(installer, tmp_path):
     assert "class Bridge" in (pykrita / "omamori_krita/omamori_bridge.py").read_text()
     text = rc.read_text()
     assert "enable_omamori_krita=true" in text and "enable_ten_brushes=true" in text
-    assert "[General]\nfoo=1" in text and "State=abc==" in text and installer.is_enabled(rc)
+    assert "[General]\nfoo=1" in text and "State=abc==" in text and is_enabled(rc)
     installer.install(home=tmp_path)  # again: still one entry
     assert rc.read_text().count("enable_omamori_krita") == 1
     installer.uninstall(home=tmp_path)
     assert not (pykrita / "omamori_krita").exists() and not (pykrita / "omamori_krita.desktop").exists()
-    assert not installer.is_enabled(rc) and "enable_ten_brushes=true" in rc.read_text()
+    assert not is_enabled(rc) and "enable_ten_brushes=true" in rc.read_text()
     assert "State=abc==" in rc.read_text()
 
 
 def test_install_into_a_fresh_home_creates_kritarc(installer, tmp_path):
     installer.install(home=tmp_path)
-    assert installer.is_enabled(tmp_path / ".config/kritarc")
+    assert is_enabled(tmp_path / ".config/kritarc")
+
+
+@pytest.mark.parametrize("encoding,bom,newline", [("latin-1", b"", "\n"), ("utf-8", b"\xef\xbb\xbf", "\r\n"),
+                                                  ("utf-8", b"", "\n")])
+def test_odd_kritarc_encodings_survive_install_and_uninstall(installer, tmp_path, encoding, bom, newline):
+    """A kritarc in Latin-1, with a BOM or with CRLF: the rest of it is kept byte for byte."""
+    rc = tmp_path / ".config" / "kritarc"
+    rc.parent.mkdir(parents=True)
+    lines = ["[General]", "recent=/home/b\u00e9a/caf\u00e9.kra", "", "[python]", "enable_ten_brushes=true", "",
+             "[MainWindow]", "State=abc=="]
+    original = bom + newline.join(lines).encode(encoding)  # no newline at the end, as an editor may leave it
+    rc.write_bytes(original)
+    installer.install(home=tmp_path)
+    installed = rc.read_bytes()
+    assert installed.startswith(bom + "[General]".encode()) and is_enabled(rc)
+    assert f"[python]{newline}enable_omamori_krita=true{newline}enable_ten_brushes=true".encode() in installed
+    assert "caf\u00e9".encode(encoding) in installed
+    installer.uninstall(home=tmp_path)
+    assert rc.read_bytes() == original
+    assert not list(rc.parent.glob(".kritarc*"))  # no temp file left behind
+
+
+def test_kritarc_without_a_python_group_gets_one_and_uninstall_leaves_none_behind(installer, tmp_path):
+    rc = tmp_path / ".config" / "kritarc"
+    rc.parent.mkdir(parents=True)
+    rc.write_bytes(b"[General]\nfoo=1")
+    installer.install(home=tmp_path)
+    assert rc.read_bytes() == b"[General]\nfoo=1\n\n[python]\nenable_omamori_krita=true\n"
+    installer.uninstall(home=tmp_path)
+    assert not is_enabled(rc) and rc.read_bytes().startswith(b"[General]\nfoo=1\n")
+
+
+def test_uninstall_without_kritarc_creates_none(installer, tmp_path):
+    installer.uninstall(home=tmp_path)
+    assert not (tmp_path / ".config" / "kritarc").exists()
+
+
+def test_zip_never_replaces_an_existing_file(installer, tmp_path):
+    out = tmp_path / "omamori-krita.zip"
+    out.write_bytes(b"mine")
+    with pytest.raises(installer.InputError, match="already exists"):
+        installer.build_zip(out)
+    assert out.read_bytes() == b"mine"
+
+
+def test_cli_zip_onto_an_existing_file_is_one_line(installer, tmp_path, capsys):
+    from omamori import cli
+    out = tmp_path / "omamori-krita.zip"
+    out.write_bytes(b"mine")
+    assert cli.main(["install", "krita", "--zip", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "already exists" in err and "\n" not in err and out.read_bytes() == b"mine"
 
 
 def test_zip_has_the_layout_krita_importer_expects(installer, tmp_path):
     out = installer.build_zip(tmp_path / "omamori-krita.zip")
     names = zipfile.ZipFile(out).namelist()
     assert {"omamori_krita/", "omamori_krita.desktop", "omamori_krita.action", "omamori_krita/__init__.py",
-            "omamori_krita/api.py", "omamori_krita/omamori_bridge.py", "omamori_krita/omamori.json"} <= set(names)
+            "omamori_krita/api.py", "omamori_krita/omamori_bridge.py", "omamori_krita/omamori.json",
+            "omamori_krita/omamori_hostkit.py"} <= set(names)
     assert not any("__pycache__" in n for n in names)
     desktop = zipfile.ZipFile(out).read("omamori_krita.desktop").decode()
     assert "X-KDE-Library=omamori_krita" in desktop and "ServiceTypes=Krita/PythonPlugin" in desktop
@@ -362,7 +498,7 @@ def test_action_file_declares_both_actions():
 def test_real_bridge_round_trip_16bit_with_selection(kp):
     """The same api.protect path, with the real worker: 16-bit BGRA in, outside the selection unchanged."""
     pytest.importorskip("omamori.jobs", exc_type=ImportError)
-    kp.engine.set_bridge(kp.client.Bridge(sys.executable, host="krita"))
+    kp.engine.set_bridge(kp.client.Bridge(sys.executable, editor="krita"))
     doc = document(kp, "U16", width=8, height=6)
     doc.active.data[:] = struct.pack("<" + "H" * (8 * 6 * 4), *([30000, 20000, 10000, 65535] * 48))
     mask = bytes(([255] * 4 + [0] * 4) * 6)  # left half selected

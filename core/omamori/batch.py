@@ -4,7 +4,6 @@ in input order, one per file, and no failure of one file stops the others."""
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import re
@@ -22,12 +21,11 @@ from typing import Callable, Iterable
 from PIL import Image
 
 from . import export, imageio, jobs, presets
-from .errors import InputError
+from .errors import InputError, OmamoriError
 from .filters.base import CancelToken
 from .i18n import Text, current_language
 from .jobs import FileResult
 
-REPORT_NAME = "omamori-batch.json"
 _OUTPUT_STEM = re.compile(r"-protected(-\d+)?$")  # our own earlier outputs, skipped in folders
 
 
@@ -194,8 +192,10 @@ class _SharedCancel(CancelToken):
         return self._event.is_set()
 
 
-def protect_task(task: Task, preset: presets.Preset, overwrite: bool, lang: str | None = None) -> FileResult:
-    """Protects one planned file; never raises (an unexpected exception is one 'internal error' line)."""
+def protect_task(task: Task, preset: presets.Preset, overwrite: bool, lang: str | None = None,
+                 report_dir: str | os.PathLike | None = None) -> FileResult:
+    """Protects one planned file (and writes its report picture into `report_dir`); never raises
+    (an unexpected exception is one 'internal error' line)."""
     if lang:  # a cluster worker answers in the language of the user who started the batch
         os.environ["OMAMORI_LANG"] = lang
     try:
@@ -204,7 +204,20 @@ def protect_task(task: Task, preset: presets.Preset, overwrite: bool, lang: str 
     except Exception as err:  # protect_file should not raise; the batch must not die if it does
         return internal_error(task.input, err, traceback.format_exc())
     result.notices = list(task.notices) + list(result.notices)
+    if result.ok and report_dir is not None:
+        add_report(result, report_dir, preset)
     return result
+
+
+def add_report(result: FileResult, report_dir: str | os.PathLike, preset: presets.Preset) -> None:
+    """`protect --report DIR`: the report's path, or why there is none, as a notice (the batch goes on)."""
+    from .evaluate import report_file  # the measuring encoder loads only when a report is asked for
+
+    try:
+        where = report_file(result.input, result.output, report_dir, profile=preset.export.profile)
+        result.notices.append(Text("report: {path}", "レポート: {path}").format(path=where))
+    except OmamoriError as err:
+        result.notices.append(Text("no report: {why}", "レポートなし: {why}").format(why=err.message()))
 
 
 def internal_error(path: str, err: BaseException, debug: str | None = None) -> FileResult:
@@ -233,7 +246,7 @@ Done = Callable[[int, FileResult], None]
 
 
 def run(planned: Plan, preset: presets.Preset, *, overwrite: bool = False, workers: int | None = None, client=None,
-        on_result: Callable[[FileResult], None] | None = None,
+        report_dir: str | os.PathLike | None = None, on_result: Callable[[FileResult], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None) -> list[FileResult]:
     """Protects the planned files; `on_result` sees each result in input order as soon as it and
     every one before it are done, `on_progress` (done, total) as files finish."""
@@ -258,10 +271,10 @@ def run(planned: Plan, preset: presets.Preset, *, overwrite: bool = False, worke
         else:
             runnable.append(index)
     if client is not None:
-        _run_cluster(tasks, runnable, preset, overwrite, client, done)
+        _run_cluster(tasks, runnable, preset, overwrite, client, done, report_dir)
     else:
         workers = max(1, min(workers or available_cores(), len(runnable)))
-        call = partial(protect_task, preset=preset, overwrite=overwrite)
+        call = partial(protect_task, preset=preset, overwrite=overwrite, report_dir=report_dir)
         if workers == 1:
             for index in runnable:
                 done(index, call(tasks[index]))
@@ -328,12 +341,12 @@ def _crash_line(path: str) -> str:
 
 
 def _run_cluster(tasks: list[Task], indices: list[int], preset: presets.Preset, overwrite: bool, client,
-                 done: Done) -> None:
+                 done: Done, report_dir: str | os.PathLike | None = None) -> None:
     """Submits every file to the Dask cluster and reports them as they finish."""
     from distributed import KilledWorker, as_completed
 
     lang = current_language()
-    futures = {client.submit(protect_task_on_worker, tasks[i], preset, overwrite, lang, pure=False): i
+    futures = {client.submit(protect_task_on_worker, tasks[i], preset, overwrite, lang, report_dir, pure=False): i
                for i in indices}
     try:
         for future in as_completed(futures):
@@ -351,13 +364,14 @@ def _run_cluster(tasks: list[Task], indices: list[int], preset: presets.Preset, 
         raise
 
 
-def protect_task_on_worker(task: Task, preset: presets.Preset, overwrite: bool, lang: str) -> FileResult:
+def protect_task_on_worker(task: Task, preset: presets.Preset, overwrite: bool, lang: str,
+                           report_dir: str | os.PathLike | None = None) -> FileResult:
     """protect_task inside a Dask worker, its onnxruntime threads divided between its task threads."""
     from distributed import get_worker
 
     threads = max(1, available_cores() // max(1, get_worker().state.nthreads))
     os.environ.setdefault("OMAMORI_THREADS", str(threads))
-    return protect_task(task, preset, overwrite, lang)
+    return protect_task(task, preset, overwrite, lang, report_dir)
 
 
 # ---- the Python API (contract 3) ------------------------------------------------------------------
@@ -367,18 +381,8 @@ def protect_paths(paths: Iterable[str | os.PathLike], preset: presets.Preset | s
                   report_dir: str | os.PathLike | None = None) -> list[FileResult]:
     """Protects files and folders with `preset` into `out_dir` (None: beside each input), in
     parallel processes (`jobs`, default all cores) or on a Dask `client`; results in input order.
-    `report_dir`, when given, receives omamori-batch.json with every result."""
+    `report_dir`, when given, receives a report picture per protected file (`omamori evaluate`)."""
     preset = preset if isinstance(preset, presets.Preset) else presets.load_preset(preset)
     preset.validate()
     planned = plan(paths, preset, out_dir, overwrite=overwrite)
-    results = run(planned, preset, overwrite=overwrite, workers=jobs, client=client)
-    if report_dir is not None:
-        write_report(results, Path(report_dir))
-    return results
-
-
-def write_report(results: list[FileResult], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    data = json.dumps([r.as_dict() for r in results], ensure_ascii=False, indent=2).encode("utf-8")
-    return export.write_atomic(folder / REPORT_NAME, data, overwrite=True)
-
+    return run(planned, preset, overwrite=overwrite, workers=jobs, client=client, report_dir=report_dir)

@@ -9,6 +9,7 @@ import sys
 import traceback
 
 from . import __version__, batch, jobs, presets
+from .bridge.hostkit import new_preset
 from .errors import OmamoriError, ParamError, PresetError
 from .evaluate import add_evaluate_command
 from .i18n import Text, current_language
@@ -66,6 +67,7 @@ def run_batch(args: argparse.Namespace, preset: presets.Preset) -> int:
     bar = progress_bar(len(planned.tasks), enabled=not args.json and sys.stderr.isatty())
     try:
         results = batch.run(planned, preset, overwrite=args.overwrite, workers=args.jobs, client=client,
+                            report_dir=getattr(args, "report", None),
                             on_result=lambda result: report_result(result, args.json, args.debug),
                             on_progress=lambda done, total: bar.update(done - bar.n))
     finally:
@@ -102,7 +104,7 @@ def report_result(result: jobs.FileResult, as_json: bool, debug: bool = False) -
             fail_line(f"{result.input}: {notice}")
     else:
         fail_line(result.error)
-    if debug and getattr(result, "debug", None):
+    if debug and result.debug:
         print(result.debug, file=sys.stderr, end="" if result.debug.endswith("\n") else "\n")
 
 
@@ -185,9 +187,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 def preset_from_base(args: argparse.Namespace) -> presets.Preset:
     """A copy of --base under NAME, with --set FILTER.PARAM=VALUE changes."""
-    data = presets.load_preset(args.base).to_dict()
-    data.update(name=args.name, label={"en": args.name, "ja": args.name})
-    data.pop("builtin", None)
+    data = new_preset(presets.load_preset(args.base).to_dict(), args.name)
     for item in args.set or []:
         key, value = parse_assignment(item)
         filter_name, _, param = key.partition(".")
@@ -223,13 +223,13 @@ def flatten(report: dict, prefix: str = ""):
 # ---- install ------------------------------------------------------------------
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from .hosts import gimp, krita
+    from .installers import gimp, krita
 
-    host = {"gimp": gimp, "krita": krita}[args.host]
-    if args.action == "install" and args.host == "krita" and args.zip:
+    installer = {"gimp": gimp, "krita": krita}[args.editor]
+    if args.action == "install" and args.editor == "krita" and args.zip:
         print(krita.build_zip(args.zip))
         return 0
-    where = host.install(args.home) if args.action == "install" else host.uninstall(args.home)
+    where = installer.install(args.home) if args.action == "install" else installer.uninstall(args.home)
     print(where)
     return 0
 
@@ -249,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     protect.add_argument("--scheduler", metavar="ADDRESS", help=say(T(
         "run the batch on a Dask cluster (e.g. tcp://10.0.0.5:8786; needs omamori[cluster])",
         "Dask クラスタで処理する（例: tcp://10.0.0.5:8786。omamori[cluster] が必要）")))
+    protect.add_argument("--report", metavar="DIR", help=say(T(
+        "also write a protection report picture per input into DIR (see `omamori evaluate`)",
+        "入力ごとに保護レポート画像を DIR に書き出す（`omamori evaluate` と同じ測定）")))
     add_batch_options(protect)
     protect.set_defaults(run=cmd_protect)
 
@@ -275,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ("install", "uninstall"):
         cmd = sub.add_parser(action, help=say(T(f"{action} the GIMP or Krita plug-in",
                                                 "GIMP / Krita プラグインの" + ("導入" if action == "install" else "削除"))))
-        cmd.add_argument("host", choices=("gimp", "krita"))
+        cmd.add_argument("editor", choices=("gimp", "krita"))
         cmd.add_argument("--home", help=argparse.SUPPRESS)  # tests install into a scratch home
         if action == "install":
             cmd.add_argument("--zip", metavar="FILE", help=say(T(

@@ -55,3 +55,13 @@ def anchor(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
     grain = 0.04 * np.sin(x * 1.7 + y * 2.3)[..., None]  # fine texture inside bricks
     img = np.where(mortar[..., None], np.float32(0.78), brick + grain)
     return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+
+def style_target(rgb: np.ndarray) -> np.ndarray:
+    """The picture the `style` cloak pulls the latent towards (issue 9's name for `restyle`)."""
+    return restyle(rgb)
+
+
+def poison_target(height: int, width: int) -> np.ndarray:
+    """The picture the `poison` cloak pulls every latent towards (issue 9's name for `anchor`)."""
+    return anchor(height, width)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from .i18n import Text
 
 
@@ -11,10 +13,23 @@ class OmamoriError(Exception):
     def __init__(self, message: Text | str, **values):
         self.text = Text.from_value(message)
         self.values = values
-        super().__init__(self.text.en.format(**values))
+        super().__init__(self.message("en"))
 
     def message(self, lang: str | None = None) -> str:
-        return self.text.get(lang).format(**self.values)
+        # Values come from files and file names: their control characters must not break the line.
+        return escape_controls(self.text.get(lang).format(**self.values))
+
+
+def escape_controls(value: str) -> str:
+    """`value` with control and format characters (newline, ESC, bidi overrides...)
+    written as escapes such as \\x1b or \\u202e, so that it prints as one plain line."""
+    return "".join(_escape(char) if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char
+                   for char in value)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 class InputError(OmamoriError):

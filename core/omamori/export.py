@@ -1,16 +1,14 @@
-"""Writing the protected picture: PNG, JPEG, WebP or TIFF, with opt-out metadata, the
-source's bit depth and ICC profile, atomically (never a partial or clobbered file).
+"""Writing the protected picture: PNG, JPEG, WebP, TIFF or GIF (animations too), with
+opt-out metadata, the source's bit depth and ICC profile, atomically (never a partial
+or clobbered file). The container bytes themselves are `containers`' business.
 
 JPEG has no alpha: transparent areas are composited onto white, as editors do when
-they export to JPEG. 16-bit output is kept for PNG and TIFF; JPEG and WebP are 8-bit."""
+they export to JPEG. 16-bit output is kept for PNG and TIFF; the others are 8-bit."""
 
 from __future__ import annotations
 
 import io
 import os
-import secrets
-import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,15 +16,17 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from . import encoders, metadata
+from . import containers, encoders, metadata
+from .atomicfile import check_target, write_atomic
 from .errors import InputError
 from .i18n import Text
-from .imageio import Picture
+from .imageio import ANIMATED_FORMATS, Frame, Picture
+from .jsonchecks import check_keys, expect, fail
 from .metadata import OptOut
 from .pixels import from_float
-from .userdata import check_keys, expect, fail
 
-EXTENSIONS = {"PNG": (".png",), "JPEG": (".jpg", ".jpeg"), "WEBP": (".webp",), "TIFF": (".tif", ".tiff")}
+EXTENSIONS = {"PNG": (".png",), "JPEG": (".jpg", ".jpeg"), "WEBP": (".webp",), "TIFF": (".tif", ".tiff"),
+              "GIF": (".gif",)}
 DEFAULT_QUALITY = 92
 MIN_QUALITY = 50  # below this, fitting a byte limit ruins the picture: ask for a smaller size instead
 _XMP_TAG, _ICC_TAG, _EXTRA_SAMPLES = 700, 34675, 338
@@ -88,28 +88,74 @@ def protected_path(input_path: str | os.PathLike, out_dir: str | os.PathLike | N
 
 
 def write_picture(pixels: np.ndarray, path: str | os.PathLike, *, source: Picture | None = None,
-                  settings: ExportSettings | None = None, overwrite: bool = False) -> Path:
+                  settings: ExportSettings | None = None, overwrite: bool = False,
+                  notices: list[Text] | None = None) -> Path:
     """Encodes float32 RGBA `pixels` in the format of `path`'s extension and writes it
-    atomically with opt-out metadata. Refuses an existing file unless `overwrite`."""
+    atomically with opt-out metadata. Refuses an existing file unless `overwrite`.
+    What the format cannot keep is appended to `notices`."""
     path = Path(path)
     settings = settings or ExportSettings()
     fmt = format_of(path)
-    _check_target(path, overwrite)  # before encoding: a refusal should cost nothing
+    check_target(path, overwrite)  # before encoding: a refusal should cost nothing
+    if fmt == "GIF" and notices is not None:
+        notices.append(_GIF_PALETTE)
     has_alpha = source.has_alpha if source else bool((pixels[..., 3] < 1.0).any())
     bit_depth = 16 if source and source.bit_depth == 16 and fmt in ("PNG", "TIFF") else 8
     samples = _samples(pixels, fmt, has_alpha, bit_depth)
     exif = metadata.build_exif(settings.metadata, source.exif if source else None)
     icc = source.icc_profile if source else None
     quality, max_bytes = _limits(settings)
-    data = _encode(samples, fmt, quality, exif, icc, settings.metadata)
+    data = _fit(lambda q: _encode(samples, fmt, q, exif, icc, settings.metadata), fmt, quality, max_bytes,
+                path, settings.profile)
+    return write_atomic(path, data, overwrite=overwrite)
+
+
+def write_frames(frames: list[Frame], path: str | os.PathLike, *, source: Picture,
+                 settings: ExportSettings | None = None, overwrite: bool = False,
+                 notices: list[Text] | None = None) -> Path:
+    """Writes an animation (GIF, APNG or WebP) with each frame's duration and disposal
+    and the source's loop count; a format without animation gets the first frame.
+    What cannot be kept is appended to `notices`."""
+    path = Path(path)
+    settings = settings or ExportSettings()
+    notices = notices if notices is not None else []
+    fmt = format_of(path)
+    check_target(path, overwrite)
+    if fmt not in ANIMATED_FORMATS:
+        notices.append(Text(f"{fmt} holds one picture: only the first of {len(frames)} frames was written "
+                            "(GIF, PNG or WebP keep the animation).",
+                            f"{fmt} は 1 枚しか保存できないため、{len(frames)} フレームのうち最初の 1 枚だけを書きました"
+                            "（GIF・PNG・WebP ならアニメーションのまま保存できます）。"))
+        return write_picture(frames[0].pixels, path, source=source, settings=settings, overwrite=overwrite,
+                             notices=notices)
+    if fmt == "GIF":
+        notices.append(_GIF_PALETTE)
+    images = [Image.fromarray(f.samples if source.has_alpha else np.ascontiguousarray(f.samples[..., :3]))
+              for f in frames]
+    exif = metadata.build_exif(settings.metadata, source.exif)
+    quality, max_bytes = _limits(settings)
+    data = _fit(lambda q: _animation(images, frames, fmt, q, exif, source.icc_profile, settings.metadata,
+                                     source.plays), fmt, quality, max_bytes, path, settings.profile)
+    return write_atomic(path, data, overwrite=overwrite)
+
+
+_GIF_PALETTE = Text("GIF holds 256 colours a frame: part of the protection's fine detail is lost in the palette "
+                    "(PNG or WebP keep all of it).",
+                    "GIF は 1 フレーム 256 色のため、保護の細かな変化の一部がパレットで失われます"
+                    "（PNG・WebP ならすべて残ります）。")
+
+
+def _fit(encode, fmt: str, quality: int, max_bytes: int | None, path: Path, profile: str | None) -> bytes:
+    """`encode(quality)`, stepping the quality down until a platform's byte limit fits."""
+    data = encode(quality)
     while max_bytes and len(data) > max_bytes and fmt in ("JPEG", "WEBP") and quality > MIN_QUALITY:
-        quality = max(MIN_QUALITY, quality - 5)  # step down until the platform's byte limit fits
-        data = _encode(samples, fmt, quality, exif, icc, settings.metadata)
+        quality = max(MIN_QUALITY, quality - 5)
+        data = encode(quality)
     if max_bytes and len(data) > max_bytes:
         raise InputError(Text("{path}: {size} bytes is over the {profile} limit of {limit}; use a smaller size or JPEG.",
                               "{path}: {size} バイトで {profile} の上限 {limit} を超えます。サイズを下げるか JPEG にしてください。"),
-                         path=path, size=len(data), limit=max_bytes, profile=settings.profile)
-    return write_atomic(path, data, overwrite=overwrite)
+                         path=path, size=len(data), limit=max_bytes, profile=profile)
+    return data
 
 
 def _limits(settings: ExportSettings) -> tuple[int, int | None]:
@@ -137,12 +183,53 @@ def _encode(samples: np.ndarray, fmt: str, quality: int, exif: Image.Exif, icc: 
         return _png(samples, exif, icc, optout)
     if fmt == "TIFF":
         return _tiff(samples, exif, icc, optout)
-    buffer = io.BytesIO()
+    if fmt == "GIF":
+        return _gif([Image.fromarray(samples)], None, optout, plays=1)
     options = {"quality": quality, "exif": exif.tobytes(), "xmp": metadata.build_xmp(optout)}
     if icc:
         options["icc_profile"] = icc
+    return _save(Image.fromarray(samples), fmt, options)
+
+
+def _animation(images: list[Image.Image], frames: list[Frame], fmt: str, quality: int, exif: Image.Exif,
+               icc: bytes | None, optout: OptOut, plays: int) -> bytes:
+    if fmt == "GIF":
+        return _gif(images, frames, optout, plays)
+    options = {"save_all": True, "append_images": images[1:], "duration": [f.duration for f in frames],
+               "loop": plays}
+    if fmt == "PNG":  # each frame replaces the canvas (blend "source"): frames are already composited
+        options.update(disposal=[_APNG_DISPOSAL[f.disposal] for f in frames], blend=[0] * len(frames))
+        png = _save(images[0], "PNG", options)
+        chunks = [containers.iccp(icc)] if icc else []
+        chunks.append(containers.Chunk(b"eXIf", metadata.exif_bytes(exif)))
+        return containers.png_insert_after_ihdr(png, chunks + metadata.png_text_chunks(optout))
+    options.update(quality=quality, exif=exif.tobytes(), xmp=metadata.build_xmp(optout))
+    if icc:
+        options["icc_profile"] = icc
+    return _save(images[0], fmt, options)
+
+
+_APNG_DISPOSAL = {"none": 0, "background": 1, "previous": 2}
+_GIF_DISPOSAL = {"none": 1, "background": 2, "previous": 3}
+
+
+def _gif(images: list[Image.Image], frames: list[Frame] | None, optout: OptOut, plays: int) -> bytes:
+    """GIF through Pillow (palette per frame), the rights as its comment and the XMP
+    packet as an application extension (GIF has no EXIF)."""
+    options = {"comment": optout.rights().en.encode("utf-8")}
+    if frames:
+        options.update(save_all=True, append_images=images[1:], duration=[f.duration for f in frames],
+                       disposal=[_GIF_DISPOSAL[f.disposal] for f in frames])
+    if plays != 1:
+        options["loop"] = max(0, plays - 1) if plays else 0  # GIF counts repeats after the first play
+    gif = _save(images[0], "GIF", options)
+    return containers.gif_insert_extension(gif, containers.gif_xmp_extension(metadata.build_xmp(optout)))
+
+
+def _save(image: Image.Image, fmt: str, options: dict) -> bytes:
+    buffer = io.BytesIO()
     try:
-        Image.fromarray(samples).save(buffer, fmt, **options)
+        image.save(buffer, fmt, **options)
     except (ValueError, OSError) as err:  # e.g. a kept source EXIF too long for one JPEG segment
         raise InputError(Text("{fmt} encoding failed ({why}).", "{fmt} への変換に失敗しました（{why}）。"),
                          fmt=fmt, why=err) from None
@@ -159,87 +246,23 @@ def _png(samples: np.ndarray, exif: Image.Exif, icc: bytes | None, optout: OptOu
     ok, encoded = cv2.imencode(".png", _opencv_order(samples), encoders.png_options())
     if not ok:
         raise InputError(Text("PNG encoding failed.", "PNG への変換に失敗しました。"))
-    png = encoded.tobytes()
-    chunks = [(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc))] if icc else []
-    chunks.append((b"eXIf", metadata.exif_bytes(exif)))
+    chunks = [containers.iccp(icc)] if icc else []
+    chunks.append(containers.Chunk(b"eXIf", metadata.exif_bytes(exif)))
     chunks += metadata.png_text_chunks(optout)
-    ihdr_end = 8 + 12 + 13  # signature, then IHDR (length, type, 13 data bytes, CRC)
-    body = b"".join(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-                    for kind, data in chunks)
-    return png[:ihdr_end] + body + png[ihdr_end:]
+    return containers.png_insert_after_ihdr(encoded.tobytes(), chunks)
 
 
 def _tiff(samples: np.ndarray, exif: Image.Exif, icc: bytes | None, optout: OptOut) -> bytes:
     """OpenCV writes the 8- or 16-bit TIFF; our tags (EXIF, XMP, ICC, alpha) are then
-    appended with a new first IFD that also holds OpenCV's entries unchanged (their
-    offsets stay valid because nothing before them moves)."""
+    added in a new first directory."""
     ok, encoded = cv2.imencode(".tiff", _opencv_order(samples))
     if not ok:
         raise InputError(Text("TIFF encoding failed.", "TIFF への変換に失敗しました。"))
-    tiff = bytearray(encoded.tobytes())
-    order = "<" if tiff[:2] == b"II" else ">"
-    exif.endian = order  # the tags are serialized into this file, so in its byte order
+    tiff = encoded.tobytes()
+    exif.endian = containers.tiff_order(tiff)  # the tags are serialized into this file, so in its byte order
     exif[_XMP_TAG] = metadata.build_xmp(optout)
     if icc:
         exif[_ICC_TAG] = icc
     if samples.shape[2] == 4:
         exif[_EXTRA_SAMPLES] = 2  # unassociated alpha: OpenCV leaves the fourth sample unlabelled
-    entries = _ifd_entries(bytes(tiff), struct.unpack(order + "I", tiff[4:8])[0], order)
-    tiff += b"\0" * (len(tiff) & 1)  # IFDs start on a word boundary
-    ours_at = len(tiff)
-    tiff += exif.tobytes(ours_at)[14:]  # skip "Exif\0\0" and the 8-byte header
-    entries.update(_ifd_entries(bytes(tiff), ours_at, order))
-    tiff += b"\0" * (len(tiff) & 1)
-    table_at = len(tiff)
-    tiff += struct.pack(order + "H", len(entries)) + b"".join(entries[t] for t in sorted(entries)) + b"\0" * 4
-    tiff[4:8] = struct.pack(order + "I", table_at)
-    return bytes(tiff)
-
-
-def _ifd_entries(tiff: bytes, offset: int, order: str) -> dict[int, bytes]:
-    """The raw 12-byte entries of the IFD at `offset`, by tag."""
-    (count,) = struct.unpack(order + "H", tiff[offset:offset + 2])
-    raw = (tiff[offset + 2 + 12 * i:offset + 14 + 12 * i] for i in range(count))
-    return {struct.unpack(order + "H", entry[:2])[0]: entry for entry in raw}
-
-
-def _check_target(path: Path, overwrite: bool) -> None:
-    folder = path.parent
-    if not folder.is_dir():
-        raise InputError(Text("{path}: the folder {folder} does not exist.", "{path}: フォルダ {folder} がありません。"),
-                         path=path, folder=folder)
-    if path.is_dir():
-        raise InputError(Text("{path}: is a folder.", "{path}: フォルダです。"), path=path)
-    if path.exists() and not overwrite:
-        raise InputError(Text("{path}: already exists; not overwritten (use --overwrite).",
-                              "{path}: 既に存在するため上書きしません（--overwrite で上書き）。"), path=path)
-
-
-def write_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
-    """Writes `data` to a temp file in the same folder, then renames it over `path`:
-    readers see the old file or the whole new one, never a partial one."""
-    path = Path(path)
-    _check_target(path, overwrite)
-    temp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        # os.open with 0o666 lets the umask decide the permissions, like any new file
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    except OSError as err:
-        raise _write_error(path, err) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException as err:  # also Ctrl-C: never leave the temp file behind
-        temp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise _write_error(path, err) from None
-        raise
-    return path
-
-
-def _write_error(path: Path, err: OSError) -> InputError:
-    return InputError(Text("{path}: cannot write into {folder} ({why}).", "{path}: {folder} に書き込めません（{why}）。"),
-                      path=path, folder=path.parent, why=err.strerror or err)
+    return containers.tiff_append_tags(tiff, lambda offset: exif.tobytes(offset)[6:])

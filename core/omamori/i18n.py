@@ -1,10 +1,14 @@
-"""English and Japanese text: every user-facing string is a `Text` pair."""
+"""English and Japanese text: every user-facing string is a `Text` pair.
+
+The language comes from the host kit (`bridge/hostkit.py`), the one precedence order that the
+editor plug-ins share: OMAMORI_LANG, then LANGUAGE, LC_ALL, LC_MESSAGES, LANG, then the locale."""
 
 from __future__ import annotations
 
-import locale
-import os
 from dataclasses import dataclass
+
+from .bridge.hostkit import language as current_language  # noqa: F401 - the core's name for it
+from .bridge.hostkit import pick
 
 
 @dataclass(frozen=True)
@@ -15,7 +19,7 @@ class Text:
     ja: str
 
     def get(self, lang: str | None = None) -> str:
-        return self.ja if (lang or current_language()) == "ja" else self.en
+        return pick(self.en, self.ja, lang)
 
     def format(self, **values) -> str:
         return self.get().format(**values)
@@ -32,12 +36,3 @@ class Text:
             return cls(str(value.get("en", "")), str(value.get("ja") or value.get("en", "")))
         return cls(str(value), str(value))
 
-
-def current_language() -> str:
-    """'ja' or 'en': OMAMORI_LANG wins, then the usual locale variables."""
-    for var in ("OMAMORI_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
-        value = os.environ.get(var)
-        if value:
-            return "ja" if value.lower().startswith("ja") else "en"
-    loc = locale.getlocale()[0] or ""
-    return "ja" if loc.lower().startswith("ja") else "en"

@@ -3,16 +3,19 @@ protect a file, export a protected copy, describe what is available."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import traceback
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__, export, imageio, presets, profiles
-from .errors import OmamoriError
+from .atomicfile import check_target
+from .errors import OmamoriError, escape_controls
 from .filters.base import CancelToken, ProgressFn
 from .i18n import Text
 from .pipeline import run_steps
+from .pixels import from_float
 from .registry import get_registry
 
 
@@ -25,6 +28,7 @@ class FileResult:
     ok: bool = False
     error: str | None = None
     notices: list[str] = field(default_factory=list)
+    debug: str | None = None  # the traceback of an internal error, shown only with --debug
 
     def as_dict(self) -> dict:
         return {"input": self.input, "output": self.output, "ok": self.ok, "error": self.error}
@@ -60,9 +64,10 @@ def export_pixels(rgba: np.ndarray, preset: presets.Preset, path: Path, *, bit_d
     """Protects and writes a copy with opt-out metadata; returns the output and the
     posting checklist to show the user."""
     out = protect_pixels(rgba, preset, bit_depth=bit_depth, progress=progress, cancel=cancel)
-    written = export.write_picture(out, path, source=source, settings=preset.export, overwrite=overwrite)
-    return {"output": str(written), "checklist": posting_checklist(preset),
-            "notices": [n.get() for n in (source.notices if source else [])]}
+    notices = list(source.notices) if source else []
+    written = export.write_picture(out, path, source=source, settings=preset.export, overwrite=overwrite,
+                                   notices=notices)
+    return {"output": str(written), "checklist": posting_checklist(preset), "notices": [n.get() for n in notices]}
 
 
 def posting_checklist(preset: presets.Preset) -> list[str]:
@@ -74,20 +79,53 @@ def posting_checklist(preset: presets.Preset) -> list[str]:
 def protect_file(path: str | Path, preset: presets.Preset, *, out_dir: str | Path | None = None,
                  overwrite: bool = False, target: str | Path | None = None, progress: ProgressFn | None = None,
                  cancel: CancelToken | None = None) -> FileResult:
-    """Protects one file into ``<stem>-protected.<ext>`` (or `target`, chosen by a batch);
-    never raises for bad input."""
+    """Protects one file into `target` (default ``<stem>-protected.<ext>``), every
+    frame of an animation; never raises: a failure is the result's one-line error
+    (an unexpected one says "internal error" and keeps its traceback in `debug`)."""
     result = FileResult(input=str(path))
     try:
         picture = imageio.load(path)
-        target = Path(target) if target else export.protected_path(Path(path), out_dir,
-                                                                   preset.export.format or picture.format)
-        info = export_pixels(picture.pixels, preset, target, bit_depth=picture.bit_depth, overwrite=overwrite,
-                             source=picture, progress=progress, cancel=cancel)
+        target = Path(target) if target is not None else export.protected_path(
+            Path(path), out_dir, preset.export.format or picture.format)
+        check_target(target, overwrite)  # before any pixel work: a refusal should cost nothing
+        if picture.animated:
+            info = _export_animation(picture, preset, target, overwrite, progress, cancel)
+        else:
+            info = export_pixels(picture.pixels, preset, target, bit_depth=picture.bit_depth,
+                                 overwrite=overwrite, source=picture, progress=progress, cancel=cancel)
     except OmamoriError as err:
         result.error = err.message()
         return result
+    except MemoryError:
+        result.error = Text("not enough memory for this image; lower OMAMORI_MAX_MEGAPIXELS or use a smaller one.",
+                            "この画像にはメモリが足りません。OMAMORI_MAX_MEGAPIXELS を下げるか、小さい画像を使ってください。").get()
+        return result
+    except Exception as err:  # noqa: BLE001 - one bad file must never stop a batch
+        result.error = escape_controls(Text("internal error: {why}", "内部エラー: {why}").get().format(
+            why=(f"{type(err).__name__}: {err}".splitlines() or [type(err).__name__])[0]))
+        result.debug = traceback.format_exc()
+        return result
     result.output, result.ok, result.notices = info["output"], True, info["notices"]
     return result
+
+
+def _export_animation(picture: imageio.Picture, preset: presets.Preset, target: Path, overwrite: bool,
+                      progress: ProgressFn | None, cancel: CancelToken | None) -> dict:
+    """Runs the preset over every frame with the same seed (so the pattern holds still
+    from frame to frame) and writes the animation back."""
+    report = progress or (lambda fraction, message: None)
+    count = len(picture.frames)
+    done = []
+    for index, frame in enumerate(picture.frames):
+        def frame_progress(fraction: float, message: str, index=index) -> None:
+            report((index + fraction) / count, message)
+
+        out = protect_pixels(frame.pixels, preset, bit_depth=8, progress=frame_progress, cancel=cancel)
+        done.append(replace(frame, samples=from_float(out, np.dtype(np.uint8))))
+    notices = list(picture.notices)
+    written = export.write_frames(done, target, source=picture, settings=preset.export, overwrite=overwrite,
+                                  notices=notices)
+    return {"output": str(written), "checklist": posting_checklist(preset), "notices": [n.get() for n in notices]}
 
 
 def single_filter_preset(name: str, params: dict) -> presets.Preset:

@@ -13,19 +13,20 @@ orientation is reset to 1 (the pixels are already upright).
 
 from __future__ import annotations
 
-import re
+import math
+import os
 import struct
 import xml.etree.ElementTree as ET
-import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 from PIL import Image
+from PIL.ExifTags import TAGS
 
-from .errors import InputError
+from . import containers
+from .containers import Chunk
 from .i18n import Text
-from .userdata import check_keys, expect, fail, text_field
+from .jsonchecks import check_keys, expect, fail, text_field
 
 PLUS_NS = "http://ns.useplus.org/ldf/xmp/1.0/"
 VOCAB = "http://ns.useplus.org/ldf/vocab/"
@@ -39,7 +40,6 @@ DEFAULT_TERMS = Text("No AI training or reposting without permission.", "AI学�
 
 _NS = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "dc": "http://purl.org/dc/elements/1.1/",
        "xmpRights": "http://ns.adobe.com/xap/1.0/rights/", "plus": PLUS_NS}
-_XMP_LIMIT = 4 << 20  # a packet larger than this is not ours to parse
 
 # EXIF kept when stripping private data (tag ids): IFD0, then the Exif sub-IFD.
 _KEEP_IFD0 = {0x010E, 0x011A, 0x011B, 0x0128, 0x0131, 0x0132}  # description, resolution, software, date
@@ -153,153 +153,113 @@ def exif_bytes(exif: Image.Exif) -> bytes:
     return exif.tobytes()[6:]
 
 
-def png_text_chunks(settings: OptOut) -> list[tuple[bytes, bytes]]:
-    """(type, data) of the PNG chunks: the XMP packet plus the standard text keywords."""
-    chunks = [(b"iTXt", _itxt(b"XML:com.adobe.xmp", build_xmp(settings)))]
+def png_text_chunks(settings: OptOut) -> list[Chunk]:
+    """The PNG text chunks: the XMP packet plus the standard text keywords."""
+    chunks = [containers.itxt(containers.XMP_KEYWORD, build_xmp(settings))]
     fields = [(b"Author", settings.author), (b"Copyright", settings.rights().en),
               (b"Disclaimer", f"{settings.usage_terms.en} / {settings.usage_terms.ja}"
                if settings.usage_terms.ja != settings.usage_terms.en else settings.usage_terms.en)]
     for key, value in fields:
         if value:
             try:
-                chunks.append((b"tEXt", key + b"\0" + value.encode("latin-1")))
+                chunks.append(Chunk(b"tEXt", key + b"\0" + value.encode("latin-1")))
             except UnicodeEncodeError:  # tEXt is Latin-1 only: Japanese goes into iTXt
-                chunks.append((b"iTXt", _itxt(key, value.encode("utf-8"))))
+                chunks.append(containers.itxt(key, value.encode("utf-8")))
     return chunks
 
 
-def _itxt(keyword: bytes, text: bytes) -> bytes:
-    # keyword, no compression (flag 0, method 0), empty language and translated keyword
-    return keyword + b"\0\0\0\0\0" + text
+# ---- carrying the source's EXIF over ----------------------------------------------
+
+def clean_exif(source: Image.Exif) -> tuple[Image.Exif, list[str]]:
+    """The source EXIF without the values that cannot be written back (a text
+    ResolutionUnit, a negative or NaN XResolution...), and the names of those dropped:
+    one odd tag must cost the tag, never the file. Layout tags, which no output
+    carries over, are left out too."""
+    clean, dropped = Image.Exif(), []
+    for tag, value in source.items():
+        if tag in _STRUCTURAL:  # never carried over as such (see build_exif); sub-IFDs below
+            continue
+        if _writable(tag, value):
+            clean[tag] = value
+        else:
+            dropped.append(_tag_name(tag))
+    for ifd in (EXIF_IFD, GPS_IFD):
+        try:
+            values = dict(source.get_ifd(ifd))
+        except (OSError, ValueError, struct.error, TypeError, KeyError):
+            values, dropped = {}, dropped + [_tag_name(ifd)]
+        kept = {tag: value for tag, value in values.items() if _writable(tag, value, ifd)}
+        dropped += [_tag_name(tag) for tag in values if tag not in kept]
+        if kept:
+            clean.get_ifd(ifd).update(kept)
+    return clean, dropped
+
+
+def _writable(tag: int, value, ifd: int | None = None) -> bool:
+    if tag in _RESOLUTION_DEFAULTS and tag != 0x0128:
+        try:
+            if not (math.isfinite(float(value)) and float(value) > 0):
+                return False  # a resolution of NaN or -72 dpi means nothing
+        except (TypeError, ValueError, ZeroDivisionError):
+            return False
+    probe = Image.Exif()
+    try:
+        if ifd is None:
+            probe[tag] = value
+        else:
+            probe.get_ifd(ifd)[tag] = value
+        probe.tobytes()
+    except (struct.error, TypeError, ValueError, OverflowError, KeyError, AttributeError, ZeroDivisionError):
+        return False
+    return True
+
+
+def _tag_name(tag: int) -> str:
+    return TAGS.get(tag, f"0x{tag:04X}")
 
 
 # ---- reading ------------------------------------------------------------------
 
-def read_optout(path: str | Path) -> dict:
-    """The opt-out metadata found in a PNG, JPEG, WebP or TIFF (standard library only).
+def read_optout(path: str | os.PathLike, data: bytes | None = None) -> dict:
+    """The opt-out metadata found in a PNG, JPEG, WebP, TIFF or GIF (`data`: the
+    file's bytes when already read). `found` is true when a `plus:DataMining`
+    value is present."""
+    if data is None:
+        from .imageio import read_input  # late: imageio uses this module to clean EXIF
 
-    `found` is true when a `plus:DataMining` value is present."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InputError(Text("{path}: cannot read ({why}).", "{path}: 読み込めません（{why}）。"),
-                         path=path, why=err.strerror or err) from None
-    xmp, exif = _find_blocks(data)
-    result = _parse_xmp(xmp)
-    tags = _tiff_ascii(exif, (ARTIST, COPYRIGHT)) if exif else {}
+        data = read_input(path)
+    xmp, exif = containers.find_metadata(data)
+    result = parse_xmp(xmp)
+    tags = _tiff_text(exif, (ARTIST, COPYRIGHT)) if exif else {}
     result.update(exif_artist=tags.get(ARTIST), exif_copyright=tags.get(COPYRIGHT))
     result["found"] = result["data_mining"] is not None
     return result
 
 
-def _find_blocks(data: bytes) -> tuple[bytes | None, bytes | None]:
-    """(XMP packet, TIFF-structured EXIF) from the file's container; damage yields None."""
-    try:
-        if data.startswith(b"\x89PNG\r\n\x1a\n"):
-            return _png_blocks(data)
-        if data.startswith(b"\xff\xd8"):
-            return _jpeg_blocks(data)
-        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-            return _webp_blocks(data)
-        if data[:4] in (b"II*\0", b"MM\0*"):
-            xmp = _tiff_raw(data, 700)
-            return xmp, data
-    except (struct.error, IndexError, ValueError, zlib.error):
-        pass
-    return None, None
-
-
-def _png_blocks(data: bytes) -> tuple[bytes | None, bytes | None]:
-    xmp = exif = None
-    pos = 8
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"iTXt" and body.startswith(b"XML:com.adobe.xmp\0"):
-            rest = body[len(b"XML:com.adobe.xmp\0"):]
-            compressed, text = rest[0], rest[2:].split(b"\0", 2)[2]  # skip language, translated keyword
-            xmp = zlib.decompress(text) if compressed else text
-        elif kind == b"eXIf":
-            exif = body
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    return xmp, exif
-
-
-def _jpeg_blocks(data: bytes) -> tuple[bytes | None, bytes | None]:
-    xmp = exif = None
-    pos = 2
-    while pos + 4 <= len(data) and data[pos] == 0xFF:
-        marker, length = data[pos + 1], struct.unpack(">H", data[pos + 2:pos + 4])[0]
-        if marker in (0xDA, 0xD9):  # image data follows: no more metadata segments
-            break
-        body = data[pos + 4:pos + 2 + length]
-        if marker == 0xE1 and body.startswith(b"http://ns.adobe.com/xap/1.0/\0"):
-            xmp = body[29:]
-        elif marker == 0xE1 and body.startswith(b"Exif\0\0"):
-            exif = body[6:]
-        pos += 2 + length
-    return xmp, exif
-
-
-def _webp_blocks(data: bytes) -> tuple[bytes | None, bytes | None]:
-    xmp = exif = None
-    pos = 12
-    while pos + 8 <= len(data):
-        kind, length = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"XMP ":
-            xmp = body
-        elif kind == b"EXIF":
-            exif = body[6:] if body.startswith(b"Exif\0\0") else body
-        pos += 8 + length + (length & 1)  # RIFF chunks are padded to even sizes
-    return xmp, exif
-
-
-def _tiff_entries(tiff: bytes):
-    """(tag, type, count, value-or-offset bytes, byte order) of a TIFF's first IFD."""
-    order = "<" if tiff[:2] == b"II" else ">"
-    (offset,) = struct.unpack(order + "I", tiff[4:8])
-    (count,) = struct.unpack(order + "H", tiff[offset:offset + 2])
-    for i in range(count):
-        entry = tiff[offset + 2 + 12 * i:offset + 14 + 12 * i]
-        tag, kind, n = struct.unpack(order + "HHI", entry[:8])
-        yield tag, kind, n, entry[8:], order
-
-
-def _tiff_raw(tiff: bytes, wanted: int) -> bytes | None:
-    """The bytes of one single-byte-typed tag (ASCII, BYTE, UNDEFINED) in IFD0."""
-    for tag, kind, n, value, order in _tiff_entries(tiff):
-        if tag == wanted and kind in (1, 2, 7):
-            if n <= 4:
-                return value[:n]
-            (at,) = struct.unpack(order + "I", value)
-            return tiff[at:at + n]
-    return None
-
-
-def _tiff_ascii(tiff: bytes, tags: tuple[int, ...]) -> dict[int, str]:
+def _tiff_text(tiff: bytes, tags: tuple[int, ...]) -> dict[int, str]:
     found = {}
     try:
         for tag in tags:
-            raw = _tiff_raw(tiff, tag)
+            raw = containers.tiff_bytes_tag(tiff, tag)
             if raw is not None:
-                found[tag] = raw.rstrip(b"\0").decode("utf-8", "replace")
-    except (struct.error, IndexError):
+                found[tag] = raw[:containers.MAX_METADATA_BYTES].rstrip(b"\0").decode("utf-8", "replace")
+    except (containers.Damaged, struct.error, IndexError):
         pass
     return found
 
 
-def _parse_xmp(packet: bytes | None) -> dict:
+def parse_xmp(packet: bytes | None) -> dict:
+    """The opt-out fields of an XMP packet; a packet that is too large, declares a
+    DTD (entities could expand it) or does not parse yields no fields."""
     result = {"data_mining": None, "rights": None, "creator": None, "marked": None, "usage_terms": None}
-    if not packet or len(packet) > _XMP_LIMIT:
+    if not packet or len(packet) > containers.MAX_METADATA_BYTES or b"<!DOCTYPE" in packet or b"<!ENTITY" in packet:
         return result
-    match = re.search(rb"<x:xmpmeta.*?</x:xmpmeta>", packet, re.S)
+    start, end = packet.find(b"<x:xmpmeta"), packet.rfind(b"</x:xmpmeta>")  # linear: no regex over untrusted text
+    if 0 <= start < end:
+        packet = packet[start:end + len(b"</x:xmpmeta>")]
     try:
-        root = ET.fromstring(match.group(0) if match else packet)
-    except ET.ParseError:
+        root = ET.fromstring(packet)
+    except (ET.ParseError, RecursionError, ValueError):
         return result
     for desc in root.iter(f"{{{_NS['rdf']}}}Description"):
         mining = _prop(desc, "plus", "DataMining")

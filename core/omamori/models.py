@@ -1,4 +1,5 @@
-"""Runtime for the cloaking models: ONNX Runtime only (torch is never imported here).
+"""ONNX Runtime for Omamori: the one session factory (`session`, `set_threads`) used by the cloaks and by
+`omamori evaluate`, and the cloaking models' runtime (torch is never imported here).
 
 A model is ``<name>.onnx`` plus its card ``<name>.json`` in the models folder ($OMAMORI_MODELS, else
 the repository's ``models/``, else the wheel's copy in ``omamori/_models``). The file's sha256 must match the
@@ -29,8 +30,9 @@ TILE = 2048         # largest tile side: the net works at 1/4 scale, so 2048² n
 OVERLAP = 2 * REACH + RAMP
 ROWS = 256          # rows rounded at a time: the band's temporaries stay small and in cache
 
-_SESSIONS: dict = {}
+_SESSIONS: dict = {}  # (path, threads) -> ((file stamp, sha256), session): the only session cache
 _LOCK = threading.Lock()
+_threads: int | None = None
 
 
 def models_dir() -> Path:
@@ -77,7 +79,7 @@ class CloakModel:
         self.card = read_card(name, folder)
         self.path = folder / f"{name}.onnx"
         self.target = self.card.get("target") if "target" in self.card.get("inputs", ["image"]) else None
-        self.session = _session(self.path, self.card.get("sha256", ""))
+        self.session = session(self.path, expected_sha256=self.card.get("sha256", ""))
 
     def pattern(self, rgb: np.ndarray, progress: Callable[[float], None] | None = None,
                 cancelled: Callable[[], bool] | None = None, tile: int = TILE,
@@ -156,31 +158,59 @@ def _ramp(n: int, fade_start: bool, fade_end: bool) -> np.ndarray:
     return w
 
 
-def _session(path: Path, expected_sha: str):
-    with _LOCK:
-        if path in _SESSIONS:
-            return _SESSIONS[path]
-        if not path.is_file():
-            raise ModelError(Text("protection model {path} is missing; reinstall Omamori.",
-                                  "保護モデル {path} が見つかりません。Omamori を入れ直してください。"), path=path)
-        if sha256_of(path) != expected_sha:
-            raise ModelError(Text("protection model {path} does not match its card (sha256); it may have been "
-                                  "tampered with, so it was not loaded. Reinstall Omamori.",
-                                  "保護モデル {path} の sha256 がカードと一致しません。改ざんの恐れがあるため"
-                                  "読み込みません。Omamori を入れ直してください。"), path=path)
-        import onnxruntime as ort
+def set_threads(n: int | None) -> None:
+    """Default onnxruntime threads for sessions made from now on (None: $OMAMORI_THREADS, else all cores);
+    the batch sets it to divide the cores between its workers."""
+    global _threads
+    _threads = None if n is None else max(0, int(n))
 
-        opts = ort.SessionOptions()
-        threads = int(os.environ.get("OMAMORI_THREADS", "0"))
-        opts.intra_op_num_threads = threads  # 0 = all cores
-        try:
-            session = ort.InferenceSession(str(path), opts, providers=_providers())
-        except Exception as err:
-            raise ModelError(Text("protection model {path} cannot be loaded: {err}",
-                                  "保護モデル {path} を読み込めません: {err}"),
-                             path=path, err=str(err).splitlines()[0]) from None
-        _SESSIONS[path] = session
-        return session
+
+def default_threads() -> int:
+    if _threads is not None:
+        return _threads
+    return int(os.environ.get("OMAMORI_THREADS", "0"))  # 0 = all cores
+
+
+def session(path: str | os.PathLike, *, threads: int | None = None, expected_sha256: str | None = None):
+    """The one onnxruntime session factory: cached per (path, threads), the file's sha256 checked against
+    `expected_sha256` before it is loaded. A file rewritten on disk (a re-export) is checked and loaded
+    again, so no caller ever needs to clear the cache."""
+    path = Path(path).resolve()
+    threads = default_threads() if threads is None else threads
+    with _LOCK:
+        stamp = _file_stamp(path)
+        cached = _SESSIONS.get((path, threads))
+        if cached is not None and cached[0] == (stamp, expected_sha256):
+            return cached[1]
+        if expected_sha256 is not None and sha256_of(path) != expected_sha256:
+            raise ModelError(Text("model {path} does not match its card (sha256); it may have been "
+                                  "tampered with, so it was not loaded. Reinstall Omamori.",
+                                  "モデル {path} の sha256 がカードと一致しません。改ざんの恐れがあるため"
+                                  "読み込みません。Omamori を入れ直してください。"), path=path)
+        loaded = _load_session(path, threads)
+        _SESSIONS[(path, threads)] = ((stamp, expected_sha256), loaded)
+        return loaded
+
+
+def _file_stamp(path: Path) -> tuple:
+    try:
+        info = path.stat()
+    except OSError:
+        raise ModelError(Text("model {path} is missing; reinstall Omamori.",
+                              "モデル {path} が見つかりません。Omamori を入れ直してください。"), path=path) from None
+    return info.st_mtime_ns, info.st_size
+
+
+def _load_session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), opts, providers=_providers())
+    except Exception as err:  # ORT raises its own types; the user gets one line
+        raise ModelError(Text("model {path} cannot be loaded: {err}", "モデル {path} を読み込めません: {err}"),
+                         path=path, err=str(err).splitlines()[0]) from None
 
 
 def load(name: str, folder: Path | None = None) -> CloakModel:

@@ -40,14 +40,6 @@ def from_float(rgba: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return clipped.astype(dtype)
 
 
-def quantize(rgba: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Rounds float pixels to the levels of an 8- or 16-bit output (32 = unchanged)."""
-    if bit_depth >= 32:
-        return np.clip(rgba, 0.0, 1.0).astype(np.float32)
-    top = float((1 << bit_depth) - 1)
-    return (np.rint(np.clip(rgba, 0.0, 1.0) * top) / top).astype(np.float32)
-
-
 def bytes_to_rgba(buffer: bytes, width: int, height: int, layout: str) -> np.ndarray:
     order, dtype = parse_layout(layout)
     expected = width * height * 4 * dtype.itemsize

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ParamError, PresetError
-from .export import ExportSettings, write_atomic
+from .atomicfile import write_atomic
+from .export import ExportSettings
 from .i18n import Text
 from .pipeline import Step, build_steps
 from .profiles import list_profiles
 from .registry import Registry, get_registry
-from .userdata import (SCHEMA_VERSION, check_file_name, check_keys, check_name, check_schema, expect, fail,
-                       omamori_home, read_json, text_field)
+from .jsonchecks import (SCHEMA_VERSION, check_bounds, check_file_name, check_keys, check_name, check_schema,
+                         expect, fail, omamori_home, read_json, text_field)
 
 __all__ = ["SCHEMA_VERSION", "Preset", "omamori_home", "preset_from_dict", "list_presets", "load_preset",
            "save_preset", "import_preset", "export_preset", "delete_preset"]
@@ -121,6 +122,7 @@ def load_preset(preset: str | Path | dict) -> Preset:
     """A preset by name (built-in first, then the user folder), from a JSON file path,
     or from a dict (a preset edited in an editor's dialog)."""
     if isinstance(preset, dict):
+        check_bounds(preset, "<preset>")
         return preset_from_dict(preset, "<preset>")
     text = str(preset)
     if text.endswith(".json") or "/" in text or "\\" in text:
@@ -149,7 +151,7 @@ def save_preset(preset: Preset, overwrite: bool = False) -> Path:
         raise PresetError(Text("preset {name!r} already exists ({path}); use --overwrite to replace it.",
                                "プリセット {name!r} は既にあります（{path}）。置き換えるには --overwrite を付けてください。"),
                           name=preset.name, path=target)
-    return write_atomic(target, _json_bytes(preset), overwrite=True)
+    return write_atomic(target, _json_bytes(preset), overwrite=overwrite)
 
 
 def import_preset(path: str | Path, overwrite: bool = False) -> Path:

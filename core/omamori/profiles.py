@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import PresetError
 from .i18n import Text, current_language
-from .userdata import (SCHEMA_VERSION, check_file_name, check_keys, check_name, check_schema, expect, fail,
+from .jsonchecks import (SCHEMA_VERSION, check_file_name, check_keys, check_name, check_schema, expect, fail,
                        omamori_home, read_json, text_field)
 
 BUILTIN_DIR = Path(__file__).parent / "data" / "profiles"

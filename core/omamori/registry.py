@@ -1,8 +1,9 @@
 """The filter registry, on pluggy.
 
 Built-in filter modules and third-party plugins (entry-point group ``omamori``)
-register through the same hook, ``omamori_register_filters(registry)``. Set
-``OMAMORI_NO_PLUGINS=1`` to load only the built-ins when debugging."""
+register through the same hook, ``omamori_register_filters(registry)``, marked
+with ``omamori.hooks.hookimpl``. Set ``OMAMORI_NO_PLUGINS=1`` to load only the
+built-ins when debugging."""
 
 from __future__ import annotations
 
@@ -15,21 +16,11 @@ from functools import lru_cache
 import pluggy
 
 from . import filters as builtin_filters
+from . import hooks
 from .errors import ParamError
 from .filters.base import Filter
+from .hooks import PROJECT, hookimpl  # noqa: F401 - hookimpl also here for filter modules of other branches
 from .i18n import Text
-
-PROJECT = "omamori"
-hookspec = pluggy.HookspecMarker(PROJECT)
-hookimpl = pluggy.HookimplMarker(PROJECT)
-
-
-class HookSpecs:
-    """Hook specifications; every hook name starts with ``omamori_``."""
-
-    @hookspec
-    def omamori_register_filters(self, registry: "Registry") -> None:
-        """Add filters with ``registry.add(filter_instance)``."""
 
 
 class Registry:
@@ -78,7 +69,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
 def make_plugin_manager() -> pluggy.PluginManager:
     """Built-ins first, then entry points; a misspelt hook fails loudly."""
     pm = pluggy.PluginManager(PROJECT)
-    pm.add_hookspecs(HookSpecs)
+    pm.add_hookspecs(hooks)
     for module in _builtin_modules():
         pm.register(module, name=module.__name__)
     if os.environ.get("OMAMORI_NO_PLUGINS") != "1":

@@ -3,9 +3,11 @@
     from omamori_krita import api
     api.protect(Krita.instance().activeDocument(), preset="standard", new_layer=True)
     api.export_protected(doc, "/tmp/post.png", preset="standard")
+    report = api.check(doc, preset="standard")
 
-Both block until done (scripts want the result); the docker runs `jobs.compute` on a
-worker thread instead. Errors raise `strings.Problem` or the bridge's `BridgeError`.
+All block until done (scripts want the result); the docker runs `jobs.compute` on a
+worker thread instead. Errors raise the host kit's `UserError`: `strings.Problem`,
+the bridge's `BridgeError` (its `Cancelled` when `should_cancel()` said so).
 """
 
 from __future__ import annotations
@@ -29,11 +31,22 @@ def protect(document, preset="standard", new_layer=True, node=None, on_progress=
     return layer
 
 
-def export_protected(document, path, preset="standard", on_progress=None, should_cancel=None):
+def check(document, preset="standard", report_path=None, on_progress=None, should_cancel=None) -> dict:
+    """How well `preset` protects `document` as it looks (within the selection, if any).
+
+    A protected copy is measured in Omamori's environment; the document is not changed.
+    Returns the same fields as `omamori evaluate --json`; with `report_path` the report
+    picture is also written there (never over an existing file) and named in "report"."""
+    job = jobs.prepare_check(document, preset)
+    return jobs.finish_check(jobs.compute(job, engine.bridge(), on_progress, should_cancel), report_path)
+
+
+def export_protected(document, path, preset="standard", overwrite=False, on_progress=None, should_cancel=None):
     """Writes a flattened, protected copy with opt-out metadata to `path`.
 
-    The document is not changed. Returns the bridge's report (output path, posting checklist)."""
-    job = jobs.prepare_export(document, path, preset)
+    An existing file is replaced only with `overwrite=True`. The document is not changed.
+    Returns the bridge's report (output path, posting checklist)."""
+    job = jobs.prepare_export(document, path, preset, overwrite)
     result = jobs.compute(job, engine.bridge(), on_progress, should_cancel)
     remember(preset)
     return result

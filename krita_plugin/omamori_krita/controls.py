@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .strings import text
+from . import omamori_hostkit as hostkit
+from .strings import language, text
 
 WIDGETS = {"float": "double", "int": "int", "bool": "check", "choice": "combo",
            "str": "line", "path": "line", "color": "color"}
-OPEN_RANGE = 1e9  # Qt spin boxes need bounds; an undeclared side means "no limit"
-INT32 = 2 ** 31 - 1  # QSpinBox's limit; wider integers (e.g. a 32-bit author id) use a 0-decimal box
 
 
 @dataclass(frozen=True)
@@ -47,25 +46,22 @@ def controls_for(preset: dict, filters: dict, lang: Optional[str] = None) -> lis
 
 def control_for(step: int, param: dict, value: Any, lang: Optional[str] = None) -> Control:
     kind = WIDGETS.get(param.get("type"), "line")
-    common = dict(step=step, name=param["name"], type=param.get("type", "str"), widget=kind, label=text(param.get("label") or param["name"], lang),
-                  tooltip=text(param.get("help"), lang), value=value)
+    common = dict(step=step, name=param["name"], type=param.get("type", "str"), widget=kind,
+                  label=text(param.get("label") or param["name"], lang), tooltip=text(param.get("help"), lang),
+                  value=value)
     if kind in ("double", "int"):
-        lo = param.get("min") if param.get("min") is not None else -OPEN_RANGE
-        hi = param.get("max") if param.get("max") is not None else OPEN_RANGE
-        if kind == "int" and -INT32 - 1 <= lo and hi <= INT32:
+        lo, hi = hostkit.value_range(param)
+        if kind == "int" and not hostkit.is_wide_int(param):
             return Control(minimum=int(lo), maximum=int(hi), **common)
-        if kind == "int":
+        if kind == "int":  # wider than QSpinBox (e.g. a 32-bit author id): a 0-decimal box
             common["widget"] = "double"
             return Control(minimum=float(lo), maximum=float(hi), decimals=0, **common)
-        span = hi - lo if abs(hi - lo) < OPEN_RANGE else 100.0
+        span = hi - lo if abs(hi - lo) < hostkit.OPEN_RANGE else 100.0
         decimals = 3 if span <= 1 else 2
         return Control(minimum=float(lo), maximum=float(hi), decimals=decimals,
                        single_step=round(span / 100.0, decimals) or 10 ** -decimals, **common)
     if kind == "combo":
-        labels = param.get("choice_labels") or []
-        names = param.get("choices") or []
-        pairs = tuple((name, text(labels[i], lang) if i < len(labels) else name) for i, name in enumerate(names))
-        return Control(choices=pairs, **common)
+        return Control(choices=tuple(hostkit.choices(param, lang or language())), **common)
     return Control(**common)
 
 
@@ -75,16 +71,10 @@ def typed(control: Control, value):
 
 
 def edited_preset(preset: dict, values: dict, name: Optional[str] = None) -> dict:
-    """A copy of `preset` with `values[(step, param)]` applied (the docker's current state)."""
+    """A copy of `preset` with `values[(step, param)]` applied (the docker's current state), named `name`."""
     steps = []
     for index, step in enumerate(preset.get("steps", [])):
         params = dict(step.get("params", {}))
         params.update({param: value for (i, param), value in values.items() if i == index})
         steps.append({**step, "params": params})
-    out = {key: value for key, value in preset.items() if key not in ("builtin", "source", "path")}
-    out.update(steps=steps)
-    if name and name != preset.get("name"):
-        # A new preset: its own name as label, not the base preset's label and description.
-        out.update(name=name, label={"en": name, "ja": name})
-        out.pop("help", None)
-    return out
+    return hostkit.new_preset(preset, name, steps)

@@ -1,4 +1,4 @@
-"""The "Omamori" docker: preset, generated controls, apply/export, progress and status.
+"""The "Omamori" docker: preset, generated controls, apply/check/export, progress and status.
 
 Widgets are generated from the parameter declarations the worker describes
 (controls.py); the docker itself knows no filter. Work runs on a runner.Task.
@@ -7,14 +7,13 @@ Widgets are generated from the parameter declarations the worker describes
 from __future__ import annotations
 
 from PyQt5.QtCore import Qt
-from PyQt5.QtGui import QColor
-from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame,
-                             QGroupBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMessageBox, QProgressBar,
-                             QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (QComboBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QInputDialog, QLabel,
+                             QLineEdit, QMessageBox, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 from krita import DockWidget
 
-from . import api, controls, engine, host, jobs, runner
-from .strings import Problem, text, tr
+from . import api, controls, dialogs, engine, host, jobs, runner, widgets
+from . import omamori_hostkit as hostkit
+from .strings import text, tr
 
 DOCKER_ID = "omamori_docker"
 
@@ -26,6 +25,7 @@ class OmamoriPanel(QWidget):
         super().__init__(parent)
         self.info = None          # bridge.describe(): filters, presets, profiles
         self.task = None
+        self.report_dialog = None  # the last check's report, kept alive while shown
         self.inputs = {}          # (step index, param name) -> widget
         self.controls = []
         layout = QVBoxLayout(self)
@@ -45,7 +45,7 @@ class OmamoriPanel(QWidget):
         layout.addWidget(scroll, 1)
         self.buttons = {}
         for key, slot in (("apply_new", lambda: self.apply(True)), ("apply_this", lambda: self.apply(False)),
-                          ("export", self.export), ("save_preset", self.save_preset)):
+                          ("check", self.check), ("export", self.export), ("save_preset", self.save_preset)):
             button = QPushButton(tr(key))
             button.setObjectName(key)
             button.clicked.connect(slot)
@@ -124,7 +124,7 @@ class OmamoriPanel(QWidget):
             groups[index] = box
             self.steps_area.addWidget(box)
         for control in self.controls:
-            widget = _make_widget(control)
+            widget = widgets.make(control)
             widget.setObjectName(f"{control.step}.{control.name}")
             widget.setToolTip(control.tooltip)
             groups[control.step].layout().addRow(control.label, widget)
@@ -141,7 +141,7 @@ class OmamoriPanel(QWidget):
             widget = self.inputs.get((control.step, control.name))
             if widget is None:  # its step failed to build; nothing to read
                 continue
-            value = controls.typed(control, _value_of(widget))
+            value = controls.typed(control, widgets.value_of(widget))
             if control.widget == "double":
                 same = abs(value - float(control.value)) <= 0.5 * 10 ** -control.decimals
             elif isinstance(widget, QLineEdit):  # an unset text (None) shows as ""
@@ -165,41 +165,38 @@ class OmamoriPanel(QWidget):
     # --- actions -------------------------------------------------------------------------
     def apply(self, new_layer: bool) -> None:
         preset = self._preset_for_run()
-        try:
-            job = jobs.prepare_protect(host.active_document(), preset, new_layer)
-        except Problem as problem:
-            self._say(problem.message(), error=True)
-            return
 
-        def done(task):
-            if self._report(task):
-                try:
-                    layer = jobs.commit(job)
-                except Problem as problem:
-                    self._say(problem.message(), error=True)
-                    return
-                api.remember(preset)
-                self._say(tr("done_new" if new_layer else "done_this", name=layer.name()))
-        self._run(lambda progress, cancel: jobs.compute(job, engine.bridge(), progress, cancel), done)
+        def finish(job, task):
+            try:
+                layer = jobs.commit(job)
+            except hostkit.UserError as problem:
+                self._say(runner.error_message(problem), error=True)
+                return
+            api.remember(preset)
+            self._say(tr("done_new" if new_layer else "done_this", name=layer.name()))
+        self._start(lambda: jobs.prepare_protect(host.active_document(), preset, new_layer), finish)
 
-    def export(self, path: str = "") -> None:
+    def check(self) -> None:
+        """Measures a protected copy of the document with the current settings; shows the report."""
+        def finish(job, task):
+            self.report_dialog = dialogs.show_report(self, task.result)
+            self._say(tr("done_check", verdict=text(task.result["result"].get("verdict"))))
         preset = self._preset_for_run()
-        try:
-            doc = host.active_document()
-            if not path:
-                path, _ = QFileDialog.getSaveFileName(self, tr("export"), "", tr("export_filter"))
-                if not path:
-                    return
-            job = jobs.prepare_export(doc, path, preset)
-        except Problem as problem:
-            self._say(problem.message(), error=True)
-            return
+        self._start(lambda: jobs.prepare_check(host.active_document(), preset), finish)
 
-        def done(task):
-            if self._report(task):
-                api.remember(preset)
-                self._say(export_summary(task.result, path))
-        self._run(lambda progress, cancel: jobs.compute(job, engine.bridge(), progress, cancel), done)
+    def export(self, path: str = "", overwrite: bool = False) -> None:
+        """Exports a protected copy; an existing file is replaced only once the user said so."""
+        preset = self._preset_for_run()
+
+        def prepare():
+            doc = host.active_document()  # before the file dialog: no document, no question
+            target, replace = (path, True) if overwrite else dialogs.export_target(self, path)
+            return jobs.prepare_export(doc, target, preset, replace) if target else None
+
+        def finish(job, task):
+            api.remember(preset)
+            self._say(export_summary(task.result, job.path))
+        self._start(prepare, finish)
 
     def save_preset(self, name: str = "", overwrite: bool = False) -> None:
         if not name:
@@ -225,6 +222,22 @@ class OmamoriPanel(QWidget):
             self.task.cancel()
 
     # --- plumbing ------------------------------------------------------------------------
+    def _start(self, prepare, finish) -> None:
+        """`prepare()` on the UI thread (a problem is shown inline; None: the user backed out), the
+        bridge call on a worker thread, then `finish(job, task)` on the UI thread if it succeeded."""
+        try:
+            job = prepare()
+        except hostkit.UserError as problem:
+            self._say(runner.error_message(problem), error=True)
+            return
+        if job is None:
+            return
+
+        def done(task):
+            if self._report(task):
+                finish(job, task)
+        self._run(lambda progress, cancel: jobs.compute(job, engine.bridge(), progress, cancel), done)
+
     def _run(self, work, on_done) -> None:
         def finished(task):
             self.task = None
@@ -286,40 +299,3 @@ def export_summary(result: dict, path: str) -> str:
     if checklist:
         lines += ["", tr("checklist") + ":"] + [f"• {text(item)}" for item in checklist]
     return "\n".join(lines)
-
-
-def _make_widget(control: controls.Control) -> QWidget:
-    if control.widget == "double":
-        widget = QDoubleSpinBox()
-        widget.setDecimals(control.decimals)
-        widget.setRange(control.minimum, control.maximum)
-        widget.setSingleStep(control.single_step)
-        widget.setValue(float(control.value))
-    elif control.widget == "int":
-        widget = QSpinBox()
-        widget.setRange(int(control.minimum), int(control.maximum))
-        widget.setValue(int(control.value))
-    elif control.widget == "check":
-        widget = QCheckBox()
-        widget.setChecked(bool(control.value))
-    elif control.widget == "combo":
-        widget = QComboBox()
-        for value, label in control.choices:
-            widget.addItem(label, value)
-        widget.setCurrentIndex(max(widget.findData(control.value), 0))
-    else:
-        widget = QLineEdit("" if control.value is None else str(control.value))
-        if control.widget == "color":
-            widget.setInputMask(r"\#HHHHHH")
-            widget.setStyleSheet(f"border-left: 12px solid {QColor(str(control.value)).name()};")
-    return widget
-
-
-def _value_of(widget: QWidget):
-    if isinstance(widget, (QDoubleSpinBox, QSpinBox)):
-        return widget.value()
-    if isinstance(widget, QCheckBox):
-        return widget.isChecked()
-    if isinstance(widget, QComboBox):
-        return widget.currentData()
-    return widget.text()

@@ -41,11 +41,3 @@ def _make_bridge():
     # Reads omamori.json; a missing config or python raises BridgeError with what to run.
     return omamori_bridge.Bridge.from_folder(str(HERE), "krita")
 
-
-def bridge_errors() -> tuple:
-    """The bridge's exception types (Cancelled, BridgeError), once it is importable."""
-    try:
-        from . import omamori_bridge
-    except ImportError:
-        return (), ()
-    return (omamori_bridge.Cancelled,), (omamori_bridge.BridgeError,)

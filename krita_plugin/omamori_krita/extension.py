@@ -6,12 +6,13 @@ rebind them in Settings › Configure Krita › Keyboard Shortcuts.
 
 from __future__ import annotations
 
-from PyQt5.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
+from PyQt5.QtWidgets import QMessageBox, QProgressDialog
 from krita import Extension
 
-from . import api, engine, host, jobs, runner
+from . import api, dialogs, engine, host, jobs, runner
+from . import omamori_hostkit as hostkit
 from .docker import export_summary
-from .strings import Problem, tr
+from .strings import tr
 
 MENU = "tools/scripts"
 
@@ -32,17 +33,16 @@ class OmamoriExtension(Extension):
         self._start(lambda: jobs.prepare_protect(host.active_document(), api.last_preset(), True))
 
     def export(self):
-        parent = _window()
-        path, _ = QFileDialog.getSaveFileName(parent, tr("export"), "", tr("export_filter"))
+        path, overwrite = dialogs.export_target(_window())
         if path:
-            self._start(lambda: jobs.prepare_export(host.active_document(), path, api.last_preset()))
+            self._start(lambda: jobs.prepare_export(host.active_document(), path, api.last_preset(), overwrite))
 
     def _start(self, prepare):
         parent = _window()
         try:
             job = prepare()
-        except Problem as problem:
-            QMessageBox.warning(parent, tr("title"), problem.message())
+        except hostkit.UserError as problem:
+            QMessageBox.warning(parent, tr("title"), runner.error_message(problem))
             return
         dialog = QProgressDialog(tr("working"), tr("cancel"), 0, 1000, parent)
         dialog.setWindowTitle(tr("title"))
@@ -62,8 +62,8 @@ class OmamoriExtension(Extension):
                 return
             try:
                 jobs.commit(job)
-            except Problem as problem:
-                QMessageBox.warning(parent, tr("title"), problem.message())
+            except hostkit.UserError as problem:
+                QMessageBox.warning(parent, tr("title"), runner.error_message(problem))
                 return
             if isinstance(job, jobs.ExportJob):
                 QMessageBox.information(parent, tr("title"), export_summary(task.result, job.path))

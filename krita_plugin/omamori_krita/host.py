@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from . import omamori_hostkit as hostkit
 from .strings import Problem
 
 # Krita's colour depth id -> the bridge's pixel layout (Krita stores RGBA as B,G,R,A).
 LAYOUTS = {"U8": "BGRA8", "U16": "BGRA16", "F16": "BGRAF16", "F32": "BGRAF32"}
-BYTES_PER_PIXEL = {"BGRA8": 4, "BGRA16": 8, "BGRAF16": 8, "BGRAF32": 16}
 SETTINGS_GROUP = "omamori"
 
 
@@ -74,13 +74,13 @@ def read_layer(doc, node) -> Pixels:
     return Pixels(bytes(node.pixelData(0, 0, w, h)), w, h, layout, read_selection(doc))
 
 
-def read_flattened(doc) -> Pixels:
+def read_flattened(doc, with_selection: bool = False) -> Pixels:
     """The document as it looks (all visible layers merged); the document is not changed."""
     layout = layout_of(doc.colorModel(), doc.colorDepth())
     doc.waitForDone()  # the projection must include the latest strokes
     doc.refreshProjection()
     w, h = doc.width(), doc.height()
-    return Pixels(bytes(doc.pixelData(0, 0, w, h)), w, h, layout)
+    return Pixels(bytes(doc.pixelData(0, 0, w, h)), w, h, layout, read_selection(doc) if with_selection else None)
 
 
 def read_selection(doc) -> Optional[bytes]:
@@ -90,18 +90,12 @@ def read_selection(doc) -> Optional[bytes]:
     return bytes(selection.pixelData(0, 0, doc.width(), doc.height()))
 
 
-def check_size(pixels: Pixels, result: bytes) -> None:
-    expected = pixels.width * pixels.height * BYTES_PER_PIXEL[pixels.layout]
-    if len(result) != expected:
-        raise Problem("bad_result", got=len(result), expected=expected)
-
-
 def write_new_layer(doc, node, pixels: Pixels, result: bytes, name: str):
     """Puts `result` in a new layer above `node`: exactly one undo step (the add).
 
     A duplicate, not a fresh layer, so that it has the node's own colour space (which the
     pixels are in), blending mode, opacity and masks."""
-    check_size(pixels, result)
+    hostkit.check_result_size(result, pixels.width, pixels.height, pixels.layout)
     layer = node.duplicate()
     layer.setName(name)
     layer.setPixelData(result, 0, 0, pixels.width, pixels.height)
@@ -116,7 +110,7 @@ def replace_layer(doc, node, pixels: Pixels, result: bytes):
 
     Written as add-copy + remove-original so that Krita's undo restores the original;
     Krita records these as two undo entries because Python cannot group commands."""
-    check_size(pixels, result)
+    hostkit.check_result_size(result, pixels.width, pixels.height, pixels.layout)
     copy = node.duplicate()
     copy.setName(node.name())
     copy.setPixelData(result, 0, 0, pixels.width, pixels.height)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from PyQt5.QtCore import QThread, pyqtSignal
 
-from . import engine
-from .strings import Problem, tr
+from . import omamori_hostkit as hostkit
+from .strings import language, tr
 
 
 class Task(QThread):
@@ -44,16 +44,15 @@ def start(parent, work, on_progress, on_done) -> Task:
 
 def error_message(error) -> str:
     """One plain line for any failure; '' for a cancel (the caller words that itself)."""
-    cancelled, failures = engine.bridge_errors()
-    if cancelled and isinstance(error, cancelled):
+    kind = hostkit.error_kind(error)
+    if kind == hostkit.CANCELLED:
         return ""
-    if isinstance(error, Problem):
-        return error.message()
-    if failures and isinstance(error, failures):
-        return tr("failed", message=str(error))
+    if isinstance(error, hostkit.BridgeError):  # the worker's line, with what failed
+        return tr("failed", message=error.message(language()))
+    if kind == hostkit.EXPECTED:
+        return error.message(language())
     return tr("failed", message=f"{type(error).__name__}: {error}")
 
 
 def is_cancel(error) -> bool:
-    cancelled, _ = engine.bridge_errors()
-    return bool(cancelled) and isinstance(error, cancelled)
+    return hostkit.error_kind(error) == hostkit.CANCELLED

@@ -1,7 +1,8 @@
-"""English and Japanese UI strings, and the choice between them.
+"""The docker's own words in English and Japanese, and Krita's language setting.
 
-Filter and parameter labels come from the core's declarations (via the bridge);
-only the docker's own words live here.
+Filter and parameter labels come from the core's declarations (via the bridge); the
+choice between the languages is the host kit's (omamori_hostkit.py, copied beside this
+package by `omamori install krita`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import configparser
 import os
 from pathlib import Path
+
+from . import omamori_hostkit as hostkit
 
 STRINGS = {
     "title": ("Omamori", "Omamori（お守り）"),
@@ -18,6 +21,10 @@ STRINGS = {
     "apply_this": ("Apply to this layer", "このレイヤーに適用"),
     "action_protect": ("Protect with last preset", "前回のプリセットで保護"),
     "export": ("Export protected copy…", "保護したコピーを書き出す…"),
+    "check": ("Check protection", "保護を確認"),
+    "check_title": ("Omamori: protection check", "Omamori: 保護の確認"),
+    "done_check": ("Checked: {verdict}", "確認しました: {verdict}"),
+    "overwrite_file": ("“{name}” already exists. Replace it?", "「{name}」は既にあります。置き換えますか？"),
     "save_preset": ("Save as preset…", "プリセットとして保存…"),
     "overwrite_preset": ("Replace your preset “{name}”?", "プリセット「{name}」を置き換えますか？"),
     "save_preset_prompt": ("Name of the new preset:", "新しいプリセットの名前:"),
@@ -45,54 +52,38 @@ STRINGS = {
                           "（画像 › 画像の色空間を変換）。"),
     "unsupported_depth": ("Channel depth {depth} is not supported; use 8-bit, 16-bit or float.",
                           "チャンネル深度 {depth} には対応していません（8/16 ビット整数か浮動小数点を使ってください）。"),
-    "bad_result": ("Omamori returned {got} bytes, expected {expected}; the document was not changed.",
-                   "Omamori の結果が {got} バイトでした（期待値 {expected}）。ドキュメントは変更されていません。"),
     "not_installed": ("Omamori's engine was not found. Run “omamori install krita” in a terminal, "
                       "then restart Krita.",
                       "Omamori 本体が見つかりません。ターミナルで「omamori install krita」を実行して"
                       "Krita を再起動してください。"),
-    "unknown_preset": ("Unknown preset “{name}”.", "プリセット「{name}」が見つかりません。"),
+    "file_exists": ("{path} already exists; choose another name.", "{path} は既にあります。別の名前にしてください。"),
     "failed": ("Omamori failed: {message}", "Omamori でエラー: {message}"),
 }
 
 
-class Problem(Exception):
-    """A user-facing failure, shown inline in the docker in the user's language."""
+class Problem(hostkit.UserError):
+    """A user-facing failure from STRINGS, shown inline in the docker in the user's language."""
 
     def __init__(self, key: str, **values):
         self.key = key
-        self.values = values
-        super().__init__(tr(key, "en", **values))
+        super().__init__(STRINGS[key], **values)
 
     def message(self, lang: str | None = None) -> str:
-        return tr(self.key, lang, **self.values)
+        return super().message(lang or language())
 
 
 def tr(key: str, lang: str | None = None, **values) -> str:
-    en, ja = STRINGS[key]
-    return (ja if (lang or language()) == "ja" else en).format(**values)
+    return text(STRINGS[key], lang).format(**values)
 
 
-def text(pair, lang: str | None = None) -> str:
-    """A core-declared {"en", "ja"} label in the UI language (plain strings pass through)."""
-    if isinstance(pair, dict):
-        return pair.get("ja") if (lang or language()) == "ja" and pair.get("ja") else pair.get("en", "")
-    return str(pair or "")
-
-
-def pick(candidates) -> str:
-    """'ja' or 'en' from the first non-empty locale name, e.g. 'ja_JP.UTF-8' -> 'ja'."""
-    for value in candidates:
-        if value:
-            return "ja" if value.lower().startswith("ja") else "en"
-    return "en"
+def text(value, lang: str | None = None) -> str:
+    """A core-declared {"en", "ja"} label (or one of STRINGS' pairs) in Krita's UI language."""
+    return hostkit.text(value, lang or language())
 
 
 def language() -> str:
-    """Krita's own UI language first (its language override file), then Qt's, then the env."""
-    # LANGUAGE is the GNU/KDE list of UI languages that Krita's own translations follow.
-    return pick([os.environ.get("OMAMORI_LANG"), _krita_language(), os.environ.get("LANGUAGE"), _qt_language(),
-                 os.environ.get("LC_ALL"), os.environ.get("LC_MESSAGES"), os.environ.get("LANG")])
+    """The kit's order, with Krita's own UI language as the editor's setting (then Qt's)."""
+    return hostkit.language(_krita_language(), _qt_language())
 
 
 def _krita_language() -> str:
@@ -102,7 +93,7 @@ def _krita_language() -> str:
     try:
         parser.read(path, encoding="utf-8")
         return parser.get("Language", "krita", fallback="").split(":")[0]
-    except (OSError, configparser.Error):
+    except (OSError, configparser.Error, UnicodeDecodeError):
         return ""
 
 

@@ -22,7 +22,7 @@ from omamori.filters import stamp
 from omamori.filters.base import Context
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "filters"))
-from filterkit import flatten, jpeg_attack  # noqa: E402  (the tests' posting simulation)
+from filterkit import expected_slot_bits, flatten, jpeg_attack, read_stamp, slot_votes  # noqa: E402  (the tests' posting simulation)
 
 REPO = Path(__file__).resolve().parents[2]
 ARTWORK = Path(os.environ.get("OMAMORI_SHARED", REPO.parent / "shared")) / "data" / "artwork"
@@ -51,17 +51,17 @@ def main() -> None:
         marked = mark.apply(opaque, settings, Context())
         psnrs.append(psnr(opaque, marked))
         attacked = jpeg_attack(marked, scale=0.5)
-        accuracies.append(float(np.mean((stamp.slot_votes(attacked) < 0) == stamp.expected_slot_bits(author))))
-        half += stamp.read_stamp(attacked) == author
-        full += stamp.read_stamp(jpeg_attack(marked)) == author
+        accuracies.append(float(np.mean((slot_votes(attacked) < 0) == expected_slot_bits(author))))
+        half += read_stamp(attacked) == author
+        full += read_stamp(jpeg_attack(marked)) == author
         unmarked = jpeg_attack(opaque, scale=0.5)
-        false_reads += stamp.read_stamp(unmarked) is not None
+        false_reads += read_stamp(unmarked) is not None
         clean_conf.append(stamp.decode(unmarked)[1])
         if (raw[..., 3] < 0.01).mean() > 0.05:
             cutouts += 1
             on_white = flatten(mark.apply(raw, settings, Context()))
-            cut_full += stamp.read_stamp(jpeg_attack(on_white)) == author
-            cut_half += stamp.read_stamp(jpeg_attack(on_white, scale=0.5)) == author
+            cut_full += read_stamp(jpeg_attack(on_white)) == author
+            cut_half += read_stamp(jpeg_attack(on_white, scale=0.5)) == author
     n = len(paths)
     print(f"pictures {n}, strength {args.strength}")
     print(f"PSNR {min(psnrs):.1f}-{max(psnrs):.1f} dB (mean {np.mean(psnrs):.1f})")

@@ -1,7 +1,6 @@
 """The batch: planning (folders, distinct names, checks before pixel work), parallel runs with
 identical outputs, one line per failure whatever raised it."""
 
-import json
 import os
 from pathlib import Path
 
@@ -159,12 +158,13 @@ def test_a_cancelled_worker_writes_nothing(tmp_path, monkeypatch):
     assert not result.ok and result.error == "Cancelled." and sorted(p.name for p in tmp_path.iterdir()) == ["art.png"]
 
 
-def test_report_dir_records_every_result(tmp_path):
+def test_report_dir_gets_a_report_picture_per_protected_file(tmp_path):
     art = small_picture(tmp_path / "art.png", 1)
-    batch.protect_paths([art, tmp_path / "nope.png"], noise_preset(), tmp_path / "out", jobs=1,
-                        report_dir=tmp_path / "reports")
-    report = json.loads((tmp_path / "reports" / batch.REPORT_NAME).read_text())
-    assert [r["ok"] for r in report] == [True, False] and report[1]["input"] == str(tmp_path / "nope.png")
+    results = batch.protect_paths([art, tmp_path / "nope.png"], noise_preset(), tmp_path / "out", jobs=1,
+                                  report_dir=tmp_path / "reports")
+    assert [r.ok for r in results] == [True, False]
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["art-protected-report.png"]
+    assert any("art-protected-report.png" in notice for notice in results[0].notices)
 
 
 def test_cli_folder_input_overwrite_and_jobs(capsys, tmp_path):

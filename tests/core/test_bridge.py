@@ -1,11 +1,16 @@
 """The editor bridge: the stdlib client drives a real worker process in this environment."""
 
+import json
+import os
 import sys
+import textwrap
 import time
 
 import numpy as np
 import pytest
 
+from omamori import installers
+from omamori.bridge import worker
 from omamori.bridge.client import Bridge, BridgeError, Cancelled
 from omamori.pixels import bytes_to_rgba, rgba_to_bytes
 
@@ -14,7 +19,7 @@ NOISE = {"schema": 1, "name": "n", "steps": [{"filter": "noise", "params": {"amo
 
 @pytest.fixture
 def bridge():
-    return Bridge(sys.executable, host="gimp")
+    return Bridge(sys.executable, editor="gimp")
 
 
 def test_describe_lists_filters_presets_and_profiles(bridge):
@@ -81,9 +86,9 @@ def test_export_writes_a_file_with_a_checklist(bridge, rgba, tmp_path):
 def test_missing_environment_says_how_to_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("OMAMORI_LANG", "ja")
     with pytest.raises(BridgeError, match="omamori install krita"):
-        Bridge(str(tmp_path / "gone" / "python"), host="krita").describe()
+        Bridge(str(tmp_path / "gone" / "python"), editor="krita").describe()
     with pytest.raises(BridgeError, match="omamori install gimp"):
-        Bridge.from_folder(str(tmp_path), host="gimp")
+        Bridge.from_folder(str(tmp_path), editor="gimp")
 
 
 def test_environment_without_omamori_says_how_to_fix(tmp_path):
@@ -92,7 +97,7 @@ def test_environment_without_omamori_says_how_to_fix(tmp_path):
     fake.write_text(f"#!/bin/sh\nexec {sys.executable} -I -S \"$@\"\n")
     fake.chmod(0o755)
     with pytest.raises(BridgeError, match="pip install omamori"):
-        Bridge(str(fake), host="gimp").describe()
+        Bridge(str(fake), editor="gimp").describe()
 
 
 def test_layers_keep_their_size_under_a_posting_preset(bridge, rgba):
@@ -102,3 +107,89 @@ def test_layers_keep_their_size_under_a_posting_preset(bridge, rgba):
                                                     {"filter": "noise", "params": {"amount": 4}}]}
     out = bridge.process(rgba_to_bytes(rgba, "RGBA8"), w, h, "RGBA8", preset)
     assert len(out) == w * h * 4
+
+
+def test_export_never_replaces_a_file_unless_asked(bridge, rgba, tmp_path):
+    h, w = rgba.shape[:2]
+    target = tmp_path / "post.png"
+    target.write_bytes(b"the artist's own file")
+    with pytest.raises(BridgeError, match="post.png"):
+        bridge.export(rgba_to_bytes(rgba, "RGBA8"), w, h, "RGBA8", NOISE, str(target))
+    assert target.read_bytes() == b"the artist's own file"
+    bridge.export(rgba_to_bytes(rgba, "RGBA8"), w, h, "RGBA8", NOISE, str(target), overwrite=True)
+    assert target.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_worker_is_isolated_from_the_editors_folder_and_variables(bridge, tmp_path, monkeypatch):
+    """A folder holding a module named like Omamori's (or the editor's PYTHONPATH) must not replace it."""
+    planted = tmp_path / "editor-folder" / "omamori"
+    planted.mkdir(parents=True)
+    marker = tmp_path / "planted-ran"
+    (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.chdir(planted.parent)
+    monkeypatch.setenv("PYTHONPATH", str(planted.parent))
+    assert "standard" in {p["name"] for p in bridge.describe()["presets"]}
+    assert not marker.exists()
+    command = bridge.command("JOB")
+    assert command[1] == "-I" and command[-3:] == ["-m", "omamori.bridge.worker", "JOB"]
+
+
+def test_a_user_site_install_keeps_the_user_site_but_not_the_variables(tmp_path, monkeypatch):
+    monkeypatch.setattr(installers, "in_user_site", lambda: True)
+    installers.wire_bridge(tmp_path)
+    config = json.loads((tmp_path / "omamori.json").read_text())
+    assert config["isolated"] is False and config["python"] == sys.executable
+    assert Bridge.from_folder(str(tmp_path), "gimp").command("JOB")[1] == "-E"
+    assert (tmp_path / "omamori_hostkit.py").read_text().startswith('"""The host kit')
+
+
+def fake_check_pixels(calls):
+    def check_pixels(rgba, preset, *, bit_depth=8, mask=None, report_path=None, progress=None, cancel=None):
+        calls.append((rgba.shape, preset.name, bit_depth, None if mask is None else float(mask.mean())))
+        progress(0.5, "measuring")
+        report_path.write_bytes(b"\x89PNG fake report")
+        return {"verdict": "protected", "latent": {"r": 0.4}, "report": str(report_path)}
+    return check_pixels
+
+
+def test_the_check_operation_measures_a_protected_copy(rgba, tmp_path, monkeypatch, capsys):
+    """Contract 2, in the worker's own process: evaluate.check_pixels (contract 1) is faked here."""
+    calls = []
+    monkeypatch.setattr("omamori.evaluate.check_pixels", fake_check_pixels(calls), raising=False)
+    h, w = rgba.shape[:2]
+    data = rgba_to_bytes(rgba, "BGRA16")
+    mask = np.full((h, w), 255, np.uint8)
+    mask[:, : w // 2] = 0
+    Bridge._write_request(str(tmp_path), "check", {"width": w, "height": h, "layout": "BGRA16",
+                                                   "preset": "standard"}, data, mask.tobytes())
+    assert worker.main(["worker", str(tmp_path)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0] == {"progress": 0.5, "message": "measuring"}
+    answer = lines[-1]["result"]
+    assert answer["result"]["verdict"] == "protected" and answer["report_png"] == str(tmp_path / "report.png")
+    assert (tmp_path / "report.png").read_bytes().startswith(b"\x89PNG")
+    assert calls == [((h, w, 4), "standard", 16, pytest.approx(0.5, abs=0.02))]
+    assert (tmp_path / "input.raw").read_bytes() == data  # the editor's pixels are not touched
+
+
+def test_the_client_keeps_the_report_picture_after_the_job_folder_is_gone(rgba, tmp_path):
+    """The client side of "check", against a stand-in worker that answers as contract 2 says."""
+    fake = tmp_path / "python"
+    fake.write_text(textwrap.dedent(f"""\
+        #!{sys.executable}
+        import json, os, sys
+        folder = sys.argv[-1]
+        request = json.load(open(os.path.join(folder, "request.json")))
+        open(os.path.join(folder, "report.png"), "wb").write(b"PNG " + request["op"].encode())
+        print(json.dumps({{"result": {{"result": {{"verdict": "ok"}}, "report_png": os.path.join(folder, "report.png")}}}}))
+        """))
+    fake.chmod(0o755)
+    h, w = rgba.shape[:2]
+    answer = Bridge(str(fake), editor="krita").check(rgba_to_bytes(rgba, "RGBA8"), w, h, "RGBA8", "standard")
+    try:
+        assert answer["result"] == {"verdict": "ok"}
+        with open(answer["report_png"], "rb") as handle:
+            assert handle.read() == b"PNG check"
+        assert "omamori-job-" not in answer["report_png"]
+    finally:
+        os.unlink(answer["report_png"])

@@ -125,11 +125,11 @@ def test_inspect_reads_back_marks_and_metadata(capsys, picture, tmp_path):
     assert run(capsys, "protect", "--preset", path, picture)[0] == 0
     code, out, _ = run(capsys, "inspect", "--json", picture.with_name("art-protected.png"))
     report = json.loads(out)
-    assert code == 0 and report["author_mark"]["author_id"] == 123456789
+    assert code == 0 and report["stamp"]["author_id"] == 123456789
     assert report["notice"]["found"] and report["optout"]["found"] and report["optout"]["creator"] == "Hanako"
     code, out, _ = run(capsys, "inspect", "--json", picture)
     report = json.loads(out)
-    assert report["author_mark"]["author_id"] is None and not report["notice"]["found"]
+    assert report["stamp"]["author_id"] is None and not report["notice"]["found"]
     assert not report["optout"]["found"]
 
 

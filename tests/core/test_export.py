@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from omamori import export
+from omamori import atomicfile
 from omamori.errors import InputError
 from omamori.export import ExportSettings, protected_path, write_picture
 from omamori.imageio import Picture, load
@@ -105,7 +105,7 @@ def test_failed_write_leaves_no_temp_and_no_output(tmp_path, monkeypatch):
     def disk_full(*args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(export.os, "replace", disk_full)
+    monkeypatch.setattr(atomicfile.os, "link", disk_full)
     src = picture()
     with pytest.raises(InputError) as caught:
         write_picture(src.pixels, tmp_path / "a.png", source=src)
@@ -117,7 +117,7 @@ def test_interrupted_write_leaves_no_temp(tmp_path, monkeypatch):
     def interrupt(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(export.os, "fsync", interrupt)
+    monkeypatch.setattr(atomicfile.os, "fsync", interrupt)
     src = picture()
     with pytest.raises(KeyboardInterrupt):
         write_picture(src.pixels, tmp_path / "a.png", source=src)
@@ -127,7 +127,7 @@ def test_interrupted_write_leaves_no_temp(tmp_path, monkeypatch):
 def test_failed_overwrite_keeps_the_old_file(tmp_path, monkeypatch):
     target = tmp_path / "a.png"
     target.write_bytes(b"old")
-    monkeypatch.setattr(export.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    monkeypatch.setattr(atomicfile.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
     with pytest.raises(InputError, match="I/O error"):
         write_picture(picture().pixels, target, source=picture(), overwrite=True)
     assert target.read_bytes() == b"old" and only(tmp_path) == ["a.png"]
@@ -151,7 +151,7 @@ def test_permission_denied_is_one_plain_line(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr(export.os, "open", denied)
+    monkeypatch.setattr(atomicfile.os, "open", denied)
     with pytest.raises(InputError) as caught:
         write_picture(picture().pixels, tmp_path / "a.png")
     assert str(caught.value) == f"{tmp_path / 'a.png'}: cannot write into {tmp_path} (Permission denied)."

@@ -1,4 +1,5 @@
 import io
+import os
 import struct
 import zlib
 
@@ -154,3 +155,52 @@ def test_unsupported_format(tmp_path):
     Image.new("RGB", (4, 4)).save(tmp_path / "a.bmp")
     with pytest.raises(InputError, match="unsupported format BMP"):
         imageio.load(tmp_path / "a.bmp")
+
+
+def test_pipes_are_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "art.png"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError) as info:
+        imageio.load(fifo)  # would block for ever if it were opened for a plain read
+    assert "not a regular file" in info.value.message() and "art.png" in info.value.message()
+
+
+def test_frames_count_against_the_pixel_limit(tmp_path, monkeypatch):
+    frames = [Image.new("RGB", (100, 100), (i * 20, 0, 0)) for i in range(5)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=40)
+    assert len(imageio.load(tmp_path / "a.gif").frames) == 5
+    monkeypatch.setenv("OMAMORI_MAX_MEGAPIXELS", "0.04")  # 40 000 pixels: 4 frames' worth
+    with pytest.raises(InputError, match=r"too many pixels \(over 0.04 MP, 5 frames"):
+        imageio.load(tmp_path / "a.gif")
+
+
+def test_still_gif_reads_like_any_picture(tmp_path):
+    Image.fromarray(gradient()).convert("P").save(tmp_path / "a.gif")
+    pic = imageio.load(tmp_path / "a.gif")
+    assert pic.format == "GIF" and not pic.animated and pic.frames == [] and pic.pixels.shape == (30, 40, 4)
+
+
+def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
+    monkeypatch.setattr(imageio, "max_pixels", lambda: 10)
+    path = tmp_path / "big.png"
+    path.write_bytes(good_png_bytes() + b"\0" * (70 << 20))
+    with pytest.raises(InputError, match="OMAMORI_MAX_MEGAPIXELS"):
+        imageio.load(path)
+
+
+def test_unparseable_exif_is_dropped_with_a_notice():
+    """A text ResolutionUnit, 0/0 and negative resolutions (made by make_crafted.py)."""
+    from pathlib import Path
+
+    pic = imageio.load(Path(__file__).resolve().parents[1] / "data" / "crafted" / "exif-bad-rationals.jpg")
+    assert not {0x011A, 0x011B, 0x0128} & set(pic.exif) and pic.exif[0x013B].rstrip("\0") == "Hana"
+    notice = next(n for n in pic.notices if "ResolutionUnit" in n.en)
+    assert "XResolution" in notice.en and "YResolution" in notice.en and "ResolutionUnit" in notice.ja
+
+
+def test_multi_page_tiff_says_only_the_first_page_is_kept():
+    buffer = io.BytesIO()
+    pages = [Image.new("RGB", (6, 4), (10 * i, 0, 0)) for i in range(3)]
+    pages[0].save(buffer, "TIFF", save_all=True, append_images=pages[1:])
+    pic = imageio.load("pages.tif", buffer.getvalue())
+    assert pic.pixels.shape == (4, 6, 4) and any("first of 3 pages" in n.en for n in pic.notices)

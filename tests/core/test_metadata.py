@@ -170,3 +170,26 @@ def test_without_author_the_terms_are_the_rights(tmp_path):
     assert tags["IFD0:Copyright"] == tags["PNG:Copyright"] == metadata.DEFAULT_TERMS.en
     assert tags["XMP-plus:DataMining"] in DATA_MINING and tags["XMP-xmpRights:Marked"] is True
     assert "XMP-dc:Creator" not in tags and "IFD0:Artist" not in tags and "PNG:Author" not in tags
+
+
+def test_xmp_with_a_dtd_or_too_large_is_not_parsed():
+    good = build_xmp(OptOut())
+    assert metadata.parse_xmp(good)["data_mining"] == "DMI-PROHIBITED-AIMLTRAINING"
+    with_dtd = b'<!DOCTYPE x [<!ENTITY e "DMI-PROHIBITED">]>' + good
+    assert metadata.parse_xmp(with_dtd)["data_mining"] is None
+    assert metadata.parse_xmp(good + b" " * (4 << 20))["data_mining"] is None
+    assert metadata.parse_xmp(b"<x:xmpmeta " * 50_000)["data_mining"] is None  # no end: linear, not quadratic
+
+
+def test_clean_exif_drops_only_what_cannot_be_written():
+    from PIL import TiffImagePlugin
+
+    source = Image.Exif()
+    source[0x013B] = "Hana"
+    source[0x0128] = "inches"  # ResolutionUnit is a SHORT: text cannot be written back
+    source[0x011A] = TiffImagePlugin.IFDRational(-72, 1)
+    source.get_ifd(metadata.EXIF_IFD)[0x9003] = "2026:01:02 03:04:05"
+    clean, dropped = metadata.clean_exif(source)
+    assert sorted(dropped) == ["ResolutionUnit", "XResolution"]
+    assert clean[0x013B] == "Hana" and clean.get_ifd(metadata.EXIF_IFD)[0x9003] == "2026:01:02 03:04:05"
+    metadata.build_exif(OptOut(), clean).tobytes()  # and what is left writes

@@ -231,3 +231,31 @@ def test_preset_dataclass_defaults():
     data = preset.to_dict()
     assert data["schema"] == presets.SCHEMA_VERSION and data["steps"] == [] and data["export"]["profile"] is None
     assert preset_from_dict(data).to_dict() == data
+
+
+@pytest.mark.parametrize("text,answer", [
+    ('{"schema": 1, "name": "x", "seed": NaN}', "(top level): NaN is not a number JSON allows."),
+    ('{"schema": 1, "name": "x", "seed": 1e999}', "seed: inf is not a usable number."),
+    ('{"schema": 1, "name": "x", "seed": ' + "9" * 5000 + "}", "(top level): the integer 99999999999999999999… is too long."),
+    ('{"schema": 1, "name": "x", "help": {"en": "' + "x" * 10_001 + '"}}', "help.en: text longer than 10000 characters."),
+    ('{"schema": 1, "steps": ' + "[" * 20 + "]" * 20 + "}", "steps[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]: "
+     "nested deeper than 16 levels."),
+    ("[" * 100_000 + "]" * 100_000, "(top level): nested deeper than 16 levels."),
+    ('{"steps": [' + "1," * 1000 + "1]}", "steps: more than 1000 entries."),
+])
+def test_hostile_preset_files_are_one_line_naming_the_field(tmp_path, text, answer):
+    path = tmp_path / "hostile.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PresetError) as caught:
+        load_preset(str(path))
+    assert caught.value.message("en") == f"{path}: {answer}"
+
+
+def test_preset_file_over_a_megabyte_and_pipes_are_refused(tmp_path):
+    big = tmp_path / "big.json"
+    big.write_text('{"help": "' + "x" * (1 << 20) + '"}', encoding="utf-8")
+    with pytest.raises(PresetError, match="over the limit"):
+        load_preset(str(big))
+    os.mkfifo(tmp_path / "pipe.json")
+    with pytest.raises(PresetError, match="not a regular file"):
+        load_preset(str(tmp_path / "pipe.json"))

@@ -7,7 +7,7 @@ import pytest
 
 from omamori.errors import PresetError
 from omamori.profiles import BUILTIN_DIR, Profile, list_profiles, load_profile
-from omamori.userdata import omamori_home
+from omamori.jsonchecks import omamori_home
 
 NAMES = sorted(p.stem for p in BUILTIN_DIR.glob("*.json"))  # not list_profiles(): no user folder at import
 

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from omamori.errors import ParamError
+from omamori.filters import stamp
 from omamori.filters.base import Context
 from omamori.params import resolve
 from omamori.registry import get_registry
@@ -99,3 +100,21 @@ def flatten(rgba, background=(1.0, 1.0, 1.0)):
     flat[..., :3] = rgba[..., :3] * rgba[..., 3:] + np.float32(background) * (1 - rgba[..., 3:])
     flat[..., 3] = 1.0
     return flat
+
+
+# ---- reading the invisible author mark (tests and the stamp benchmark) ------------
+
+def read_stamp(rgba):
+    """The author id hidden by `stamp`, or None when there is none (or too damaged)."""
+    payload, confidence = stamp.decode(rgba)
+    return payload if confidence >= stamp.MIN_CONFIDENCE else None
+
+
+def slot_votes(rgba):
+    """Soft vote per slot in [-1, 1]: +1 means a clear 0 bit, -1 a clear 1 bit."""
+    return stamp._votes(stamp._to_grid(stamp._seen_luma(rgba)))
+
+
+def expected_slot_bits(author_id):
+    """The bit each slot carries for `author_id` (for measuring raw bit accuracy)."""
+    return stamp._encode(author_id)[stamp._bit_of_slot()]

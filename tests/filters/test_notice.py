@@ -127,3 +127,11 @@ def test_find_notice_sees_the_default_notice_afterjpeg_attack():
     for placement in ("bottom-right", "top-left", "center"):
         found = notice.find_notice(jpeg_attack(run("notice", scene, placement=placement)))
         assert found["found"] is True, (placement, found)
+
+
+def test_cost_is_bounded_whatever_the_text_length():
+    """A notice longer than could ever be seen is cut at half the width in characters."""
+    img = _flat(0.5, (300, 400))
+    long_text = "学習禁止" * 25_000
+    np.testing.assert_array_equal(run("notice", img, text=long_text, subtext=""),
+                                  run("notice", img, text=long_text[:200], subtext=""))

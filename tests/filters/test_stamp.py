@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from filterkit import (check_contract, check_declarations, check_rejects, cutout, flatten, jpeg_attack, painting,
-                       run)
+from filterkit import (check_contract, check_declarations, check_rejects, cutout, expected_slot_bits, flatten,
+                       jpeg_attack, painting, read_stamp, run, slot_votes)
 from omamori.filters import stamp
 
 SHARED = Path(os.environ.get("OMAMORI_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
@@ -72,14 +72,14 @@ def test_survives_jpeg75_and_half_size(name, make):
     clean = make()
     marked = run("stamp", clean, author_id=AUTHOR)
     assert _psnr(clean, marked) > 40.0
-    assert stamp.read_stamp(marked) == AUTHOR
-    expected = stamp.expected_slot_bits(AUTHOR)
+    assert read_stamp(marked) == AUTHOR
+    expected = expected_slot_bits(AUTHOR)
     for quality, scale in ((75, 1.0), (75, 0.5)):
         attacked = jpeg_attack(marked, quality, scale)
-        raw_accuracy = np.mean((stamp.slot_votes(attacked) < 0) == expected)
+        raw_accuracy = np.mean((slot_votes(attacked) < 0) == expected)
         assert raw_accuracy > 0.9, (quality, scale, raw_accuracy)
-        assert stamp.read_stamp(attacked) == AUTHOR, (quality, scale)
-    assert stamp.read_stamp(jpeg_attack(clean, 75, 0.5)) is None  # and nothing is read from the unmarked original
+        assert read_stamp(attacked) == AUTHOR, (quality, scale)
+    assert read_stamp(jpeg_attack(clean, 75, 0.5)) is None  # and nothing is read from the unmarked original
 
 
 def test_transparent_artwork_survives_flattening_on_white():
@@ -94,15 +94,15 @@ def test_transparent_artwork_survives_flattening_on_white():
         cut[..., 3] = np.clip(1.5 - np.hypot(y - 192, x - 256) / 120, 0, 1)  # a soft-edged disc
     assert (cut[..., 3] < 0.01).mean() > 0.3
     marked = run("stamp", cut, author_id=AUTHOR)
-    assert stamp.read_stamp(marked) == AUTHOR  # read from the RGBA itself
+    assert read_stamp(marked) == AUTHOR  # read from the RGBA itself
     for scale in (1.0, 0.5):
-        assert stamp.read_stamp(jpeg_attack(flatten(marked), 75, scale)) == AUTHOR, scale
-        assert stamp.read_stamp(jpeg_attack(flatten(cut), 75, scale)) is None
+        assert read_stamp(jpeg_attack(flatten(marked), 75, scale)) == AUTHOR, scale
+        assert read_stamp(jpeg_attack(flatten(cut), 75, scale)) is None
 
 
 @pytest.mark.parametrize("author_id", (0, 1, 2**31, 2**32 - 1))
 def test_every_id_round_trips(author_id):
-    assert stamp.read_stamp(jpeg_attack(run("stamp", _synthetic(), author_id=author_id), 75, 0.5)) == author_id
+    assert read_stamp(jpeg_attack(run("stamp", _synthetic(), author_id=author_id), 75, 0.5)) == author_id
 
 
 def test_unmarked_pictures_read_as_none():
@@ -110,13 +110,13 @@ def test_unmarked_pictures_read_as_none():
     noise = np.dstack([rng.random((300, 400, 3), dtype=np.float32), np.ones((300, 400), np.float32)])
     for picture in (painting(), noise, np.ones((64, 64, 4), np.float32), _synthetic()):
         payload, confidence = stamp.decode(picture)
-        assert stamp.read_stamp(picture) is None and confidence < stamp.MIN_CONFIDENCE
+        assert read_stamp(picture) is None and confidence < stamp.MIN_CONFIDENCE
 
 
 def test_heavy_damage_reads_as_none_not_a_wrong_id():
     marked = run("stamp", _synthetic(), author_id=AUTHOR)
     marked[..., :3] = np.random.default_rng(1).random(marked[..., :3].shape, dtype=np.float32)
-    assert stamp.read_stamp(marked) is None
+    assert read_stamp(marked) is None
 
 
 def test_chase_repairs_only_a_few_weak_bits():

@@ -123,3 +123,30 @@ def test_progress_is_reported():
     filt = get_registry().get("watermark")
     filt.apply(_flat(), _settings(size=0.02), Context(progress=lambda f, m: calls.append(f)))
     assert calls and all(0 <= f <= 1 for f in calls)
+
+
+def test_cost_is_bounded_whatever_the_text_length():
+    """Only what could be seen is drawn: a text thousands of characters long draws the
+    same mark as its first characters, so it costs no more than they do."""
+    img = _flat()
+    long_text = "© artist " * 20_000
+    np.testing.assert_array_equal(run("watermark", img, text=long_text),
+                                  run("watermark", img, text=long_text[:48].strip()))
+
+
+def test_a_very_wide_logo_is_squeezed_not_unbounded(tmp_path):
+    from omamori.filters import _overlay as ov
+
+    Image.new("RGBA", (4000, 2), (255, 0, 0, 255)).save(tmp_path / "thin.png")
+    colour, coverage = ov.logo_sprite(str(tmp_path / "thin.png"), 10)
+    assert coverage.shape == (10, 10 * ov.MAX_ASPECT)
+    out = run("watermark", _flat(), logo=str(tmp_path / "thin.png"), size=0.05)
+    assert _changed(_flat(), out).any()
+
+
+def test_logo_from_a_pipe_is_a_param_error(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "logo.png")
+    with pytest.raises(ParamError, match="logo"):
+        run("watermark", _flat(), logo=str(tmp_path / "logo.png"))

@@ -225,7 +225,7 @@ def _():
 def _():
     out = {}
     for name in sorted(RESULTS["procedures"]["names"]):
-        if name.split("plug-in-omamori-")[1] in ("protect", "export", "save-preset"):
+        if name.split("plug-in-omamori-")[1] in ("protect", "export", "save-preset", "check"):
             continue
         started = time.time()
         out[name] = protect_case(Gimp.Precision.U8_NON_LINEAR, proc=name)
@@ -233,14 +233,15 @@ def _():
     return out
 
 
-def export_case(preset, filename):
+def export_case(preset, filename, **args):
     image, layer = make_image()
     extra = Gimp.Layer.new(image, "top", W // 2, H // 2, Gimp.ImageType.RGBA_IMAGE, 50, Gimp.LayerMode.NORMAL)
     image.insert_layer(extra, None, 0)
     extra.fill(Gimp.FillType.WHITE)
     before = pixels(layer)
     path = os.path.join(OUT, filename)
-    status, error, values = run("plug-in-omamori-export", image, None, preset=preset, file=Gio.File.new_for_path(path))
+    status, error, values = run("plug-in-omamori-export", image, None, preset=preset, file=Gio.File.new_for_path(path),
+                                **args)
     result = {"status": status, "error": error, "values": values, "path": path, "exists": os.path.exists(path),
               "layers_after": len(image.get_layers()), "unchanged": diff_stats(before, pixels(layer)),
               "images_open": len(Gimp.get_images())}
@@ -256,6 +257,41 @@ def _():
 @case("export_profile")
 def _():
     return export_case(PROFILE_PRESET, "exported-profile.png")
+
+
+def export_over_existing(filename, **args):
+    """Exports onto a file that is already there; records whether its bytes survived."""
+    path = os.path.join(OUT, filename)
+    with open(path, "wb") as fh:
+        fh.write(b"an artist's existing file")
+    result = export_case(PRESET, filename, **args)
+    with open(path, "rb") as fh:
+        result["kept"] = fh.read() == b"an artist's existing file"
+    return result
+
+
+@case("export_existing")
+def _():
+    return export_over_existing("existing.png")  # overwrite defaults to FALSE
+
+
+@case("export_overwrite")
+def _():
+    return export_over_existing("replaced.png", overwrite=True)
+
+
+@case("check")
+def _():
+    # Measures on a copy: the image stays as it was and, headless, no report view opens.
+    image, layer = make_image()
+    before, open_before = pixels(layer), len(Gimp.get_images())
+    status, error, values = run("plug-in-omamori-check", image, [layer], preset=PRESET)
+    result = {"status": status, "error": error, "values": values, "unchanged": diff_stats(before, pixels(layer)),
+              "images_opened": len(Gimp.get_images()) - open_before, "original": os.path.join(OUT, "checked.png")}
+    # The same picture as a file, for `omamori evaluate` to measure beside it (test_gimp_real).
+    Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(result["original"]), None)
+    image.delete()
+    return result
 
 
 @case("save_preset")

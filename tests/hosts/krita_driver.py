@@ -171,7 +171,7 @@ def _():
 
 @case("cancel")
 def _():
-    from omamori_krita import api, engine
+    from omamori_krita import api, omamori_hostkit
     doc = open_doc("rgba8.png")
     before = snapshot(doc)
     try:
@@ -180,7 +180,7 @@ def _():
     except Exception as err:  # noqa: BLE001 - the type is the result
         raised = type(err).__name__
     return {"raised": raised, "unchanged": snapshot(doc) == before,
-            "cancelled_type": engine.bridge_errors()[0][0].__name__}
+            "cancelled_type": omamori_hostkit.Cancelled.__name__}
 
 
 @case("export")
@@ -193,6 +193,63 @@ def _():
     result = api.export_protected(doc, path, preset=os.environ.get("KT_PROFILE_PRESET", "standard"))
     return {"result": result, "exists": os.path.exists(path), "unchanged": snapshot(doc) == before,
             "layers": layers(doc), "size": [doc.width(), doc.height()]}
+
+
+@case("export_no_clobber")
+def _():
+    from omamori_krita import api
+    doc = open_doc("rgba8.png")
+    path = os.path.join(OUT, "krita-existing.png")
+    with open(path, "wb") as handle:
+        handle.write(b"the artist's file")
+    try:
+        api.export_protected(doc, path, preset=PRESET)
+        refused = None
+    except Exception as err:  # noqa: BLE001 - the message is the result
+        refused = str(err)
+    with open(path, "rb") as handle:
+        kept = handle.read() == b"the artist's file"
+    api.export_protected(doc, path, preset=PRESET, overwrite=True)
+    with open(path, "rb") as handle:
+        replaced = handle.read(4) == b"\x89PNG"
+    return {"refused": refused, "kept": kept, "replaced_when_asked": replaced}
+
+
+@case("check")
+def _():
+    from omamori_krita import api
+    doc = open_doc("rgba8.png")
+    before = snapshot(doc)
+    path = os.path.join(OUT, "krita-check-report.png")
+    if os.path.exists(path):
+        os.unlink(path)
+    result = api.check(doc, preset=PRESET, report_path=path)
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    return {"result": result, "report_is_png": magic == b"\x89PNG", "unchanged": snapshot(doc) == before,
+            "layers": layers(doc)}
+
+
+@case("docker_check")
+def _():
+    from omamori_krita import host
+    from omamori_krita.docker import OmamoriPanel
+    panel = OmamoriPanel()
+    panel.load(wait=True)
+    doc = open_doc("rgba8.png")
+    host.active_document = lambda: doc
+    before = snapshot(doc)
+    panel.check()
+    wait_for(panel, seconds=120)
+    dialog = panel.report_dialog
+    out = {"status": panel.status.text(), "unchanged": snapshot(doc) == before, "dialog": dialog is not None}
+    if dialog is not None:
+        from PyQt5.QtWidgets import QLabel
+        pictures = [label.pixmap() for label in dialog.findChildren(QLabel) if label.pixmap() is not None]
+        out["picture"] = [[p.width(), p.height()] for p in pictures if not p.isNull()]
+        out["title"] = dialog.windowTitle()
+        dialog.grab().save(os.path.join(OUT, "krita-check.png"))
+    return out
 
 
 def wait_for(panel, seconds=60):

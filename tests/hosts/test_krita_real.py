@@ -193,9 +193,36 @@ def test_export_action_writes_the_file_and_shows_the_summary(krita):
     r = gui(krita)["action_export"]
     assert r["exists"] and r["unchanged"], r
     assert r["messages"] and r["messages"][0].startswith("Exported"), r
+    again = gui(krita)["export_again"]
+    assert again["questions"] and "already exists" in again["questions"][0], again
+    assert again["kept"] and again["messages"] == len(r["messages"]), again  # "No": nothing written
 
 
 # --- export ---------------------------------------------------------------------------------
+
+def test_export_never_replaces_a_file_unless_asked(krita):
+    r = result(krita, "export_no_clobber")
+    assert r["refused"] and "krita-existing.png" in r["refused"] and r["kept"], r
+    assert r["replaced_when_asked"]
+
+
+# --- check (needs omamori.evaluate.check_pixels from the evaluate branch: passes once it is merged) --
+
+def test_check_returns_the_fields_of_evaluate_json_and_leaves_the_document(krita):
+    r = result(krita, "check")
+    assert r["unchanged"] and len(r["layers"]) == 1 and r["report_is_png"], r
+    cli_out = f"{WORK}/out/cli-check"
+    host_path(cli_out).mkdir(exist_ok=True)
+    omamori(f"protect --preset {krita['env']['KT_PRESET']} --out {cli_out} {WORK}/rgba8.png", check=True)
+    protected = next(host_path(cli_out).iterdir())
+    cli = json.loads(omamori(f"evaluate {WORK}/rgba8.png {cli_out}/{protected.name} --json", check=True).stdout)
+    assert set(cli) <= set(r["result"]), (r["result"], cli)  # every field of evaluate --json
+
+
+def test_docker_check_button_shows_the_report_picture(krita):
+    r = result(krita, "docker_check")
+    assert r["unchanged"] and r["dialog"] and r["picture"] and min(r["picture"][0]) > 100, r
+    assert r["status"].startswith("Checked"), r
 
 def test_export_writes_a_flattened_protected_copy_with_optout_metadata(krita):
     r = result(krita, "export")
@@ -241,8 +268,9 @@ def test_docker_controls_match_the_preset_declarations(krita):
             assert widget["value"] == bool(value)
     assert len(r["groups"]) == len(r["chosen"]["steps"])
     assert r["buttons"] == {"apply_new": "Apply to new layer", "apply_this": "Apply to this layer",
-                            "export": "Export protected copy…", "save_preset": "Save as preset…"}
-    assert r["ja_buttons"]["apply_new"] == "新しいレイヤーに適用"
+                            "check": "Check protection", "export": "Export protected copy…",
+                            "save_preset": "Save as preset…"}
+    assert r["ja_buttons"]["apply_new"] == "新しいレイヤーに適用" and r["ja_buttons"]["check"] == "保護を確認"
     assert r["run_preset_unedited"] == r["chosen"]["name"]  # nothing edited: run the preset by name
     assert isinstance(r["run_preset"], dict) and r["edited"]  # edited: the settings as shown
 

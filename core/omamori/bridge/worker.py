@@ -2,7 +2,8 @@
 
 Reads DIR/request.json (and input.raw, mask.raw), prints JSON lines of progress
 on stdout and ends with one ``{"result": ...}`` or ``{"error": "..."}`` line.
-Pixels come back in DIR/output.raw, written atomically."""
+Pixels come back in DIR/output.raw, written atomically; the "check" operation's
+report picture in DIR/report.png. DIR is the bridge's private job folder."""
 
 from __future__ import annotations
 
@@ -62,15 +63,28 @@ def op_process(folder: Path, args: dict) -> dict:
     return {"width": out.shape[1], "height": out.shape[0]}
 
 
+def op_check(folder: Path, args: dict) -> dict:
+    """Protects a copy with the preset and measures it as `omamori evaluate --json` does."""
+    from ..evaluate import check_pixels  # imported here: the measuring encoder is only needed for checks
+
+    rgba, mask = read_pixels(folder, args)
+    preset = presets.load_preset(args["preset"])
+    report = folder / REPORT_NAME
+    result = check_pixels(rgba, preset, bit_depth=layout_bit_depth(args["layout"]), mask=mask,
+                          report_path=report, progress=report_progress)
+    return {"result": result, "report_png": str(report)}
+
+
 def op_export(folder: Path, args: dict) -> dict:
     rgba, _ = read_pixels(folder, args)
     preset = presets.load_preset(args["preset"])
     return jobs.export_pixels(rgba, preset, Path(args["path"]), bit_depth=layout_bit_depth(args["layout"]),
-                              overwrite=bool(args.get("overwrite", True)), progress=report_progress)
+                              overwrite=bool(args.get("overwrite", False)), progress=report_progress)
 
 
+REPORT_NAME = "report.png"
 OPERATIONS = {"describe": op_describe, "preset": op_preset, "save_preset": op_save_preset,
-              "process": op_process, "export": op_export}
+              "process": op_process, "check": op_check, "export": op_export}
 
 
 def main(argv: list[str]) -> int:

@@ -3,6 +3,9 @@ outlines, and compositing a sprite onto the image without touching alpha."""
 
 from __future__ import annotations
 
+import io
+import os
+import stat
 import unicodedata
 from importlib.resources import files
 from pathlib import Path
@@ -11,10 +14,16 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from ..errors import ParamError
+from .. import containers
+from ..errors import InputError, ParamError
 from ..i18n import Text
 
 BUNDLED_FONT = "BIZUDPGothic-Bold.ttf"
+# A mark's cost grows with its width over its height (tiles are warped as squares of
+# its width): a cap keeps a long text or a thin logo as cheap as an ordinary mark.
+MAX_ASPECT = 24
+MAX_LOGO_BYTES = 64 << 20
+MAX_LOGO_PIXELS = 40_000_000
 # A private-use code point no real font maps: it renders as the font's .notdef glyph.
 _MISSING = chr(0x10FFFD)
 
@@ -26,6 +35,9 @@ def bundled_font_path() -> Path:
 def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
     """The font at `path` (empty: the bundled Japanese font) at `size` pixels."""
     where = path or str(bundled_font_path())
+    if path and not _regular(path):  # FreeType would block on a pipe
+        raise ParamError(Text("font: cannot read a font from {path!r}.", "font: {path!r} からフォントを読めません。"),
+                         path=where)
     try:
         # BASIC layout: the same rendering with or without libraqm, which Japanese does not need.
         return ImageFont.truetype(where, size, layout_engine=ImageFont.Layout.BASIC)
@@ -59,18 +71,36 @@ def text_sprite(font: ImageFont.FreeTypeFont, text: str) -> np.ndarray:
     return np.asarray(canvas, np.float32) / 255.0
 
 
-def logo_sprite(path: str, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """(premultiplied RGB, coverage) of the logo image at `path`, scaled to `height` px."""
+def _regular(path: str) -> bool:
     try:
-        with Image.open(path) as image:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def logo_sprite(path: str, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(premultiplied RGB, coverage) of the logo image at `path`, scaled to `height`
+    px (and squeezed to MAX_ASPECT times as wide, if it is wider)."""
+    try:
+        data = containers.read_file(path, MAX_LOGO_BYTES)
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_LOGO_PIXELS:
+                raise ParamError(Text("logo: {path!r} is over {mp} megapixels; use a smaller logo.",
+                                      "logo: {path!r} は {mp} メガピクセルを超えます。小さいロゴを使ってください。"),
+                                 path=path, mp=MAX_LOGO_PIXELS // 1_000_000)
             logo = image.convert("RGBA")
-    except (OSError, UnidentifiedImageError, ValueError):
+    except (InputError, OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         raise ParamError(Text("logo: cannot read an image from {path!r}.", "logo: {path!r} から画像を読めません。"),
                          path=path) from None
-    width = max(1, round(logo.width * height / logo.height))
+    width = min(MAX_ASPECT * height, max(1, round(logo.width * height / logo.height)))
     pixels = np.asarray(logo.resize((width, height), Image.Resampling.LANCZOS), np.float32) / 255.0
     coverage = pixels[..., 3]
     return pixels[..., :3] * coverage[..., None], coverage
+
+
+def visible_text(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters: more could never be seen, only cost time."""
+    return text[:max(1, limit)]
 
 
 def outline(coverage: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, int]:

@@ -7,7 +7,7 @@ strength and what defeats it: models/guard.json and models/README.md."""
 from __future__ import annotations
 
 from ..i18n import Text
-from ..registry import hookimpl
+from ..hooks import hookimpl
 from ._cloak import CloakFilter
 
 

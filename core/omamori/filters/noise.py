@@ -10,7 +10,7 @@ import numpy as np
 
 from ..i18n import Text
 from ..params import Param
-from ..registry import hookimpl
+from ..hooks import hookimpl
 from .base import Context, Filter
 
 KINDS = ("gaussian", "uniform", "dither", "checker", "bands")

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..i18n import Text
 from ..params import Param
-from ..registry import hookimpl
+from ..hooks import hookimpl
 from . import _overlay as ov
 from .base import Context, Filter
 
@@ -74,10 +74,13 @@ class NoticeFilter(Filter):
     )
 
     def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:
-        lines = [line for line in (settings["text"].strip(), settings["subtext"].strip()) if line]
+        height, width = rgba.shape[:2]
+        # A glyph is at least about 2 px wide at the smallest size: more characters
+        # than half the width could never be seen, only cost time.
+        lines = [ov.visible_text(line, width // 2) for line in (settings["text"].strip(), settings["subtext"].strip())
+                 if line]
         if settings["opacity"] == 0 or not lines:
             return rgba.copy()
-        height, width = rgba.shape[:2]
         short = min(height, width)
         margin = round(settings["margin"] * short)
         font_px = max(MIN_FONT_PX, round(settings["size"] * short))

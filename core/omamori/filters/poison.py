@@ -7,7 +7,7 @@ with the wrong one. Model: models/poison.onnx; measurements: models/poison.json 
 from __future__ import annotations
 
 from ..i18n import Text
-from ..registry import hookimpl
+from ..hooks import hookimpl
 from ._cloak import CloakFilter
 
 

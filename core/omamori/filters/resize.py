@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..i18n import Text
 from ..params import Param
-from ..registry import hookimpl
+from ..hooks import hookimpl
 from .base import Context, Filter
 
 EPS = 1e-6

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..i18n import Text
 from ..params import Param
-from ..registry import hookimpl
+from ..hooks import hookimpl
 from .base import Context, Filter
 
 GRID = 128
@@ -94,12 +94,6 @@ class StampFilter(Filter):
         return out
 
 
-def read_stamp(rgba: np.ndarray) -> int | None:
-    """The author id hidden by `stamp`, or None when there is none (or too damaged)."""
-    payload, confidence = decode(rgba)
-    return payload if confidence >= MIN_CONFIDENCE else None
-
-
 def decode(rgba: np.ndarray) -> tuple[int | None, float]:
     """(author id or None if no CRC checks, confidence 0..1) for an RGB(A) float image."""
     grid = _to_grid(_seen_luma(rgba))
@@ -133,18 +127,8 @@ def _chase(bits: np.ndarray, reliability: np.ndarray) -> int | None:
     return None
 
 
-def slot_votes(rgba: np.ndarray) -> np.ndarray:
-    """Soft vote per slot in [-1, 1]: +1 means a clear 0 bit, -1 a clear 1 bit."""
-    return _votes(_to_grid(_seen_luma(rgba)))
-
-
 def _votes(grid: np.ndarray) -> np.ndarray:
     return np.cos(2 * np.pi * (_slots(grid) - _dither()) / STEP)
-
-
-def expected_slot_bits(author_id: int) -> np.ndarray:
-    """The bit each slot carries for `author_id` (for measuring raw bit accuracy)."""
-    return _encode(author_id)[_bit_of_slot()]
 
 
 def _seen_luma(rgba: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ style. Model: models/style.onnx; measurements: models/style.json and models/READ
 from __future__ import annotations
 
 from ..i18n import Text
-from ..registry import hookimpl
+from ..hooks import hookimpl
 from ._cloak import CloakFilter
 
 

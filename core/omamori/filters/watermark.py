@@ -13,7 +13,7 @@ import numpy as np
 
 from ..i18n import Text
 from ..params import Param
-from ..registry import hookimpl
+from ..hooks import hookimpl
 from . import _overlay as ov
 from .base import Context, Filter
 
@@ -79,7 +79,7 @@ class WatermarkFilter(Filter):
             return rgba.copy()
         height, width = rgba.shape[:2]
         mark_px = max(4, round(settings["size"] * min(height, width)))
-        colour, coverage = _sprite(settings, mark_px)
+        colour, coverage = _sprite(settings, mark_px, math.ceil(math.hypot(width, height)))
         out = rgba.copy()
         if settings["placement"] != "tiled":
             margin = round(MARGIN * min(height, width))
@@ -123,15 +123,18 @@ def tile_layout(size: tuple[int, int], mark: tuple[int, int], settings: dict,
     return tiles
 
 
-def _sprite(settings: dict, mark_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """(premultiplied RGB, coverage) of the mark with its outline, `mark_px` high."""
+def _sprite(settings: dict, mark_px: int, longest: int) -> tuple[np.ndarray, np.ndarray]:
+    """(premultiplied RGB, coverage) of the mark with its outline, `mark_px` high and
+    at most `longest` wide (the image's diagonal: more is never seen)."""
     outline_px = round(settings["outline"] * mark_px)
     if settings["logo"]:
         colour, coverage = ov.logo_sprite(settings["logo"], mark_px)
+        colour, coverage = colour[:, :longest], coverage[:, :longest]
     else:
         font = ov.load_font(settings["font"], mark_px)
-        ov.check_glyphs(font, settings["text"])
-        coverage = ov.text_sprite(font, settings["text"].strip())
+        text = ov.visible_text(settings["text"].strip(), 2 * ov.MAX_ASPECT)
+        ov.check_glyphs(font, text)
+        coverage = ov.text_sprite(font, text)[:, :min(ov.MAX_ASPECT * mark_px, longest)]
         colour = coverage[..., None] * ov.hex_rgb(settings["color"])
     inner, ring, pad = ov.outline(coverage, outline_px)
     colour = np.pad(colour, ((pad, pad), (pad, pad), (0, 0)))

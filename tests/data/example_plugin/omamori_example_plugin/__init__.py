@@ -5,7 +5,7 @@ import numpy as np
 from omamori.filters.base import Filter
 from omamori.i18n import Text
 from omamori.params import Param
-from omamori.registry import hookimpl
+from omamori.hooks import hookimpl
 
 
 class Posterize(Filter):

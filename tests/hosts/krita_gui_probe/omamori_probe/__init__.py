@@ -76,10 +76,10 @@ def check():
     RESULT["action_protect"] = {"layers_before": before, "layers_after": len(state(doc))}
 
     # The export action: its file dialog and final message box are modal, so answer them here.
-    from omamori_krita import extension
+    from omamori_krita import dialogs, extension
     path = os.path.join(KT, "out", "action-export.png")
     messages = []
-    extension.QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: (path, ""))
+    dialogs.QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: (path, ""))
     extension.QMessageBox.information = staticmethod(lambda parent, title, text: messages.append(text))
     extension.QMessageBox.warning = staticmethod(lambda parent, title, text: messages.append("warning: " + text))
     snapshot = state(doc)
@@ -89,6 +89,21 @@ def check():
         pump(0.1)
     RESULT["action_export"] = {"exists": os.path.exists(path), "messages": messages,
                                "unchanged": state(doc) == snapshot}
+
+    # Again onto the same file: Omamori asks first, and "No" leaves the file alone.
+    questions = []
+
+    def answer_no(parent, title, text, *args):
+        questions.append(text)
+        return dialogs.QMessageBox.No
+    dialogs.QMessageBox.question = staticmethod(answer_no)
+    with open(path, "rb") as handle:
+        first = handle.read()
+    app.action("omamori_export").trigger()
+    pump(2.0)
+    with open(path, "rb") as handle:
+        RESULT["export_again"] = {"questions": questions, "kept": handle.read() == first,
+                                  "messages": len(messages)}
 
 
 def run():

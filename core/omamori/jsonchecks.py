@@ -1,20 +1,29 @@
 """The per-user folder, and the checks shared by every versioned JSON file in it
-(presets and posting profiles): schema version, known keys, bilingual text."""
+(presets and posting profiles): bounded reading, schema version, known keys,
+bilingual text."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import PresetError
+from . import containers
+from .errors import InputError, PresetError
 from .i18n import Text
 
 SCHEMA_VERSION = 1
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # also a safe file name on every system
+# Bounds for hostile or broken files: a real preset is a few kilobytes, a few levels deep.
+MAX_FILE_BYTES = 1 << 20
+MAX_DEPTH = 16
+MAX_STRING = 10_000  # characters
+MAX_ITEMS = 1_000  # entries in one list or object
+MAX_INTEGER = 2**53  # beyond this JSON readers disagree on the value
 
 
 def omamori_home() -> Path:
@@ -30,19 +39,63 @@ def omamori_home() -> Path:
 
 
 def read_json(path: Path) -> dict:
-    """A JSON object from `path`, or a PresetError naming the file and the line."""
+    """A JSON object from `path`, or a PresetError naming the file and the line (or
+    the field, when a bound is crossed)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PresetError(Text("{where}: no such file.", "{where}: ファイルがありません。"), where=path) from None
-    except (OSError, UnicodeDecodeError) as err:
+        raw = containers.read_file(path, MAX_FILE_BYTES)
+    except InputError as err:
+        raise PresetError(err.text, **err.values) from None
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_int=_integer)
+    except UnicodeDecodeError as err:
         raise PresetError(Text("{where}: cannot read ({why}).", "{where}: 読み込めません（{why}）。"),
-                          where=path, why=getattr(err, "strerror", None) or err) from None
+                          where=path, why=err) from None
     except json.JSONDecodeError as err:
         raise PresetError(Text("{where}: not valid JSON (line {line}: {why}).",
                                "{where}: JSON として不正です（{line} 行目: {why}）。"),
                           where=path, line=err.lineno, why=err.msg) from None
+    except (ValueError, RecursionError) as err:  # a huge integer, NaN, or nesting past the parser's stack
+        raise fail(str(path), "", Text("{why}.", "{why}。"), why=_reason(err)) from None
+    check_bounds(data, str(path))
     return expect(data, dict, str(path), "")
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > 16:
+        raise ValueError(f"the integer {text[:20]}… is too long")
+    return int(text)
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, RecursionError):
+        return f"nested deeper than {MAX_DEPTH} levels"
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def check_bounds(value: Any, where: str, field: str = "", depth: int = 0) -> None:
+    """Refuses nesting, sizes and numbers no preset or profile needs, naming the field."""
+    if depth > MAX_DEPTH:
+        raise fail(where, field, Text("nested deeper than {n} levels.", "{n} 階層より深く入れ子になっています。"),
+                   n=MAX_DEPTH)
+    if isinstance(value, str) and len(value) > MAX_STRING:
+        raise fail(where, field, Text("text longer than {n} characters.", "{n} 文字を超える文字列です。"), n=MAX_STRING)
+    if isinstance(value, float) and not math.isfinite(value) or \
+            isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+        raise fail(where, field, Text("{value} is not a usable number.", "{value} は使える数値ではありません。"),
+                   value=value)
+    if isinstance(value, (list, dict)) and len(value) > MAX_ITEMS:
+        raise fail(where, field, Text("more than {n} entries.", "{n} 個を超える項目があります。"), n=MAX_ITEMS)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_bounds(key, where, field)
+            check_bounds(item, where, f"{field}.{key}" if field else str(key), depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_bounds(item, where, f"{field}[{index}]", depth + 1)
 
 
 def fail(where: str, field: str, problem: Text, **values) -> PresetError:

@@ -8,10 +8,9 @@ client and omamori.json beside it point the plug-in at this environment's Python
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
-from . import copy_tree, home_dir, plugin_source, wire_bridge
+from . import copy_plugin, home_dir, plugin_source, remove_tree
 
 NAME = "omamori"
 
@@ -33,9 +32,7 @@ def plugin_dir(home=None) -> Path:
 def install(home=None) -> list[Path]:
     """Copies the plug-in for the user at `home` (default: this user); GIMP picks it up on its next start."""
     target = plugin_dir(home)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    copy_tree(plugin_source("gimp_plugin") / NAME, target)
-    wire_bridge(target)
+    copy_plugin(plugin_source("gimp_plugin") / NAME, target)
     script = target / f"{NAME}.py"
     script.chmod(0o755)  # GIMP only runs executable plug-in scripts
     return [target]
@@ -44,7 +41,4 @@ def install(home=None) -> list[Path]:
 def uninstall(home=None) -> list[Path]:
     """Removes the plug-in folder; GIMP's other settings stay."""
     target = plugin_dir(home)
-    if target.exists():
-        shutil.rmtree(target)
-        return [target]
-    return []
+    return [target] if remove_tree(target) else []

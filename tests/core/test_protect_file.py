@@ -1,0 +1,65 @@
+"""`jobs.protect_file` (contract 4): one file in, one result out, never an exception."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from omamori import export, imageio, jobs
+
+
+@pytest.fixture
+def art(tmp_path):
+    path = tmp_path / "art.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def noise():
+    return jobs.single_filter_preset("noise", {})
+
+
+def test_unexpected_exception_is_one_line_with_the_traceback_kept(art, noise, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(jobs, "protect_pixels", broken)
+    result = jobs.protect_file(art, noise)
+    assert not result.ok and result.error == "internal error: RuntimeError: boom"
+    assert "Traceback" in result.debug and "second line" in result.debug
+    assert "debug" not in result.as_dict()  # --json lines stay as they were
+
+
+def test_out_of_memory_is_one_line(art, noise, monkeypatch):
+    monkeypatch.setattr(jobs, "protect_pixels", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
+    result = jobs.protect_file(art, noise)
+    assert not result.ok and "OMAMORI_MAX_MEGAPIXELS" in result.error and result.debug is None
+
+
+def test_target_is_used_and_checked_before_any_pixel_work(art, noise, monkeypatch, tmp_path):
+    chosen = tmp_path / "chosen name.png"
+    result = jobs.protect_file(art, noise, target=chosen)
+    assert result.ok and result.output == str(chosen) and imageio.load(chosen).pixels.shape == (20, 30, 4)
+    monkeypatch.setattr(jobs, "protect_pixels", lambda *a, **k: pytest.fail("protected before checking the target"))
+    again = jobs.protect_file(art, noise, target=chosen)
+    assert not again.ok and "already exists" in again.error
+
+
+def test_animation_into_a_still_format_keeps_the_first_frame_with_a_notice(tmp_path, noise):
+    frames = [Image.new("RGB", (12, 8), (200, 10 * i, 10)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    preset = jobs.single_filter_preset("noise", {})
+    preset.export.format = "JPEG"
+    result = jobs.protect_file(tmp_path / "anim.gif", preset)
+    assert result.ok and result.output.endswith("anim-protected.jpg")
+    assert any("only the first of 3 frames" in n for n in result.notices)
+
+
+def test_gif_output_carries_the_optout(tmp_path, noise):
+    from omamori.metadata import read_optout
+
+    Image.new("RGB", (12, 8), (20, 30, 40)).save(tmp_path / "a.gif")
+    result = jobs.protect_file(tmp_path / "a.gif", noise)
+    found = read_optout(result.output)
+    assert found["found"] and found["data_mining"] == "DMI-PROHIBITED-AIMLTRAINING"
+    assert export.format_of(result.output) == "GIF" and any("256 colours" in n for n in result.notices)

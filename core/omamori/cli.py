@@ -6,8 +6,9 @@ import argparse
 import json
 import os
 import sys
+import traceback
 
-from . import __version__, jobs, presets
+from . import __version__, batch, jobs, presets
 from .bridge.hostkit import new_preset
 from .errors import OmamoriError, ParamError, PresetError
 from .evaluate import add_evaluate_command
@@ -15,6 +16,7 @@ from .i18n import Text, current_language
 from .registry import get_registry
 
 T = Text
+CONNECT_TIMEOUT_S = 20
 
 
 def say(text: Text, **values) -> str:
@@ -28,42 +30,72 @@ def fail_line(message: str) -> None:
 # ---- protect / apply -------------------------------------------------------
 
 def add_batch_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help=say(T("image files", "画像ファイル")))
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help=say(T(
+        "image files, or folders (the pictures inside, sub-folders included)",
+        "画像ファイル、またはフォルダ（中の画像をサブフォルダも含めて）")))
     parser.add_argument("--out", metavar="DIR", help=say(T(
-        "write into DIR instead of beside each input", "入力の隣ではなく DIR に書き出す")))
+        "write into DIR (created if missing; sub-folders mirrored) instead of beside each input",
+        "入力の隣ではなく DIR に書き出す（無ければ作成。サブフォルダの構成も再現）")))
+    parser.add_argument("--overwrite", action="store_true", help=say(T(
+        "replace outputs that already exist (inputs are never written)",
+        "既にある出力を置き換える（入力ファイルには書き込みません）")))
+    parser.add_argument("--jobs", type=positive_int, metavar="N", help=say(T(
+        "protect N files at once (default: one per CPU core)", "同時に N 件処理する（既定: CPU コア数）")))
     parser.add_argument("--json", action="store_true", help=say(T(
         "one JSON object per input on stdout", "入力ごとに JSON を1行ずつ標準出力へ")))
+    parser.add_argument("--debug", action="store_true", help=say(T(
+        "show the full traceback of an internal error", "内部エラーの詳細（トレースバック）を表示する")))
 
 
-def run_batch(args: argparse.Namespace, preset: presets.Preset, overwrite: bool) -> int:
-    """Protects every input, going on past bad files; 1 if any failed."""
-    failures = 0
-    bar = progress_bar(len(args.inputs), enabled=not args.json and sys.stderr.isatty())
-    for path in args.inputs:
-        result = jobs.protect_file(path, preset, out_dir=args.out, overwrite=overwrite)
-        if result.ok and getattr(args, "report", None):
-            add_report(result, args.report, preset)
-        failures += not result.ok
-        bar.update(1)
-        report_result(result, as_json=args.json)
-    bar.close()
-    if not args.json and preset.export.profile and failures < len(args.inputs):
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(say(T("{value!r} is not a whole number of at least 1.",
+                                               "{value!r} は 1 以上の整数ではありません。"), value=value))
+    return number
+
+
+def run_batch(args: argparse.Namespace, preset: presets.Preset) -> int:
+    """Protects every input (folders walked), going on past bad files; 1 if any failed."""
+    client = connect(args.scheduler) if getattr(args, "scheduler", None) else None
+    planned = batch.plan(args.inputs, preset, args.out, overwrite=args.overwrite)
+    for notice in planned.notices:
+        fail_line(notice)
+    bar = progress_bar(len(planned.tasks), enabled=not args.json and sys.stderr.isatty())
+    try:
+        results = batch.run(planned, preset, overwrite=args.overwrite, workers=args.jobs, client=client,
+                            report_dir=getattr(args, "report", None),
+                            on_result=lambda result: report_result(result, args.json, args.debug),
+                            on_progress=lambda done, total: bar.update(done - bar.n))
+    finally:
+        bar.close()
+        if client is not None:
+            client.close()
+    failures = sum(not result.ok for result in results)
+    if not args.json and preset.export.profile and failures < len(results):
         print_checklist(preset)
     return 1 if failures else 0
 
 
-def add_report(result: jobs.FileResult, report_dir: str, preset: presets.Preset) -> None:
-    """protect --report DIR: the report's path, or why there is none, as a notice (the batch goes on)."""
-    from .evaluate import report_file
-
+def connect(address: str):
+    """A Dask client for `--scheduler`; a missing extra or an unreachable scheduler is one line."""
     try:
-        where = report_file(result.input, result.output, report_dir, profile=preset.export.profile)
-        result.notices.append(say(T("report: {path}", "レポート: {path}"), path=where))
-    except OmamoriError as err:
-        result.notices.append(say(T("no report: {why}", "レポートなし: {why}"), why=err.message()))
+        from distributed import Client
+    except ImportError:
+        raise OmamoriError(T("--scheduler needs the cluster extra: pip install 'omamori[cluster]'.",
+                             "--scheduler にはクラスタ用の追加機能が必要です: pip install 'omamori[cluster]'。")) from None
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, ValueError, TimeoutError) as err:
+        raise OmamoriError(T("cannot reach the Dask scheduler at {address} ({why}).",
+                             "Dask スケジューラ {address} に接続できません（{why}）。"),
+                           address=address, why=str(err).splitlines()[0] if str(err) else type(err).__name__) from None
 
 
-def report_result(result: jobs.FileResult, as_json: bool) -> None:
+def report_result(result: jobs.FileResult, as_json: bool, debug: bool = False) -> None:
     if as_json:
         print(json.dumps(result.as_dict(), ensure_ascii=False), flush=True)
     elif result.ok:
@@ -72,6 +104,8 @@ def report_result(result: jobs.FileResult, as_json: bool) -> None:
             fail_line(f"{result.input}: {notice}")
     else:
         fail_line(result.error)
+    if debug and result.debug:
+        print(result.debug, file=sys.stderr, end="" if result.debug.endswith("\n") else "\n")
 
 
 def print_checklist(preset: presets.Preset) -> None:
@@ -92,7 +126,7 @@ def progress_bar(total: int, enabled: bool):
 def cmd_protect(args: argparse.Namespace) -> int:
     preset = presets.load_preset(args.preset)
     preset.validate()
-    return run_batch(args, preset, overwrite=args.overwrite)
+    return run_batch(args, preset)
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -100,7 +134,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     params = dict(parse_assignment(item) for item in args.set or [])
     preset = jobs.single_filter_preset(filt.name, params)
     preset.validate()
-    return run_batch(args, preset, overwrite=False)
+    return run_batch(args, preset)
 
 
 def parse_assignment(item: str) -> tuple[str, str]:
@@ -212,9 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     protect = sub.add_parser("protect", help=say(T("protect images with a preset", "プリセットで画像を保護")))
     protect.add_argument("--preset", default="standard", help=say(T(
         "preset name or JSON file (default: standard)", "プリセット名または JSON ファイル（既定: standard）")))
-    protect.add_argument("--overwrite", action="store_true", help=say(T(
-        "replace outputs that already exist (inputs are never written)",
-        "既にある出力を置き換える（入力ファイルには書き込みません）")))
+    protect.add_argument("--scheduler", metavar="ADDRESS", help=say(T(
+        "run the batch on a Dask cluster (e.g. tcp://10.0.0.5:8786; needs omamori[cluster])",
+        "Dask クラスタで処理する（例: tcp://10.0.0.5:8786。omamori[cluster] が必要）")))
     protect.add_argument("--report", metavar="DIR", help=say(T(
         "also write a protection report picture per input into DIR (see `omamori evaluate`)",
         "入力ごとに保護レポート画像を DIR に書き出す（`omamori evaluate` と同じ測定）")))
@@ -291,6 +325,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         fail_line(say(T("interrupted; nothing half-written was left.", "中断しました。書きかけのファイルは残っていません。")))
         return 130
+    except Exception as err:  # a bug, not the user's doing: one line, the traceback on request
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        fail_line(say(T("internal error ({kind}: {why}); run with --debug for details.",
+                        "内部エラー（{kind}: {why}）。詳しくは --debug を付けて実行してください。"),
+                      kind=type(err).__name__, why=(str(err).splitlines() or [""])[0]))
+        return 1
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from . import containers, metadata
+from . import containers, encoders, metadata
 from .atomicfile import check_target, write_atomic
 from .errors import InputError
 from .i18n import Text
@@ -243,7 +243,7 @@ def _opencv_order(samples: np.ndarray) -> np.ndarray:
 def _png(samples: np.ndarray, exif: Image.Exif, icc: bytes | None, optout: OptOut) -> bytes:
     """OpenCV writes 8- and 16-bit RGB(A) PNG (Pillow cannot write 16-bit colour);
     the metadata chunks go in right after IHDR."""
-    ok, encoded = cv2.imencode(".png", _opencv_order(samples), [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    ok, encoded = cv2.imencode(".png", _opencv_order(samples), encoders.png_options())
     if not ok:
         raise InputError(Text("PNG encoding failed.", "PNG への変換に失敗しました。"))
     chunks = [containers.iccp(icc)] if icc else []

@@ -28,6 +28,7 @@ REACH = 48          # > receptive-field radius of the shipped nets (10 convs at 
 RAMP = 32           # width of the cross-fade between tiles
 TILE = 2048         # largest tile side: the net works at 1/4 scale, so 2048² needs only ~0.3 GB
 OVERLAP = 2 * REACH + RAMP
+ROWS = 256          # rows rounded at a time: the band's temporaries stay small and in cache
 
 _SESSIONS: dict = {}  # (path, threads) -> ((file stamp, sha256), session): the only session cache
 _LOCK = threading.Lock()
@@ -81,31 +82,48 @@ class CloakModel:
         self.session = session(self.path, expected_sha256=self.card.get("sha256", ""))
 
     def pattern(self, rgb: np.ndarray, progress: Callable[[float], None] | None = None,
-                cancelled: Callable[[], bool] | None = None, tile: int = TILE) -> np.ndarray:
-        """float32 (H, W, 3) in [0, 1] -> pattern (H, W, 3) in [-1, 1]; tiled, blended, cancellable."""
+                cancelled: Callable[[], bool] | None = None, tile: int = TILE,
+                out: np.ndarray | None = None) -> np.ndarray:
+        """float32 (H, W, 3) in [0, 1] -> pattern (H, W, 3) in [-1, 1]; tiled, blended, cancellable.
+
+        `out` (H, W, 3), a view is fine, receives the pattern. Tiles are clipped to [0, 1] and padded
+        (to a multiple of FACTOR) one at a time, so no full-size copy of the input is made."""
         h, w = rgb.shape[:2]
-        ph, pw = -h % FACTOR, -w % FACTOR
-        img = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
-        H, W = img.shape[:2]
+        H, W = h + -h % FACTOR, w + -w % FACTOR
+        mode = "reflect" if min(h, w) > 1 else "edge"
         tile = max(tile - tile % FACTOR, OVERLAP + 2 * FACTOR)
         (ys, th), (xs, tw) = _layout(H, tile), _layout(W, tile)
-        out = np.zeros((H, W, 3), np.float32)
-        weight = np.zeros((H, W, 1), np.float32)
+        out = np.empty((h, w, 3), np.float32) if out is None else out
+        if len(ys) * len(xs) > 1:
+            out[...] = 0.0
+        # The blend weights are separable (row ramp x column ramp), so their sum is too: two
+        # 1-D sums instead of a full-size weight image.
+        weight_y, weight_x = np.zeros(h, np.float32), np.zeros(w, np.float32)
         total, done = len(ys) * len(xs), 0
         for y in ys:
+            wy = _ramp(th, y > 0, y + th < H)[:h - y]  # rows past the picture are padding only
+            weight_y[y:y + th] += wy
             for x in xs:
                 if cancelled and cancelled():
                     raise Cancelled()
-                pat = self._run(img[y:y + th, x:x + tw], y, x)
-                wy = _ramp(th, y > 0, y + th < H)
-                wx = _ramp(tw, x > 0, x + tw < W)
-                wgt = (wy[:, None] * wx[None, :])[..., None]
-                out[y:y + th, x:x + tw] += pat * wgt
-                weight[y:y + th, x:x + tw] += wgt
+                part = np.clip(rgb[y:y + th, x:x + tw], 0.0, 1.0)
+                if part.shape[:2] != (th, tw):
+                    part = np.pad(part, ((0, th - part.shape[0]), (0, tw - part.shape[1]), (0, 0)), mode=mode)
+                pat = self._run(part, y, x)[:h - y, :w - x]
+                if total == 1:  # one tile: its weights are all 1
+                    out[...] = pat
+                else:
+                    pat *= wy[:, None, None]
+                    pat *= _ramp(tw, x > 0, x + tw < W)[None, :w - x, None]
+                    out[y:y + th, x:x + tw] += pat
                 done += 1
                 if progress:
                     progress(done / total)
-        return (out / weight)[:h, :w]
+        if total > 1:
+            for x in xs:
+                weight_x[x:x + tw] += _ramp(tw, x > 0, x + tw < W)[:w - x]
+            in_bands(out, lambda band, rows: _normalise(band, weight_y[rows], weight_x))
+        return out
 
     def _run(self, tile: np.ndarray, top: int, left: int) -> np.ndarray:
         feeds = {"image": tile.transpose(2, 0, 1)[None].astype(np.float32)}
@@ -200,16 +218,49 @@ def load(name: str, folder: Path | None = None) -> CloakModel:
 
 
 def protect(rgb: np.ndarray, model: CloakModel, epsilon: int, bit_depth: int = 8,
-            progress=None, cancelled=None) -> np.ndarray:
+            progress=None, cancelled=None, out: np.ndarray | None = None) -> np.ndarray:
     """Adds epsilon/255 x pattern; returns RGB on the `bit_depth` grid whose change against the input
-    (rounded to the same grid) is at most epsilon 8-bit levels: the bound holds after rounding."""
-    pattern = model.pattern(np.clip(rgb, 0.0, 1.0), progress, cancelled)
+    (rounded to the same grid) is at most epsilon 8-bit levels: the bound holds after rounding.
+    `out` (H, W, 3), a view is fine, receives the result: no full-size temporary is made."""
+    out = model.pattern(rgb, progress, cancelled, out=out)
     if bit_depth >= 32:
-        return np.clip(rgb + np.clip(epsilon / 255.0 * pattern, -epsilon / 255.0, epsilon / 255.0), 0.0, 1.0)
+        out *= epsilon / 255.0
+        np.clip(out, -epsilon / 255.0, epsilon / 255.0, out=out)
+        out += rgb
+        return np.clip(out, 0.0, 1.0, out=out)
     top = np.float32((1 << bit_depth) - 1)  # float32 holds these integers exactly (< 2**24)
     levels = np.float32(epsilon * int(top) // 255)  # exact: epsilon at 8 bits, epsilon*257 at 16 bits
-    base = np.rint(np.clip(rgb, 0.0, 1.0).astype(np.float32) * top)
-    out = np.clip(np.rint(base + levels * pattern), 0.0, top)
-    # Clip the final change in the pixel domain, after rounding, whatever the net or the blend produced.
-    out = base + np.clip(out - base, -levels, levels)
-    return (out / top).astype(np.float32)
+    in_bands(out, lambda band, rows: _round_into_budget(band, rgb[rows], top, levels))
+    return out
+
+
+def in_bands(array: np.ndarray, update: Callable[[np.ndarray, slice], None]) -> None:
+    """Calls update(band, rows) on contiguous bands of ROWS rows and writes them back: elementwise work
+    on a strided view (RGB inside RGBA) is several times slower than on a contiguous copy of a band."""
+    for start in range(0, array.shape[0], ROWS):
+        rows = slice(start, start + ROWS)
+        band = np.ascontiguousarray(array[rows])
+        update(band, rows)
+        if not array.flags.c_contiguous:  # else the band was a view and is already in place
+            array[rows] = band
+
+
+def _normalise(band: np.ndarray, weight_y: np.ndarray, weight_x: np.ndarray) -> None:
+    band /= weight_y[:, None, None]
+    band /= weight_x[None, :, None]
+
+
+def _round_into_budget(pattern: np.ndarray, rgb: np.ndarray, top: np.float32, levels: np.float32) -> None:
+    """In place, a band of rows at a time: rint(base + levels x pattern) clipped to the grid, then the
+    change clipped in the pixel domain, after rounding, whatever the net or the blend produced."""
+    base = np.clip(rgb, 0.0, 1.0).astype(np.float32, copy=False)
+    base *= top
+    np.rint(base, out=base)
+    pattern *= levels
+    pattern += base
+    np.rint(pattern, out=pattern)
+    np.clip(pattern, 0.0, top, out=pattern)
+    pattern -= base
+    np.clip(pattern, -levels, levels, out=pattern)
+    pattern += base
+    pattern /= top

@@ -78,10 +78,21 @@ def _keep_alpha_and_mask(before: np.ndarray, after: np.ndarray, filt: Filter,
     check_pixels(after)
     if after.shape != before.shape:
         return np.ascontiguousarray(after)
-    out = np.array(after, dtype=np.float32, copy=True)
+    out = _owned(after, before)
     if not filt.changes_alpha:
         out[..., 3] = before[..., 3]
     if mask is not None:
         weight = np.clip(mask, 0.0, 1.0).astype(np.float32)[..., None]
-        out = before + (out - before) * weight
+        out -= before
+        out *= weight
+        out += before
     return out
+
+
+def _owned(after: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """`after` itself when the filter returned a fresh array (as filters should), else a copy:
+    on a 16 MP picture each avoided copy is 256 MB less at the peak."""
+    if after.flags.writeable and after.flags.c_contiguous and after.base is None \
+            and not np.may_share_memory(after, before):
+        return after
+    return np.array(after, dtype=np.float32, copy=True)

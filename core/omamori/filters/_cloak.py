@@ -26,8 +26,8 @@ class CloakFilter(Filter):
 
     def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:
         model = models.load(self.name)
-        rgb = models.protect(rgba[..., :3], model, settings["epsilon"], ctx.bit_depth,
-                             progress=ctx.report, cancelled=lambda: ctx.cancel.cancelled)
-        out = rgba.copy()
-        out[..., :3] = rgb
+        out = np.empty_like(rgba)
+        out[..., 3] = rgba[..., 3]
+        models.protect(rgba[..., :3], model, settings["epsilon"], ctx.bit_depth, progress=ctx.report,
+                       cancelled=lambda: ctx.cancel.cancelled, out=out[..., :3])  # written in place
         return out

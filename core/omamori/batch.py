@@ -1,0 +1,388 @@
+"""Protecting many files: inputs (files and folders) become planned outputs, checked before any
+pixel work, then protected in parallel worker processes or on a Dask cluster. Results come back
+in input order, one per file, and no failure of one file stops the others."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import signal
+import traceback
+import warnings
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterable
+
+from PIL import Image
+
+from . import export, imageio, jobs, presets
+from .errors import InputError, OmamoriError
+from .filters.base import CancelToken
+from .i18n import Text, current_language
+from .jobs import FileResult
+
+_OUTPUT_STEM = re.compile(r"-protected(-\d+)?$")  # our own earlier outputs, skipped in folders
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input and the output chosen for it; `error` when it was refused before any pixel work."""
+
+    input: str
+    target: str | None = None
+    error: str | None = None
+    notices: tuple[str, ...] = ()
+
+
+@dataclass
+class Plan:
+    tasks: list[Task]
+    notices: list[str] = field(default_factory=list)  # one line per folder input
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+# ---- planning ---------------------------------------------------------------------------------
+
+def plan(paths: Iterable[str | os.PathLike], preset: presets.Preset, out_dir: str | os.PathLike | None = None,
+         *, overwrite: bool = False) -> Plan:
+    """Expands folders, picks a distinct output for every input and checks it (folder created,
+    writable, not existing unless `overwrite`) before any picture is decoded."""
+    found, notices = _expand(paths, out_dir)
+    claimed = {_key(path) for path, _ in found}  # never write over an input of this batch
+    tasks = []
+    for path, folder in found:
+        if not path.is_file():  # missing or unreadable: protect_file says why, in its words
+            tasks.append(Task(str(path)))
+            continue
+        target, notice = _distinct(_default_target(path, folder, preset), claimed)
+        error = _target_problem(target, overwrite)
+        tasks.append(Task(str(path), str(target), error, (notice,) if notice else ()))
+    return Plan(tasks, notices)
+
+
+def _expand(paths, out_dir) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(input, output folder) pairs in input order, each input once; folders are walked in name
+    order and mirrored under `out_dir`."""
+    pairs, notices, seen = [], [], set()
+    out = Path(out_dir) if out_dir is not None else None
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            images, skipped = _walk(path, out)
+            notices.append(Text("{folder}: {n} pictures; {skipped} other files skipped.",
+                                "{folder}: 画像 {n} 件。ほかのファイル {skipped} 件は飛ばしました。")
+                           .format(folder=path, n=len(images), skipped=skipped))
+            found = [(image, (out / image.parent.relative_to(path)) if out else image.parent) for image in images]
+        else:
+            found = [(path, out if out is not None else path.parent)]
+        for image, folder in found:
+            if _key(image) not in seen:
+                seen.add(_key(image))
+                pairs.append((image, folder))
+    return pairs, notices
+
+
+def _walk(root: Path, out: Path | None) -> tuple[list[Path], int]:
+    """Pictures under `root` (not following folder links, not entering `out`), and how many other
+    files were skipped: hidden files, non-pictures, our own earlier outputs."""
+    images, skipped = [], 0
+    skip_dir = _key(out) if out is not None else None
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders
+                               if not d.startswith(".") and _key(Path(folder) / d) != skip_dir)
+        for name in sorted(files):
+            path = Path(folder) / name
+            if _is_picture_name(path) and path.is_file():
+                images.append(path)
+            else:
+                skipped += 1
+    return images, skipped
+
+
+def _is_picture_name(path: Path) -> bool:
+    known = Image.registered_extensions().get(path.suffix.lower())
+    return (not path.name.startswith(".") and not _OUTPUT_STEM.search(path.stem)
+            and ("JPEG" if known == "MPO" else known) in imageio.FORMATS)
+
+
+def _default_target(path: Path, folder: Path, preset: presets.Preset) -> Path:
+    fmt = preset.export.format or _sniff_format(path)
+    return export.protected_path(path, folder, fmt if fmt in export.EXTENSIONS else None)
+
+
+def _sniff_format(path: Path) -> str | None:
+    """The format from the file's header (no decoding); None when it cannot be told."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # size limits are the loader's to judge, in its own words
+            with Image.open(path) as im:
+                return "JPEG" if im.format == "MPO" else im.format
+    except Exception:  # anything unreadable is reported by the worker, with its reason
+        return None
+
+
+def _key(path: Path) -> str:
+    # casefold: two names differing only in case are one file on macOS and Windows
+    return str(Path(os.path.abspath(path))).casefold()
+
+
+def _distinct(target: Path, claimed: set[str]) -> tuple[Path, str | None]:
+    """`target`, or `<stem>-2.<ext>`, `-3`, ... when another file of this batch already has it."""
+    chosen, number = target, 1
+    while _key(chosen) in claimed:
+        number += 1
+        chosen = target.with_name(f"{target.stem}-{number}{target.suffix}")
+    claimed.add(_key(chosen))
+    if chosen == target:
+        return chosen, None
+    return chosen, Text("written as {name}: another input of this batch already writes {taken}.",
+                        "{name} として書き出しました（{taken} はこの一括処理の別の入力が使います）。"
+                        ).format(name=chosen.name, taken=target.name)
+
+
+def _target_problem(target: Path, overwrite: bool) -> str | None:
+    """Why `target` cannot be written (None if it can); creates its folder if missing."""
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        return InputError(Text("{path}: cannot create the folder {folder} ({why}).",
+                               "{path}: フォルダ {folder} を作れません（{why}）。"),
+                          path=target, folder=folder, why=err.strerror or err).message()
+    if target.is_dir():
+        return InputError(Text("{path}: is a folder.", "{path}: フォルダです。"), path=target).message()
+    if (target.exists() or target.is_symlink()) and not overwrite:
+        return InputError(Text("{path}: already exists; not overwritten (use --overwrite).",
+                               "{path}: 既に存在するため上書きしません（--overwrite で上書き）。"),
+                          path=target).message()
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return InputError(Text("{path}: cannot write into {folder}.", "{path}: {folder} に書き込めません。"),
+                          path=target, folder=folder).message()
+    return None
+
+
+# ---- one file, in whichever process runs it ------------------------------------------------------
+
+_cancel_event = None  # a worker process's view of the batch's cancel flag
+
+
+class _SharedCancel(CancelToken):
+    """The batch's cancel flag as seen from a worker process."""
+
+    def __init__(self, event):
+        super().__init__()
+        self._event = event
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+def protect_task(task: Task, preset: presets.Preset, overwrite: bool, lang: str | None = None,
+                 report_dir: str | os.PathLike | None = None) -> FileResult:
+    """Protects one planned file (and writes its report picture into `report_dir`); never raises
+    (an unexpected exception is one 'internal error' line)."""
+    if lang:  # a cluster worker answers in the language of the user who started the batch
+        os.environ["OMAMORI_LANG"] = lang
+    try:
+        cancel = _SharedCancel(_cancel_event) if _cancel_event is not None else None
+        result = jobs.protect_file(task.input, preset, target=task.target, overwrite=overwrite, cancel=cancel)
+    except Exception as err:  # protect_file should not raise; the batch must not die if it does
+        return internal_error(task.input, err, traceback.format_exc())
+    result.notices = list(task.notices) + list(result.notices)
+    if result.ok and report_dir is not None:
+        add_report(result, report_dir, preset)
+    return result
+
+
+def add_report(result: FileResult, report_dir: str | os.PathLike, preset: presets.Preset) -> None:
+    """`protect --report DIR`: the report's path, or why there is none, as a notice (the batch goes on)."""
+    from .evaluate import report_file  # the measuring encoder loads only when a report is asked for
+
+    try:
+        where = report_file(result.input, result.output, report_dir, profile=preset.export.profile)
+        result.notices.append(Text("report: {path}", "レポート: {path}").format(path=where))
+    except OmamoriError as err:
+        result.notices.append(Text("no report: {why}", "レポートなし: {why}").format(why=err.message()))
+
+
+def internal_error(path: str, err: BaseException, debug: str | None = None) -> FileResult:
+    """A one-line result for a failure nobody foresaw; the traceback waits for --debug."""
+    why = (str(err).splitlines() or [""])[0]
+    result = FileResult(input=path, error=Text(
+        "{path}: internal error ({kind}: {why}); run with --debug for details.",
+        "{path}: 内部エラー（{kind}: {why}）。詳しくは --debug を付けて実行してください。").format(
+        path=path, kind=type(err).__name__, why=why))
+    result.debug = debug or "".join(traceback.format_exception(err))
+    return result
+
+
+def _init_worker(threads: int, event) -> None:
+    global _cancel_event
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which sets the flag
+    _cancel_event = event
+    # Divide the cores: N workers x their onnxruntime threads = the cores (a user's setting wins).
+    os.environ.setdefault("OMAMORI_THREADS", str(threads))
+
+
+# ---- running the plan ---------------------------------------------------------------------------
+
+Call = Callable[[Task], FileResult]
+Done = Callable[[int, FileResult], None]
+
+
+def run(planned: Plan, preset: presets.Preset, *, overwrite: bool = False, workers: int | None = None, client=None,
+        report_dir: str | os.PathLike | None = None, on_result: Callable[[FileResult], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None) -> list[FileResult]:
+    """Protects the planned files; `on_result` sees each result in input order as soon as it and
+    every one before it are done, `on_progress` (done, total) as files finish."""
+    tasks = planned.tasks
+    results: list[FileResult | None] = [None] * len(tasks)
+    state = {"next": 0, "done": 0}
+
+    def done(index: int, result: FileResult) -> None:
+        results[index] = result
+        state["done"] += 1
+        if on_progress:
+            on_progress(state["done"], len(tasks))
+        while state["next"] < len(tasks) and results[state["next"]] is not None:
+            if on_result:
+                on_result(results[state["next"]])
+            state["next"] += 1
+
+    runnable = []
+    for index, task in enumerate(tasks):
+        if task.error:
+            done(index, FileResult(input=task.input, error=task.error))
+        else:
+            runnable.append(index)
+    if client is not None:
+        _run_cluster(tasks, runnable, preset, overwrite, client, done, report_dir)
+    else:
+        workers = max(1, min(workers or available_cores(), len(runnable)))
+        call = partial(protect_task, preset=preset, overwrite=overwrite, report_dir=report_dir)
+        if workers == 1:
+            for index in runnable:
+                done(index, call(tasks[index]))
+        else:
+            run_in_processes(tasks, runnable, call, workers, done)
+    return results
+
+
+def run_in_processes(tasks: list[Task], indices: list[int], call: Call, workers: int, done: Done) -> None:
+    """At most `workers` files in flight (so at most that many pictures in memory). When a worker
+    process dies (killed for memory, a crash in a decoder), the files it may have held are run
+    again one at a time, so that only the file that kills its worker is reported, in one line."""
+    context = multiprocessing.get_context(
+        "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload(["omamori.jobs"])  # each worker starts with the imports done
+    event = context.Event()
+    threads = max(1, available_cores() // workers)
+    queue = deque(indices)
+    while queue:
+        suspects = _pool_pass(tasks, queue, call, workers, context, (threads, event), done)
+        for index in suspects:  # alone, so that a second death names its file
+            if _pool_pass(tasks, deque([index]), call, 1, context, (available_cores(), event), done):
+                done(index, FileResult(input=tasks[index].input, error=_crash_line(tasks[index].input)))
+
+
+def _pool_pass(tasks, queue: deque, call: Call, workers: int, context, initargs, done: Done) -> list[int]:
+    """Runs from `queue` until it is empty or a worker dies; returns the files in flight at a death."""
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs) as pool:
+        try:
+            return _drain(tasks, queue, call, workers, pool, done)
+        except KeyboardInterrupt:
+            initargs[1].set()  # workers stop at their next check, before the pool waits for them
+            raise
+
+
+def _drain(tasks, queue: deque, call: Call, workers: int, pool: ProcessPoolExecutor, done: Done) -> list[int]:
+    flying: dict = {}
+    while queue or flying:
+        while queue and len(flying) < workers:
+            index = queue.popleft()
+            flying[pool.submit(call, tasks[index])] = index
+        finished, _ = wait(flying, return_when=FIRST_COMPLETED)
+        broken = False
+        for future in finished:
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                broken = True
+                continue
+            except Exception as err:  # e.g. a result that could not be sent back
+                result = internal_error(tasks[flying[future]].input, err)
+            done(flying.pop(future), result)
+        if broken:  # every file still in flight may be the one that killed its worker
+            return list(flying.values())
+    return []
+
+
+def _crash_line(path: str) -> str:
+    return Text("{path}: the worker process stopped while protecting this file (out of memory, or a crash "
+                "in a decoder); the other files went on.",
+                "{path}: この画像の処理中にワーカープロセスが停止しました（メモリ不足か読み込みの異常終了）。"
+                "ほかのファイルは処理を続けました。").format(path=path)
+
+
+def _run_cluster(tasks: list[Task], indices: list[int], preset: presets.Preset, overwrite: bool, client,
+                 done: Done, report_dir: str | os.PathLike | None = None) -> None:
+    """Submits every file to the Dask cluster and reports them as they finish."""
+    from distributed import KilledWorker, as_completed
+
+    lang = current_language()
+    futures = {client.submit(protect_task_on_worker, tasks[i], preset, overwrite, lang, report_dir, pure=False): i
+               for i in indices}
+    try:
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                result = future.result()
+            except KilledWorker as err:  # its workers died (memory, a crash) each time it was tried
+                result = FileResult(input=tasks[index].input, error=_crash_line(tasks[index].input))
+                result.debug = str(err)
+            except Exception as err:  # e.g. omamori missing on a worker: the task could not start
+                result = internal_error(tasks[index].input, err)
+            done(index, result)
+    except KeyboardInterrupt:
+        client.cancel(list(futures))  # queued files never start; running ones finish their file
+        raise
+
+
+def protect_task_on_worker(task: Task, preset: presets.Preset, overwrite: bool, lang: str,
+                           report_dir: str | os.PathLike | None = None) -> FileResult:
+    """protect_task inside a Dask worker, its onnxruntime threads divided between its task threads."""
+    from distributed import get_worker
+
+    threads = max(1, available_cores() // max(1, get_worker().state.nthreads))
+    os.environ.setdefault("OMAMORI_THREADS", str(threads))
+    return protect_task(task, preset, overwrite, lang, report_dir)
+
+
+# ---- the Python API (contract 3) ------------------------------------------------------------------
+
+def protect_paths(paths: Iterable[str | os.PathLike], preset: presets.Preset | str, out_dir=None, client=None, *,
+                  jobs: int | None = None, overwrite: bool = False,
+                  report_dir: str | os.PathLike | None = None) -> list[FileResult]:
+    """Protects files and folders with `preset` into `out_dir` (None: beside each input), in
+    parallel processes (`jobs`, default all cores) or on a Dask `client`; results in input order.
+    `report_dir`, when given, receives a report picture per protected file (`omamori evaluate`)."""
+    preset = preset if isinstance(preset, presets.Preset) else presets.load_preset(preset)
+    preset.validate()
+    planned = plan(paths, preset, out_dir, overwrite=overwrite)
+    return run(planned, preset, overwrite=overwrite, workers=jobs, client=client, report_dir=report_dir)

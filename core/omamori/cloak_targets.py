@@ -1,10 +1,11 @@
 """Target images for the targeted cloaks, in numpy so that training and `omamori evaluate` agree.
 
-- `restyle`: the re-styled version of an image that the `style` cloak pushes the latent towards
-  (a flat, ink-outlined, warm-toned "poster" style: box blur, posterise, dark edges, colour shift).
-- `anchor`: the image of another concept that the `poison` cloak pushes every latent towards
-  (a procedurally drawn brick wall, tiled to any size).
-Both take and return float32 RGB arrays in [0, 1] of shape (H, W, 3).
+- `style_target(rgb)`: the picture re-rendered in the target style the `style` cloak pulls towards, one
+  of a few named procedural styles (`STYLES`), the one farthest from the picture's own style by a
+  position-free statistic (as Glaze picks a distant style).
+- `poison_target(height, width)`: the image of another concept that the `poison` cloak pulls every
+  latent towards: a procedurally drawn brick wall (`brick_wall`, tiled to any size).
+All take and return float32 RGB arrays in [0, 1] of shape (H, W, 3).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def restyle(img: np.ndarray, levels: int = 5) -> np.ndarray:
     return (warm * (1.0 - 0.85 * ink)).astype(np.float32)
 
 
-def anchor(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
+def brick_wall(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
     """A red brick wall (the poison's unrelated concept): 64x32 px bricks, 4 px mortar, fixed per-brick tint.
 
     `top`/`left` give the window's place in the whole image, so tiles of one image line up."""
@@ -55,3 +56,65 @@ def anchor(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
     grain = 0.04 * np.sin(x * 1.7 + y * 2.3)[..., None]  # fine texture inside bricks
     img = np.where(mortar[..., None], np.float32(0.78), brick + grain)
     return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+
+def poison_target(height: int, width: int) -> np.ndarray:
+    """The poison's other concept for a whole picture of this size: the brick wall from its top-left corner."""
+    return brick_wall(height, width)
+
+
+def _luminance(img: np.ndarray) -> np.ndarray:
+    return img @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def hatching(img: np.ndarray) -> np.ndarray:
+    """Engraving style: sepia paper, dark ink cross-hatching whose density follows the picture's darkness."""
+    dark = 1.0 - _luminance(_box_blur(np.asarray(img, np.float32), 1))
+    y, x = np.mgrid[:img.shape[0], :img.shape[1]].astype(np.float32)
+    # Triangle waves in [0, 1] along three line directions; a line is drawn where the wave is below a
+    # darkness-dependent threshold, so darker areas get more and thicker lines.
+    def wave(t, period):
+        return np.abs((t / period) % 1.0 - 0.5) * 2.0
+    ink = ((wave(x + y, 6.0) < dark * 0.8) | (wave(x - y, 6.0) < (dark - 0.4) * 1.2)
+           | (wave(y, 4.0) < (dark - 0.75) * 2.0))
+    paper, ink_colour = np.float32([0.95, 0.91, 0.80]), np.float32([0.16, 0.10, 0.07])
+    return np.where(ink[..., None], ink_colour, paper).astype(np.float32)
+
+
+def pointillist(img: np.ndarray) -> np.ndarray:
+    """Pointillist style: saturated dots of the local colour on a pale canvas."""
+    colour = _box_blur(np.asarray(img, np.float32), 3)
+    grey = colour.mean(-1, keepdims=True)
+    colour = np.clip(grey + 1.8 * (colour - grey), 0.0, 1.0)
+    y, x = np.mgrid[:img.shape[0], :img.shape[1]]
+    dot = ((y % 6 - 2.5) ** 2 + ((x + 3 * (y // 6 % 2)) % 6 - 2.5) ** 2) < 6.5  # staggered dot grid
+    canvas = 0.75 + 0.25 * colour
+    return np.where(dot[..., None], colour, canvas).astype(np.float32)
+
+
+# The named target styles (name -> renderer). "poster" is the style the first style cloak aimed at.
+STYLES = {"poster": restyle, "hatching": hatching, "pointillist": pointillist}
+
+
+def style_signature(img: np.ndarray) -> np.ndarray:
+    """Position-free description of a picture's look: colour mean/spread, saturation, and the share of
+    fine detail (gradient energy) at two scales. Unchanged by moving or mirroring the content."""
+    img = np.asarray(img, np.float32)
+    lum = _luminance(img)
+    sat = img.max(-1) - img.min(-1)
+    fine = np.hypot(*np.gradient(lum))
+    coarse = np.hypot(*np.gradient(_luminance(_box_blur(img, 3))))
+    return np.array([*img.mean((0, 1)), *img.std((0, 1)), sat.mean(), sat.std(),
+                     4 * fine.mean(), 4 * coarse.mean(), (fine > 0.1).mean()], np.float32)
+
+
+def pick_style(img: np.ndarray) -> str:
+    """The named style whose rendering of this picture is farthest from the picture's own signature."""
+    own = style_signature(img)
+    return max(STYLES, key=lambda name: float(np.linalg.norm(style_signature(STYLES[name](img)) - own)))
+
+
+def style_target(rgb: np.ndarray) -> np.ndarray:
+    """The picture in the target style the `style` cloak pulls its latent statistics towards."""
+    rgb = np.asarray(rgb, np.float32)
+    return STYLES[pick_style(rgb)](rgb)

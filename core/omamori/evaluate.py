@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .cloak_targets import anchor, restyle
+from .cloak_targets import poison_target, restyle
 from .errors import InputError, ModelError
 from .i18n import Text
 from .userdata import omamori_home
@@ -140,7 +140,7 @@ def target_image(cloak: str, original: np.ndarray) -> np.ndarray | None:
     if cloak == "style":
         return restyle(original)
     if cloak == "poison":
-        return anchor(*original.shape[:2])
+        return poison_target(*original.shape[:2])
     return None
 
 

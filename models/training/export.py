@@ -26,9 +26,9 @@ OPSET = 17
 OBJECTIVES = {
     "guard": "untargeted: maximise r = ||E(x')-E(x)|| / ||E(x)|| (anti image-to-image, like Mist/PhotoGuard)",
     "style": "targeted: pull E(x') towards E(restyle(x)), a flat ink-outlined warm poster style (like Glaze)",
-    "poison": "targeted: pull E(x') towards E(brick wall anchor), another concept (like Nightshade)",
+    "poison": "targeted: pull E(x') towards E(poison_target), a brick wall, another concept (like Nightshade)",
 }
-TARGET_INPUTS = {"poison": "omamori.cloak_targets.anchor at the tile's place in the image"}
+TARGET_INPUTS = {"poison": "omamori.cloak_targets.brick_wall at the tile's place in the image"}
 DEFEATED_BY = [
     "Gaussian noise followed by an upscaler, DiffPure and other diffusion purification (Hönig et al. 2024)",
     "IMPRESS-style VAE round-trip purification; pixel-space diffusion models (Xue & Chen 2024)",

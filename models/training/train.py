@@ -13,7 +13,6 @@ import json
 import math
 import os
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -23,10 +22,9 @@ import torch
 from .augment import random_transform
 from .data import Artwork
 from .generator import Generator
-from .surrogates import REPO, TransferEncoder, load_encoder
+from omamori.cloak_targets import brick_wall, restyle  # numpy only, shared with evaluate
 
-sys.path.insert(0, str(REPO / "core"))
-from omamori.cloak_targets import anchor, restyle  # noqa: E402  (numpy only, shared with evaluate)
+from .surrogates import TransferEncoder, load_encoder
 
 EPS = 8 / 255       # training budget; the runtime rescales the [-1, 1] pattern to any epsilon
 RMS_CAP = 6.0 / 255  # perturbation RMS cap: keeps PSNR >= 32.5 dB instead of saturating at +-eps (30.1 dB)
@@ -37,9 +35,16 @@ def runs_dir() -> Path:
     return Path(os.environ.get("OMAMORI_RUNS", Path.home() / ".omamori" / "runs"))
 
 
-def anchor_batch(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
-    """Anchor crops at random phases, as the runtime's tiles see them."""
-    big = anchor(size + 64, size + 128)
+def save_atomic(path: Path, obj) -> None:
+    """torch.save through a temp file and a rename: readers (export, resumed runs) never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def brick_wall_batch(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """Brick-wall crops at random phases, as the runtime's tiles see them."""
+    big = brick_wall(size + 64, size + 128)
     out = []
     for _ in range(n):
         y, x = rng.integers(64), rng.integers(128)
@@ -69,7 +74,7 @@ def latent_loss(kind, enc, x, x_adv, target, rng):
 
 def train_generator(args):
     kind = args.name
-    # Poison sees the anchor tile: a translation-equivariant net cannot otherwise know where the bricks lie.
+    # Poison sees the brick-wall tile: a translation-equivariant net cannot otherwise know where the bricks lie.
     gen = Generator(with_target=kind == "poison")
     if args.init:
         gen.load_from(torch.load(runs_dir() / args.init / "last.pt", weights_only=True)["state"])
@@ -94,7 +99,7 @@ def train_generator(args):
         if kind == "style":
             target = torch.from_numpy(np.stack([restyle(im.transpose(1, 2, 0)).transpose(2, 0, 1) for im in x.numpy()]))
         elif kind == "poison":
-            target = torch.from_numpy(anchor_batch(nrng, args.batch, args.crop))
+            target = torch.from_numpy(brick_wall_batch(nrng, args.batch, args.crop))
         delta = EPS * gen(x, target)
         x_adv = (x + delta).clamp(0, 1)
         loss, metric = latent_loss(kind, enc, x, x_adv, target, prng)

@@ -133,15 +133,18 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
         "sha256": models.sha256_of(onnx_path), "size_bytes": onnx_path.stat().st_size,
         "metrics": metrics, "defeated_by": DEFEATED_BY,
     }
+    if info.get("strength_scales"):  # fraction of epsilon per strength level, read by the filters
+        card["strength_scales"] = info["strength_scales"]
     (folder / f"{name}.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return card
 
 
-def export_model(name: str, folder: Path, n_images: int, checkpoint: Path | None = None, run: str = None) -> dict:
+def export_model(name: str, folder: Path, n_images: int, checkpoint: Path | None = None, run: str = None,
+                 scales: dict | None = None) -> dict:
     """Checkpoint (default: the run's last.pt) -> ONNX + card. The runtime caches one session per path,
     so measure a re-exported model in a fresh process (as the command line does)."""
     ckpt = torch.load(checkpoint or runs_dir() / (run or name) / "last.pt", weights_only=True)
-    info = ckpt["info"]
+    info = dict(ckpt["info"], strength_scales=scales)
     gen = Generator(with_target=info.get("with_target", False))
     gen.load_state_dict(ckpt["state"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -163,6 +166,8 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=REPO / "models", help="folder for <name>.onnx/.json")
     p.add_argument("--checkpoint", type=Path)
     p.add_argument("--run", help="checkpoint folder under $OMAMORI_RUNS (default: the model name)")
+    p.add_argument("--strength-scales", type=float, nargs=3, metavar=("LOW", "DEFAULT", "HIGH"),
+                   help="pattern scale per strength level (fraction of epsilon; the runtime clips at epsilon)")
     p.add_argument("--images", type=int, default=8, help="held-out 512² crops to measure (0: skip metrics)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -170,7 +175,8 @@ def main(argv=None):
     if args.name == "encoders":
         export_encoders(evaluate.encoders_dir())
     else:
-        export_model(args.name, args.out, args.images, args.checkpoint, args.run)
+        scales = dict(zip(("low", "default", "high"), args.strength_scales)) if args.strength_scales else None
+        export_model(args.name, args.out, args.images, args.checkpoint, args.run, scales)
 
 
 if __name__ == "__main__":

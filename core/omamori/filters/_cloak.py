@@ -39,8 +39,8 @@ def strength_scale(card: dict, level: str) -> float:
 
 
 class ScaledPattern:
-    """A model whose pattern is multiplied by a fixed scale in [0, 1]: |pattern| stays <= 1, so the
-    runtime's epsilon bound still holds exactly."""
+    """A model whose pattern is multiplied by a fixed scale. The runtime clips the final change at
+    epsilon after rounding, so the bound holds for any scale; above 1 the pattern saturates at epsilon."""
 
     def __init__(self, model: models.CloakModel, scale: float):
         self.model, self.scale = model, scale

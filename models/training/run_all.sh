@@ -16,7 +16,7 @@ GUARD_MIN=${GUARD_MIN:-38}
 $PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS"
 $PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS"
 # 3. Guard v2: fine-tuned from the shipped v1 guard with the perceptual budget and the transfer losses.
-$PY -m models.training.train guard --minutes "$GUARD_MIN" --threads "$THREADS" --init-onnx models/guard.onnx \
+$PY -m models.training.train guard --minutes "$GUARD_MIN" --threads "$THREADS" --init-onnx models/training/checkpoints/guard_v1.onnx \
     --flat --transfer --visibility 0.8 --run guard_v2 --crop 96 --batch 8 --lr 3e-4
 # 4. Export (ONNX + card) and measure.
 $PY -m models.training.export guard --run guard_v2 --images 0 --strength-scales 0.7 1.0 1.4

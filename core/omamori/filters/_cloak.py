@@ -33,9 +33,10 @@ STRENGTH = Param(
 DEFAULT_SCALES = {"low": 0.5, "default": 0.75, "high": 1.0}
 
 
-def strength_scale(card: dict, level: str) -> float:
-    """The card's measured scale for this level (fraction of epsilon), else DEFAULT_SCALES."""
-    return float(card.get("strength_scales", DEFAULT_SCALES)[level])
+def strength_scale(card: dict, level: str, epsilon: int) -> float:
+    """The card's measured scale for this level (fraction of epsilon), else DEFAULT_SCALES; never below
+    one 8-bit level of amplitude (1/epsilon), or a small epsilon would round the whole pattern away."""
+    return max(float(card.get("strength_scales", DEFAULT_SCALES)[level]), 1.0 / epsilon)
 
 
 class ScaledPattern:
@@ -57,7 +58,7 @@ class CloakFilter(Filter):
 
     def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:
         model = models.load(self.name)
-        scaled = ScaledPattern(model, strength_scale(model.card, settings["strength"]))
+        scaled = ScaledPattern(model, strength_scale(model.card, settings["strength"], settings["epsilon"]))
         rgb = models.protect(rgba[..., :3], scaled, settings["epsilon"], ctx.bit_depth,
                              progress=ctx.report, cancelled=lambda: ctx.cancel.cancelled)
         out = rgba.copy()

@@ -87,3 +87,18 @@ def test_visibility_penalty_follows_masking_and_frequency():
     mid = gaussian_blur(fine, 2.5)
     mid = mid * (fine.pow(2).mean() / mid.pow(2).mean()).sqrt()  # same energy as the fine grain
     assert penalty(mid, flat) > penalty(fine, flat)
+
+
+def test_judges_match_the_latent_shape_and_replay_keeps_the_newest():
+    from models.training.judges import JUDGES, Replay
+
+    x = torch.rand(2, 3, 64, 48)
+    for cls, _seed in JUDGES.values():
+        assert cls()(x).shape == (2, 32, 8, 6)  # TAEF2's latent: 32 channels at 1/8
+    replay = Replay(5)
+    for i in range(4):
+        replay.add(torch.full((2, 3, 8, 8), i / 255), torch.full((2, 4), float(i)))
+    xs, zs = replay.sample(np.random.default_rng(0), 4)
+    assert zs[:2].eq(3).all() and torch.allclose(xs[:2], torch.full_like(xs[:2], 3 / 255))
+    all_x, all_z = replay.sample(np.random.default_rng(1), 200)
+    assert set(all_z[:, 0].tolist()) == {1.0, 2.0, 3.0}, "a ring of 5: the first batch (0) was overwritten"

@@ -1,10 +1,11 @@
 """Target images for the targeted cloaks, in numpy so that training and `omamori evaluate` agree.
 
-- `restyle`: the re-styled version of an image that the `style` cloak pushes the latent towards
-  (a flat, ink-outlined, warm-toned "poster" style: box blur, posterise, dark edges, colour shift).
-- `anchor`: the image of another concept that the `poison` cloak pushes every latent towards
-  (a procedurally drawn brick wall, tiled to any size).
-Both take and return float32 RGB arrays in [0, 1] of shape (H, W, 3).
+- `style_target(rgb)`: the picture re-rendered in the target style the `style` cloak pulls towards, one
+  of a few named procedural styles (`STYLES`), the one farthest from the picture's own style by a
+  position-free statistic (as Glaze picks a distant style).
+- `poison_target(height, width)`: the image of another concept that the `poison` cloak pulls every
+  latent towards: a procedurally drawn brick wall (`brick_wall`, tiled to any size).
+All take and return float32 RGB arrays in [0, 1] of shape (H, W, 3).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def restyle(img: np.ndarray, levels: int = 5) -> np.ndarray:
     return (warm * (1.0 - 0.85 * ink)).astype(np.float32)
 
 
-def anchor(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
+def brick_wall(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
     """A red brick wall (the poison's unrelated concept): 64x32 px bricks, 4 px mortar, fixed per-brick tint.
 
     `top`/`left` give the window's place in the whole image, so tiles of one image line up."""
@@ -57,11 +58,89 @@ def anchor(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
-def style_target(rgb: np.ndarray) -> np.ndarray:
-    """The picture the `style` cloak pulls the latent towards (issue 9's name for `restyle`)."""
-    return restyle(rgb)
-
-
 def poison_target(height: int, width: int) -> np.ndarray:
-    """The picture the `poison` cloak pulls every latent towards (issue 9's name for `anchor`)."""
-    return anchor(height, width)
+    """The poison's other concept for a whole picture of this size: the brick wall from its top-left corner."""
+    return brick_wall(height, width)
+
+
+def _luminance(img: np.ndarray) -> np.ndarray:
+    return img @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _grid(img: np.ndarray, top: int, left: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates in the whole picture of a window at (top, left): a pattern drawn on a window
+    then matches the whole picture's."""
+    return np.mgrid[top:top + img.shape[0], left:left + img.shape[1]]
+
+
+def hatching(img: np.ndarray, top: int = 0, left: int = 0) -> np.ndarray:
+    """Engraving style: sepia paper, dark ink cross-hatching whose density follows the picture's darkness."""
+    dark = 1.0 - _luminance(_box_blur(np.asarray(img, np.float32), 1))
+    y, x = (c.astype(np.float32) for c in _grid(img, top, left))
+    # Triangle waves in [0, 1] along three line directions; a line is drawn where the wave is below a
+    # darkness-dependent threshold, so darker areas get more and thicker lines.
+    def wave(t, period):
+        return np.abs((t / period) % 1.0 - 0.5) * 2.0
+    ink = ((wave(x + y, 6.0) < dark * 0.8) | (wave(x - y, 6.0) < (dark - 0.4) * 1.2)
+           | (wave(y, 4.0) < (dark - 0.75) * 2.0))
+    paper, ink_colour = np.float32([0.95, 0.91, 0.80]), np.float32([0.16, 0.10, 0.07])
+    return np.where(ink[..., None], ink_colour, paper).astype(np.float32)
+
+
+def pointillist(img: np.ndarray, top: int = 0, left: int = 0) -> np.ndarray:
+    """Pointillist style: saturated dots of the local colour on a pale canvas."""
+    colour = _box_blur(np.asarray(img, np.float32), 3)
+    grey = colour.mean(-1, keepdims=True)
+    colour = np.clip(grey + 1.8 * (colour - grey), 0.0, 1.0)
+    y, x = _grid(img, top, left)
+    dot = ((y % 6 - 2.5) ** 2 + ((x + 3 * (y // 6 % 2)) % 6 - 2.5) ** 2) < 6.5  # staggered dot grid
+    canvas = 0.75 + 0.25 * colour
+    return np.where(dot[..., None], colour, canvas).astype(np.float32)
+
+
+def poster(img: np.ndarray, top: int = 0, left: int = 0) -> np.ndarray:
+    """The first style cloak's target (`restyle`); it has no pattern, so its position does not matter."""
+    return restyle(img)
+
+
+# The named target styles (name -> renderer(img, top, left)).
+STYLES = {"poster": poster, "hatching": hatching, "pointillist": pointillist}
+CHOICE_SIDE = 256  # the style is chosen on a thumbnail: cheap at any size, and the look is the same
+
+
+def style_signature(img: np.ndarray) -> np.ndarray:
+    """Position-free description of a picture's look: colour mean/spread, saturation, and the share of
+    fine detail (gradient energy) at two scales. Unchanged by moving or mirroring the content."""
+    img = np.asarray(img, np.float32)
+    lum = _luminance(img)
+    sat = img.max(-1) - img.min(-1)
+    fine = np.hypot(*np.gradient(lum))
+    coarse = np.hypot(*np.gradient(_luminance(_box_blur(img, 3))))
+    return np.array([*img.mean((0, 1)), *img.std((0, 1)), sat.mean(), sat.std(),
+                     4 * fine.mean(), 4 * coarse.mean(), (fine > 0.1).mean()], np.float32)
+
+
+def thumbnail(img: np.ndarray, side: int = CHOICE_SIDE) -> np.ndarray:
+    """The picture averaged over square blocks until its long edge is at most `side`."""
+    img = np.asarray(img, np.float32)
+    f = -(-max(img.shape[:2]) // side)
+    if f <= 1:
+        return img
+    h, w = img.shape[0] // f * f, img.shape[1] // f * f
+    return img[:h, :w].reshape(h // f, f, w // f, f, -1).mean((1, 3))
+
+
+def pick_style(img: np.ndarray) -> str:
+    """The named style whose rendering of this picture is farthest from the picture's own signature
+    (judged on a thumbnail)."""
+    img = thumbnail(img)
+    own = style_signature(img)
+    return max(STYLES, key=lambda name: float(np.linalg.norm(style_signature(STYLES[name](img)) - own)))
+
+
+def style_target(rgb: np.ndarray, *, style: str | None = None, top: int = 0, left: int = 0) -> np.ndarray:
+    """The picture in the target style the `style` cloak pulls its latent statistics towards: `style`
+    (default: the one farthest from this picture's look) drawn as if `rgb` sat at (top, left) of a
+    larger picture."""
+    rgb = np.asarray(rgb, np.float32)
+    return STYLES[style or pick_style(rgb)](rgb, top, left)

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .cloak_targets import anchor
+from .cloak_targets import brick_wall
 from .errors import Cancelled, ModelError
 from .i18n import Text
 
@@ -127,8 +127,8 @@ class CloakModel:
 
     def _run(self, tile: np.ndarray, top: int, left: int) -> np.ndarray:
         feeds = {"image": tile.transpose(2, 0, 1)[None].astype(np.float32)}
-        if self.target == "poison":  # the anchor drawn at the tile's place, so tiles line up
-            feeds["target"] = anchor(tile.shape[0], tile.shape[1], top, left).transpose(2, 0, 1)[None]
+        if self.target == "poison":  # the brick wall drawn at the tile's place, so tiles line up
+            feeds["target"] = brick_wall(tile.shape[0], tile.shape[1], top, left).transpose(2, 0, 1)[None]
         try:
             return self.session.run(None, feeds)[0][0].transpose(1, 2, 0)
         except Exception as err:  # ORT raises its own types; the user gets one line

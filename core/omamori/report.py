@@ -53,7 +53,7 @@ def draw_report(original: np.ndarray, protected: np.ndarray, result: dict) -> Im
     page.note(both(result["encoder"]["note"]))
     held = result["encoder"].get("held_out")
     if held:
-        page.note("Benchmark, gain over noise (ε {e}) · ベンチマークのノイズ比: TAEF2 {a}; held-out encoder · "
+        page.note("Benchmark after posting, gain over noise (ε {e}) · 投稿後のベンチマークのノイズ比: TAEF2 {a}; held-out encoders · "
                   "学習外のエンコーダ {b}".format(e=held["epsilon"], a=_row(held["gain_over_noise_taef2"]),
                                             b=_row(held["gain_over_noise_held_out"])))
     return page.finish()

@@ -11,19 +11,29 @@ from .surrogates import REPO
 
 
 def data_dir() -> Path:
+    """Painted artwork."""
     return Path(os.environ.get("OMAMORI_DATA", REPO.parent / "shared" / "data" / "artwork"))
 
 
-def is_validation(name: str) -> bool:
-    """About 1 file in 8 is held out, chosen by a hash of its name so the split never moves."""
-    return hashlib.sha256(name.encode()).digest()[0] % 8 == 0
+def flat_dir() -> Path:
+    """Flat-colour drawings (cel-shaded look: where a cloak's pattern is easiest to see)."""
+    return Path(os.environ.get("OMAMORI_FLAT", REPO.parent / "shared" / "data" / "flat"))
 
 
-def list_files(split: str) -> list:
-    files = sorted(p for p in data_dir().iterdir() if p.suffix in (".png", ".jpg"))
+def is_validation(name: str, salt: str = "") -> bool:
+    """About 1 file in 8 is held out, chosen by a hash of its name so the split never moves. The flat
+    folder arrives with the unsalted share already removed (kept back by the project for its own
+    tests), so it is split again with a salt."""
+    return hashlib.sha256((salt + name).encode()).digest()[0] % 8 == 0
+
+
+def list_files(split: str, root: Path = None) -> list:
+    root = root or data_dir()
+    files = sorted(p for p in root.iterdir() if p.suffix in (".png", ".jpg"))
     if not files:
-        raise FileNotFoundError(f"no artwork in {data_dir()} (set OMAMORI_DATA)")
-    return [p for p in files if is_validation(p.name) == (split == "val")]
+        raise FileNotFoundError(f"no images in {root} (set OMAMORI_DATA / OMAMORI_FLAT)")
+    salt = "" if root == data_dir() else "flat:"
+    return [p for p in files if is_validation(p.name, salt) == (split == "val")]
 
 
 def load(path: Path) -> np.ndarray:
@@ -66,10 +76,10 @@ def resize(img: np.ndarray, scale: float) -> np.ndarray:
 
 
 class Artwork:
-    """All images of one split in memory (228 files fit easily)."""
+    """All images of one split of one folder in memory (a few hundred files fit easily)."""
 
-    def __init__(self, split: str):
-        self.files = list_files(split)
+    def __init__(self, split: str, root: Path = None):
+        self.files = list_files(split, root)
         self.images = [load(p) for p in self.files]
         self.scenes = [im for im in self.images if im.shape[2] == 3 and min(im.shape[:2]) >= 512]
 
@@ -100,3 +110,14 @@ class Artwork:
             img = img[y:y + size, x:x + size]
             out.append(np.ascontiguousarray(composite(img, background(rng, size, size, self.scenes))))
         return out
+
+
+class PaintedAndFlat:
+    """Both kinds of art in training: each batch is half painted, half flat-colour (shuffled order)."""
+
+    def __init__(self, split: str):
+        self.painted, self.flat = Artwork(split), Artwork(split, flat_dir())
+
+    def batch(self, rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+        kinds = [self.painted, self.flat] * (n // 2 + 1)
+        return np.stack([kinds[i].crop(rng, size).transpose(2, 0, 1) for i in rng.permutation(n)])

@@ -7,7 +7,6 @@ or build the surrogate encoders for `omamori evaluate` outside the repository.
 import argparse
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -16,19 +15,18 @@ import torch
 
 from .data import Artwork
 from .generator import Generator
+from omamori import evaluate, models
+
 from .surrogates import REPO, TransferEncoder, load_decoder, load_encoder
 from .train import runs_dir
-
-sys.path.insert(0, str(REPO / "core"))
-from omamori import evaluate, models  # noqa: E402
 
 OPSET = 17
 OBJECTIVES = {
     "guard": "untargeted: maximise r = ||E(x')-E(x)|| / ||E(x)|| (anti image-to-image, like Mist/PhotoGuard)",
     "style": "targeted: pull E(x') towards E(restyle(x)), a flat ink-outlined warm poster style (like Glaze)",
-    "poison": "targeted: pull E(x') towards E(brick wall anchor), another concept (like Nightshade)",
+    "poison": "targeted: pull E(x') towards E(poison_target), a brick wall, another concept (like Nightshade)",
 }
-TARGET_INPUTS = {"poison": "omamori.cloak_targets.anchor at the tile's place in the image"}
+TARGET_INPUTS = {"poison": "omamori.cloak_targets.brick_wall at the tile's place in the image"}
 DEFEATED_BY = [
     "Gaussian noise followed by an upscaler, DiffPure and other diffusion purification (Hönig et al. 2024)",
     "IMPRESS-style VAE round-trip purification; pixel-space diffusion models (Xue & Chen 2024)",
@@ -125,26 +123,33 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
                    "unit": "L-infinity in 8-bit levels, enforced after rounding",
                    "rms_cap_levels_at_training": info["rms_cap_levels"]},
         "data": "Wesnoth 1.16 artwork (GPL-2.0+), ../shared/data/artwork, training split; portraits composited on "
-                "varied backgrounds; random 0.35-1.2x scale, crops of %d px" % info["crop"],
-        "training": {k: info[k] for k in ("batch", "crop", "lr", "seed", "init", "train_metric_ema")},
+                "varied backgrounds; random 0.35-1.2x scale, crops of %d px" % info["crop"]
+                + ("; half of each batch flat-colour drawings (../shared/data/flat, public domain, training split)"
+                   if info.get("flat") else ""),
+        "training": {k: info.get(k) for k in ("batch", "crop", "lr", "seed", "init", "init_onnx", "transfer",
+                                              "visibility_budget", "train_metric_ema")},
         "steps": info["steps"] + info.get("init_info", {}).get("steps", 0),
         "wall_time_s": round(info["wall_time_s"] + info.get("init_info", {}).get("wall_time_s", 0), 1),
         "sha256": models.sha256_of(onnx_path), "size_bytes": onnx_path.stat().st_size,
         "metrics": metrics, "defeated_by": DEFEATED_BY,
     }
+    if info.get("strength_scales"):  # fraction of epsilon per strength level, read by the filters
+        card["strength_scales"] = info["strength_scales"]
     (folder / f"{name}.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return card
 
 
-def export_model(name: str, folder: Path, n_images: int, checkpoint: Path | None = None) -> dict:
-    ckpt = torch.load(checkpoint or runs_dir() / name / "last.pt", weights_only=True)
-    info = ckpt["info"]
+def export_model(name: str, folder: Path, n_images: int, checkpoint: Path | None = None, run: str = None,
+                 scales: dict | None = None) -> dict:
+    """Checkpoint (default: the run's last.pt) -> ONNX + card. The runtime caches one session per path,
+    so measure a re-exported model in a fresh process (as the command line does)."""
+    ckpt = torch.load(checkpoint or runs_dir() / (run or name) / "last.pt", weights_only=True)
+    info = dict(ckpt["info"], strength_scales=scales)
     gen = Generator(with_target=info.get("with_target", False))
     gen.load_state_dict(ckpt["state"])
     folder.mkdir(parents=True, exist_ok=True)
     export_onnx(gen, folder / f"{name}.onnx")
     write_card(name, folder, info, None)  # the runtime needs the sha256 before it measures anything
-    models._SESSIONS.pop(folder / f"{name}.onnx", None)
     metrics = None
     if n_images:
         if not (evaluate.encoders_dir() / "taef2_encoder.onnx").is_file():
@@ -160,6 +165,9 @@ def main(argv=None):
     p.add_argument("name", choices=["guard", "style", "poison", "encoders"])
     p.add_argument("--out", type=Path, default=REPO / "models", help="folder for <name>.onnx/.json")
     p.add_argument("--checkpoint", type=Path)
+    p.add_argument("--run", help="checkpoint folder under $OMAMORI_RUNS (default: the model name)")
+    p.add_argument("--strength-scales", type=float, nargs=3, metavar=("LOW", "DEFAULT", "HIGH"),
+                   help="pattern scale per strength level (fraction of epsilon; the runtime clips at epsilon)")
     p.add_argument("--images", type=int, default=8, help="held-out 512² crops to measure (0: skip metrics)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -167,7 +175,8 @@ def main(argv=None):
     if args.name == "encoders":
         export_encoders(evaluate.encoders_dir())
     else:
-        export_model(args.name, args.out, args.images, args.checkpoint)
+        scales = dict(zip(("low", "default", "high"), args.strength_scales)) if args.strength_scales else None
+        export_model(args.name, args.out, args.images, args.checkpoint, args.run, scales)
 
 
 if __name__ == "__main__":

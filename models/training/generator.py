@@ -19,8 +19,8 @@ class ResBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """`with_target`: a second RGB input (the poison's anchor tile) that the net sees next to the image,
-    because a translation-equivariant net cannot otherwise know where the anchor's bricks lie."""
+    """`with_target`: a second RGB input (the poison's brick-wall tile) that the net sees next to the image,
+    because a translation-equivariant net cannot otherwise know where the bricks lie."""
 
     def __init__(self, ch: int = 64, blocks: int = 4, with_target: bool = False):
         super().__init__()

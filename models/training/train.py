@@ -13,33 +13,42 @@ import json
 import math
 import os
 import random
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .augment import random_transform
-from .data import Artwork
-from .generator import Generator
-from .surrogates import REPO, TransferEncoder, load_encoder
+from omamori.cloak_targets import brick_wall, restyle  # numpy only, shared with evaluate
 
-sys.path.insert(0, str(REPO / "core"))
-from omamori.cloak_targets import anchor, restyle  # noqa: E402  (numpy only, shared with evaluate)
+from .augment import random_transform
+from .data import Artwork, PaintedAndFlat
+from .generator import Generator
+from .onnx_import import generator_from_onnx
+from .perceptual import relative_visibility
+from .surrogates import TransferEncoder, load_encoder
+from .transfer import AugmentedEncoder, distortion, dropout_masks, features
 
 EPS = 8 / 255       # training budget; the runtime rescales the [-1, 1] pattern to any epsilon
 RMS_CAP = 6.0 / 255  # perturbation RMS cap: keeps PSNR >= 32.5 dB instead of saturating at +-eps (30.1 dB)
 RMS_WEIGHT = 4000.0  # penalty weight on (rms - cap)^2 in [0,1] units: 1 level over the cap costs ~0.06
+VIS_WEIGHT = 0.5     # weight on (relative visibility - budget)^2 (v2: replaces the RMS cap)
 
 
 def runs_dir() -> Path:
     return Path(os.environ.get("OMAMORI_RUNS", Path.home() / ".omamori" / "runs"))
 
 
-def anchor_batch(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
-    """Anchor crops at random phases, as the runtime's tiles see them."""
-    big = anchor(size + 64, size + 128)
+def save_atomic(path: Path, obj) -> None:
+    """torch.save through a temp file and a rename: readers (export, resumed runs) never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def brick_wall_batch(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """Brick-wall crops at random phases, as the runtime's tiles see them."""
+    big = brick_wall(size + 64, size + 128)
     out = []
     for _ in range(n):
         y, x = rng.integers(64), rng.integers(128)
@@ -67,18 +76,48 @@ def latent_loss(kind, enc, x, x_adv, target, rng):
     return d.mean(), d.mean()
 
 
-def train_generator(args):
-    kind = args.name
-    # Poison sees the anchor tile: a translation-equivariant net cannot otherwise know where the bricks lie.
+def transfer_guard_loss(members: AugmentedEncoder, x, x_adv, rng):
+    """Guard v2: distortion on latent + stage features of one augmented TAEF2 member, under one random
+    platform transform. Returns (loss, latent r)."""
+    t = random_transform(torch.cat([x, x_adv]), rng)
+    net, use_dropout = members.pick()
+    masks = dropout_masks(x.shape[0], generator=members.gen) if use_dropout else None
+    with torch.no_grad():
+        clean = features(net, t[:x.shape[0]], masks)
+    total, latent = distortion(clean, features(net, t[x.shape[0]:], masks))
+    return -total.mean(), latent.mean()
+
+
+def initial_generator(args, kind) -> Generator:
+    # Poison sees the brick-wall tile: a translation-equivariant net cannot otherwise know where the bricks lie.
+    if args.init_onnx:
+        return generator_from_onnx(Path(args.init_onnx)).train()
     gen = Generator(with_target=kind == "poison")
     if args.init:
         gen.load_from(torch.load(runs_dir() / args.init / "last.pt", weights_only=True)["state"])
+    return gen
+
+
+def visibility_loss(args, delta, x):
+    """Perceptual budget (perceptual.py) when --visibility is set, else the v1 RMS cap. Returns
+    (loss, figure to log: relative visibility or RMS in levels)."""
+    if args.visibility:
+        rel = relative_visibility(delta, x, EPS)
+        return VIS_WEIGHT * torch.relu(rel - args.visibility).pow(2).mean(), rel.mean()
+    rms = delta.pow(2).mean(dim=(1, 2, 3)).sqrt()
+    return RMS_WEIGHT * torch.relu(rms - RMS_CAP).pow(2).mean(), rms.mean() * 255
+
+
+def train_generator(args):
+    kind = args.name
+    gen = initial_generator(args, kind)
     enc = load_encoder()
-    data = Artwork("train")
+    members = AugmentedEncoder(enc, args.seed) if args.transfer else None
+    data = PaintedAndFlat("train") if args.flat else Artwork("train")
     opt = torch.optim.Adam(gen.parameters(), lr=args.lr)
     nrng, prng = np.random.default_rng(args.seed), random.Random(args.seed)
     torch.manual_seed(args.seed)
-    out = runs_dir() / kind
+    out = runs_dir() / (args.run or kind)
     out.mkdir(parents=True, exist_ok=True)
     start = last_save = time.time()
     step, ema = 0, None
@@ -94,12 +133,15 @@ def train_generator(args):
         if kind == "style":
             target = torch.from_numpy(np.stack([restyle(im.transpose(1, 2, 0)).transpose(2, 0, 1) for im in x.numpy()]))
         elif kind == "poison":
-            target = torch.from_numpy(anchor_batch(nrng, args.batch, args.crop))
+            target = torch.from_numpy(brick_wall_batch(nrng, args.batch, args.crop))
         delta = EPS * gen(x, target)
         x_adv = (x + delta).clamp(0, 1)
-        loss, metric = latent_loss(kind, enc, x, x_adv, target, prng)
-        rms = delta.pow(2).mean(dim=(1, 2, 3)).sqrt()
-        loss = loss + RMS_WEIGHT * torch.relu(rms - RMS_CAP).pow(2).mean()
+        if members is not None and kind == "guard":
+            loss, metric = transfer_guard_loss(members, x, x_adv, prng)
+        else:
+            loss, metric = latent_loss(kind, enc, x, x_adv, target, prng)
+        vis_loss, vis = visibility_loss(args, delta, x)
+        loss = loss + vis_loss
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -107,7 +149,7 @@ def train_generator(args):
         ema = metric.item() if ema is None else 0.98 * ema + 0.02 * metric.item()
         if step % 10 == 0 or args.tiny:
             print(f"{kind} step {step} t={time.time() - start:.0f}s metric={metric.item():.3f} ema={ema:.3f} "
-                  f"rms={rms.mean().item() * 255:.2f}", flush=True)
+                  f"{'visibility' if args.visibility else 'rms'}={vis.item():.2f}", flush=True)
         if time.time() - last_save > args.save_every * 60:
             save(out, gen, kind, args, step, time.time() - start, ema)
             last_save = time.time()
@@ -121,11 +163,10 @@ def save(out, gen, kind, args, step, wall, ema):
         init_info = torch.load(runs_dir() / args.init / "last.pt", weights_only=True)["info"]
     info = {"name": kind, "steps": step, "wall_time_s": round(wall, 1), "train_metric_ema": ema,
             "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed, "eps": 8,
-            "rms_cap_levels": RMS_CAP * 255, "init": args.init, "init_info": init_info,
-            "with_target": gen.with_target}
-    tmp = out / "last.pt.tmp"
-    torch.save({"state": gen.state_dict(), "info": info}, tmp)
-    tmp.replace(prev)  # atomic: export may read it at any time
+            "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": args.init, "init_info": init_info,
+            "with_target": gen.with_target, "init_onnx": args.init_onnx, "flat": args.flat,
+            "transfer": args.transfer, "visibility_budget": args.visibility}
+    save_atomic(prev, {"state": gen.state_dict(), "info": info})  # export may read it at any time
     print(f"saved {prev} step {step}", flush=True)
 
 
@@ -165,6 +206,13 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="start from this run's last.pt (e.g. guard)")
+    p.add_argument("--init-onnx", help="start from a shipped model, e.g. models/guard.onnx")
+    p.add_argument("--run", help="checkpoint folder name under $OMAMORI_RUNS (default: the model name)")
+    p.add_argument("--flat", action="store_true", help="train on painted and flat-colour art (half each)")
+    p.add_argument("--transfer", action="store_true",
+                   help="guard: augmented TAEF2 members and stage-feature losses (transfer.py)")
+    p.add_argument("--visibility", type=float, default=0.0,
+                   help="perceptual budget: visibility relative to uniform +-8 noise (0: v1 RMS cap)")
     p.add_argument("--save-every", type=float, default=3, help="minutes between checkpoints")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tiny", action="store_true", help="CI smoke config: 3 steps, batch 2, 32 px crops")

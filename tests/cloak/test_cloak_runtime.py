@@ -98,3 +98,24 @@ def test_missing_model_is_a_clear_error(tmp_path, shipped_models):
         models.load("guard", tmp_path)
     with pytest.raises(ModelError, match="card"):
         models.load("style", tmp_path)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_strength_levels_order_and_bound(name):
+    """low < default <= high in mean change, and every level keeps the epsilon bound."""
+    img = np.rint(picture(64, 64) * 255) / 255
+    img = img.astype(np.float32)
+    mean_change = {}
+    for level in ("low", "default", "high"):
+        out = run_steps(img, build_steps([{"filter": name, "params": {"epsilon": 8, "strength": level}}]))
+        change = np.abs(np.rint(out[..., :3] * 255) - np.rint(img[..., :3] * 255))
+        assert change.max() <= 8
+        mean_change[level] = change.mean()
+    assert mean_change["low"] < mean_change["default"] <= mean_change["high"]
+
+
+def test_unknown_strength_is_refused():
+    from omamori.errors import ParamError
+
+    with pytest.raises(ParamError, match="strength"):
+        build_steps([{"filter": "guard", "params": {"strength": "max"}}])

@@ -138,7 +138,7 @@ def test_cli_json_report_and_text(tmp_path, pair, capsys):
     assert picture.width == 1080 and picture.height > 1000
     assert main(["evaluate", str(a), str(b)]) == 0
     text = capsys.readouterr().out
-    assert text.splitlines()[0] == result["verdict"]["en"] and "optimistic" in text and "held-out encoder guard" in text
+    assert text.splitlines()[0] == result["verdict"]["en"] and "optimistic" in text and "held-out encoders guard" in text
 
 
 def test_cli_speaks_japanese(pair, capsys, monkeypatch):

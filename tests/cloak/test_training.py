@@ -51,3 +51,54 @@ def test_differentiable_jpeg_is_close_to_real_jpeg():
     real = np.asarray(Image.open(buf), np.float32) / 255
     approx = jpeg(torch.from_numpy(img).permute(2, 0, 1)[None], 85)[0].permute(1, 2, 0).numpy()
     assert np.sqrt(np.mean((approx - real) ** 2)) < np.sqrt(np.mean((img - real) ** 2))
+
+
+def test_shipped_onnx_converts_back_to_torch():
+    """Fine-tuning starts from the shipped ONNX: the converted Generator must reproduce it."""
+    from models.training.onnx_import import generator_from_onnx, max_difference
+
+    models_dir = Path(__file__).resolve().parents[2] / "models"
+    for name in ("guard", "poison"):
+        gen = generator_from_onnx(models_dir / f"{name}.onnx")
+        assert max_difference(gen, models_dir / f"{name}.onnx") < 1e-4
+
+
+def test_v2_tiny_training_from_the_shipped_guard(surrogate):
+    from models.training import export, train
+    from omamori import models
+
+    models_dir = Path(__file__).resolve().parents[2] / "models"
+    train.main(["guard", "--tiny", "--threads", "1", "--init-onnx", str(models_dir / "guard.onnx"), "--flat",
+                "--transfer", "--visibility", "0.8", "--run", "guard_v2"])
+    card = export.export_model("guard", surrogate / "models", n_images=0, run="guard_v2")
+    assert card["steps"] >= 3 and card["training"]["visibility_budget"] == 0.8
+    assert models.load("guard", surrogate / "models").pattern(np.zeros((20, 24, 3), np.float32)).shape == (20, 24, 3)
+
+
+def test_visibility_penalty_follows_masking_and_frequency():
+    """The same change costs more on flat colour than on texture, and fine grain less than mid-size blobs."""
+    from models.training.perceptual import gaussian_blur, penalty
+
+    gen = torch.Generator().manual_seed(0)
+    flat = torch.full((1, 3, 64, 64), 0.5)
+    texture = (0.5 + 0.3 * (torch.rand(1, 1, 64, 64, generator=gen) - 0.5)).repeat(1, 3, 1, 1)
+    fine = (2 * torch.rand(1, 1, 64, 64, generator=gen) - 1).repeat(1, 3, 1, 1) * (4 / 255)
+    assert penalty(fine, flat) > 3 * penalty(fine, texture)
+    mid = gaussian_blur(fine, 2.5)
+    mid = mid * (fine.pow(2).mean() / mid.pow(2).mean()).sqrt()  # same energy as the fine grain
+    assert penalty(mid, flat) > penalty(fine, flat)
+
+
+def test_judges_match_the_latent_shape_and_replay_keeps_the_newest():
+    from models.training.judges import JUDGES, Replay
+
+    x = torch.rand(2, 3, 64, 48)
+    for cls, _seed in JUDGES.values():
+        assert cls()(x).shape == (2, 32, 8, 6)  # TAEF2's latent: 32 channels at 1/8
+    replay = Replay(5)
+    for i in range(4):
+        replay.add(torch.full((2, 3, 8, 8), i / 255), torch.full((2, 4), float(i)))
+    xs, zs = replay.sample(np.random.default_rng(0), 4)
+    assert zs[:2].eq(3).all() and torch.allclose(xs[:2], torch.full_like(xs[:2], 3 / 255))
+    all_x, all_z = replay.sample(np.random.default_rng(1), 200)
+    assert set(all_z[:, 0].tolist()) == {1.0, 2.0, 3.0}, "a ring of 5: the first batch (0) was overwritten"

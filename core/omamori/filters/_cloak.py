@@ -1,5 +1,6 @@
 """Shared base of the three cloaking filters (guard, style, poison): an ONNX model's pattern scaled
-to epsilon, with the L-infinity bound enforced after rounding to the output bit depth."""
+to epsilon and to a strength level, with the L-infinity bound enforced after rounding to the output
+bit depth."""
 
 from __future__ import annotations
 
@@ -17,17 +18,51 @@ EPSILON = Param(
          "各チャンネルの最大変化量（8 ビット階調で 1〜16）。8 が検証済みの標準値です。大きいほど強く、目立ちます。"),
     min=1, max=16)
 
+LEVELS = ("low", "default", "high")
+STRENGTH = Param(
+    "strength", "choice", "default", Text("Intensity", "強度"),
+    Text("How much of epsilon the pattern uses: low shows least, high protects most. Each level's measured "
+         "visibility and effect are in the model card.",
+         "パターンがイプシロンのどこまでを使うか。low は最も目立たず、high は最も強く守ります。"
+         "各段階の実測の目立ちにくさと効果はモデルカードにあります。"),
+    choices=LEVELS,
+    choice_labels=(Text("Low (least visible)", "弱（最も目立たない）"), Text("Default", "標準"),
+                   Text("High (strongest)", "強（最も強い）")))
+
+# Pattern scale per level when a card gives none (cards measured for v2 carry their own).
+DEFAULT_SCALES = {"low": 0.5, "default": 0.75, "high": 1.0}
+
+
+def strength_scale(card: dict, level: str, epsilon: int) -> float:
+    """The card's measured scale for this level (fraction of epsilon), else DEFAULT_SCALES; never below
+    one 8-bit level of amplitude (1/epsilon), or a small epsilon would round the whole pattern away."""
+    return max(float(card.get("strength_scales", DEFAULT_SCALES)[level]), 1.0 / epsilon)
+
+
+class ScaledPattern:
+    """A model whose pattern is multiplied by a fixed scale. The runtime clips the final change at
+    epsilon after rounding, so the bound holds for any scale; above 1 the pattern saturates at epsilon."""
+
+    def __init__(self, model: models.CloakModel, scale: float):
+        self.model, self.scale = model, scale
+
+    def pattern(self, rgb: np.ndarray, progress=None, cancelled=None, out: np.ndarray | None = None) -> np.ndarray:
+        pattern = self.model.pattern(rgb, progress, cancelled, out=out)
+        pattern *= self.scale  # in place: no full-size temporary
+        return pattern
+
 
 class CloakFilter(Filter):
     """Runs models/<name>.onnx on RGB; alpha is returned untouched."""
 
     category = "protect"
-    params = (EPSILON,)
+    params = (EPSILON, STRENGTH)
 
     def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:
         model = models.load(self.name)
+        scaled = ScaledPattern(model, strength_scale(model.card, settings["strength"], settings["epsilon"]))
         out = np.empty_like(rgba)
         out[..., 3] = rgba[..., 3]
-        models.protect(rgba[..., :3], model, settings["epsilon"], ctx.bit_depth, progress=ctx.report,
+        models.protect(rgba[..., :3], scaled, settings["epsilon"], ctx.bit_depth, progress=ctx.report,
                        cancelled=lambda: ctx.cancel.cancelled, out=out[..., :3])  # written in place
         return out

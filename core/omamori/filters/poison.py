@@ -1,7 +1,7 @@
 """`poison`: concept poison (what Nightshade does, in one network pass).
 
-Pulls the encoder latent towards an anchor of an unrelated concept (a procedurally drawn brick wall,
-omamori.cloak_targets.anchor), so models trained on scraped copies associate the picture's concept
+Pulls the encoder latent towards an unrelated concept (a procedurally drawn brick wall,
+omamori.cloak_targets.poison_target), so models trained on scraped copies associate the picture's concept
 with the wrong one. Model: models/poison.onnx; measurements: models/poison.json and models/README.md."""
 
 from __future__ import annotations

@@ -1,0 +1,69 @@
+"""Losses that transfer to encoders the cloak never saw (issue 9, "transfer by design").
+
+- Model augmentation: each step uses TAEF2 as is, with channel dropout on its inner stages, or a copy
+  whose weights are perturbed by a few per cent (refreshed every few steps), so the pattern cannot
+  rely on one exact set of weights.
+- Intermediate features: the distortion is measured after each downsampling stage as well as on the
+  latent (feature-level attacks transfer better than output-level ones).
+Clean and protected pictures go through the same member with the same dropout masks.
+"""
+import copy
+import random
+
+import torch
+import torch.nn as nn
+
+TAPS = (5, 9, 13, 14)      # TAEF2 layers: end of the 1/2, 1/4, 1/8 stages and the latent
+DROP_AT = (5, 9, 13)       # channel dropout after these layers (the dropout member)
+DROP_P = 0.1
+WEIGHT_SIGMA = 0.03        # relative weight noise of the perturbed member
+REFRESH_EVERY = 10         # steps between new weight perturbations
+FEATURE_WEIGHT = 0.5       # feature taps together weigh half as much as the latent
+
+
+class AugmentedEncoder:
+    def __init__(self, encoder: nn.Sequential, seed: int = 0):
+        self.base = encoder
+        self.perturbed = copy.deepcopy(encoder)
+        self.rng = random.Random(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.calls = 0
+
+    def _refresh(self) -> None:
+        with torch.no_grad():
+            for p, q in zip(self.base.parameters(), self.perturbed.parameters()):
+                q.copy_(p * (1 + WEIGHT_SIGMA * torch.randn(p.shape, generator=self.gen)))
+
+    def pick(self):
+        """One member for this step: (network, dropout masks or None)."""
+        if self.calls % REFRESH_EVERY == 0:
+            self._refresh()
+        self.calls += 1
+        kind = self.rng.choice(("plain", "dropout", "perturbed"))
+        return (self.perturbed if kind == "perturbed" else self.base), kind == "dropout"
+
+
+def features(net: nn.Sequential, x: torch.Tensor, masks: dict | None) -> list:
+    out = []
+    for i, layer in enumerate(net):
+        x = layer(x)
+        if masks is not None and i in masks:
+            x = x * masks[i]
+        if i in TAPS:
+            out.append(x)
+    return out
+
+
+def dropout_masks(n: int, channels: int = 64, generator=None) -> dict:
+    return {i: (torch.rand(n, channels, 1, 1, generator=generator) > DROP_P).float() / (1 - DROP_P)
+            for i in DROP_AT}
+
+
+def distortion(feats_clean: list, feats_adv: list) -> torch.Tensor:
+    """Per-image relative distortion: the latent's plus FEATURE_WEIGHT x the mean over the stage taps, (N,)."""
+    def rel(a, b):
+        return (b - a).flatten(1).norm(dim=1) / a.flatten(1).norm(dim=1).clamp(min=1e-6)
+
+    latent = rel(feats_clean[-1], feats_adv[-1])
+    stages = torch.stack([rel(a, b) for a, b in zip(feats_clean[:-1], feats_adv[:-1])]).mean(0)
+    return latent + FEATURE_WEIGHT * stages, latent

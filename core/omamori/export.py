@@ -218,8 +218,11 @@ def _gif(images: list[Image.Image], frames: list[Frame] | None, optout: OptOut, 
     packet as an application extension (GIF has no EXIF)."""
     options = {"comment": optout.rights().en.encode("utf-8")}
     if frames:
+        disposals = [_GIF_DISPOSAL[f.disposal] for f in frames]
+        # One value when all agree: Pillow merges identical frames, and when only one is left it writes
+        # it with the options as given, where a list fails.
         options.update(save_all=True, append_images=images[1:], duration=[f.duration for f in frames],
-                       disposal=[_GIF_DISPOSAL[f.disposal] for f in frames])
+                       disposal=disposals[0] if len(set(disposals)) == 1 else disposals)
     if plays != 1:
         options["loop"] = max(0, plays - 1) if plays else 0  # GIF counts repeats after the first play
     gif = _save(images[0], "GIF", options)

@@ -269,7 +269,10 @@ def _dropped(names: list[str]) -> Text:
 
 def _still(data: bytes, im: Image.Image, orientation: int) -> Picture:
     if im.mode == "F" or (im.mode in ("I", "I;32", "I;32B", "I;32S") and _bits(im) == 32):
-        return _from_opencv_samples(_opencv_decode(data), orientation)
+        samples = _opencv_decode(data)
+        if samples is None and im.mode == "F":  # OpenCV reads fewer float TIFF layouts than Pillow does
+            samples = np.asarray(im, np.float32)
+        return _from_opencv_samples(samples, orientation)
     if _is_sixteen_bit(im, data):
         samples = _opencv_decode(data)
         if samples is not None and samples.dtype == np.uint16:
@@ -365,8 +368,12 @@ def _animation(path: Path, im: Image.Image, fmt: str, count: int, orientation: i
     frames = []
     for index in range(count):
         try:
-            im.seek(index)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                im.seek(index)  # a GIF frame's extents can grow the canvas past the header's size
             _decode(path, im)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _too_large(path) from None
         except EOFError:
             break  # the header counted more frames than there are: keep the ones that exist
         except InputError:

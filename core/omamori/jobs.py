@@ -94,19 +94,27 @@ def protect_file(path: str | Path, preset: presets.Preset, *, out_dir: str | Pat
             info = export_pixels(picture.pixels, preset, target, bit_depth=picture.bit_depth,
                                  overwrite=overwrite, source=picture, progress=progress, cancel=cancel)
     except OmamoriError as err:
-        result.error = err.message()
+        result.error = naming_the_file(path, err.message())
         return result
     except MemoryError:
-        result.error = Text("not enough memory for this image; lower OMAMORI_MAX_MEGAPIXELS or use a smaller one.",
-                            "この画像にはメモリが足りません。OMAMORI_MAX_MEGAPIXELS を下げるか、小さい画像を使ってください。").get()
+        result.error = naming_the_file(path, Text(
+            "not enough memory for this image; lower OMAMORI_MAX_MEGAPIXELS or use a smaller one.",
+            "この画像にはメモリが足りません。OMAMORI_MAX_MEGAPIXELS を下げるか、小さい画像を使ってください。").get())
         return result
     except Exception as err:  # noqa: BLE001 - one bad file must never stop a batch
-        result.error = escape_controls(Text("internal error: {why}", "内部エラー: {why}").get().format(
-            why=(f"{type(err).__name__}: {err}".splitlines() or [type(err).__name__])[0]))
+        why = (f"{type(err).__name__}: {err}".splitlines() or [type(err).__name__])[0]
+        result.error = naming_the_file(path, escape_controls(
+            Text("internal error: {why}", "内部エラー: {why}").get().format(why=why)))
         result.debug = traceback.format_exc()
         return result
     result.output, result.ok, result.notices = info["output"], True, info["notices"]
     return result
+
+
+def naming_the_file(path: str | Path, message: str) -> str:
+    """A batch's line names its file, whichever layer raised the error."""
+    name = str(path)
+    return message if message.startswith(name) else f"{name}: {message}"
 
 
 def _export_animation(picture: imageio.Picture, preset: presets.Preset, target: Path, overwrite: bool,

@@ -25,7 +25,7 @@ def test_unexpected_exception_is_one_line_with_the_traceback_kept(art, noise, mo
 
     monkeypatch.setattr(jobs, "protect_pixels", broken)
     result = jobs.protect_file(art, noise)
-    assert not result.ok and result.error == "internal error: RuntimeError: boom"
+    assert not result.ok and result.error == f"{art}: internal error: RuntimeError: boom"
     assert "Traceback" in result.debug and "second line" in result.debug
     assert "debug" not in result.as_dict()  # --json lines stay as they were
 
@@ -63,3 +63,24 @@ def test_gif_output_carries_the_optout(tmp_path, noise):
     found = read_optout(result.output)
     assert found["found"] and found["data_mining"] == "DMI-PROHIBITED-AIMLTRAINING"
     assert export.format_of(result.output) == "GIF" and any("256 colours" in n for n in result.notices)
+
+
+def test_gif_whose_frames_merge_into_one_is_protected(tmp_path):
+    """Pillow merges identical GIF frames; with one frame left it used to fail on per-frame options."""
+    # Two frames: a grey one, then a fully transparent one that leaves it showing (both decode the same).
+    grey, clear = Image.new("P", (24, 16), 1), Image.new("P", (24, 16), 0)
+    for frame in (grey, clear):
+        frame.putpalette([0, 0, 0, 90, 90, 90] + [0] * 762)
+    path = tmp_path / "twice.gif"
+    grey.save(path, save_all=True, append_images=[clear], duration=[100, 100], disposal=1, transparency=0)
+    assert Image.open(path).n_frames == 2
+    result = jobs.protect_file(path, jobs.single_filter_preset("notice", {}))
+    assert result.ok, result.error
+    assert Image.open(result.output).size == (24, 16)
+
+
+def test_every_failure_names_its_file(tmp_path, noise):
+    path = tmp_path / "plain.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    result = jobs.protect_file(path, noise)
+    assert not result.ok and result.error.startswith(f"{path}: ")

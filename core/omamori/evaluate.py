@@ -20,8 +20,6 @@ import numpy as np
 
 from . import measuring, models, posting
 from . import visibility as vis
-from .benchmeasure import TRANSFORMS, encoders_dir, find_encoder, measure, target_image  # noqa: F401 (for
-# models/training/export.py and tests/benchmarks/bench_cloak.py, which measure per transform)
 from .cloak_targets import pick_style, poison_target, style_target
 from .errors import Cancelled, InputError
 from .i18n import Text, current_language

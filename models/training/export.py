@@ -15,7 +15,7 @@ import torch
 
 from .data import Artwork
 from .generator import Generator
-from omamori import evaluate, models
+from omamori import benchmeasure, models
 
 from .surrogates import REPO, TransferEncoder, load_decoder, load_encoder
 from .train import runs_dir
@@ -64,8 +64,8 @@ def export_encoders(out: Path) -> None:
 
 def measure_model(name: str, folder: Path, n_images: int, eps: int = 8) -> dict:
     """Card metrics on held-out 512² crops via the shipped runtime (ONNX, 8-bit rounding, real JPEG)."""
-    enc, dec = evaluate.find_encoder("taef2")
-    transfer = evaluate.find_encoder("transfer")[0] if (evaluate.encoders_dir() / "transfer_encoder.onnx").is_file() else None
+    enc, dec = benchmeasure.find_encoder("taef2")
+    transfer = benchmeasure.find_encoder("transfer")[0] if (benchmeasure.encoders_dir() / "transfer_encoder.onnx").is_file() else None
     model = models.CloakModel(name, folder)
     crops = Artwork("val").validation_crops(n_images, 512)
     rng = np.random.default_rng(0)
@@ -76,11 +76,11 @@ def measure_model(name: str, folder: Path, n_images: int, eps: int = 8) -> dict:
         xp = models.protect(x, model, eps)
         times.append(time.perf_counter() - t0)
         xn = np.clip(np.rint(x * 255 + rng.integers(-eps, eps + 1, x.shape)) / 255, 0, 1)
-        rows.append(evaluate.measure(x, xp, enc, dec, cloak=name))
-        noise_rows.append(evaluate.measure(x, xn, enc, None, transforms=("none",)))
+        rows.append(benchmeasure.measure(x, xp, enc, dec, cloak=name))
+        noise_rows.append(benchmeasure.measure(x, xn, enc, None, transforms=("none",)))
         if transfer is not None:
-            t_rows.append(evaluate.measure(x, xp, transfer, None, transforms=("none", "resize0.75+jpeg85")))
-            tn_rows.append(evaluate.measure(x, xn, transfer, None, transforms=("none",)))
+            t_rows.append(benchmeasure.measure(x, xp, transfer, None, transforms=("none", "resize0.75+jpeg85")))
+            tn_rows.append(benchmeasure.measure(x, xn, transfer, None, transforms=("none",)))
     mean = lambda rs, f: float(np.mean([f(r) for r in rs]))  # noqa: E731
     m = {"images": n_images, "crop": 512, "epsilon": eps, "split": "held-out (file-name hash, see data.py)",
          "r_taef2": {k: round(mean(rows, lambda r: r["r"][k]), 4) for k in rows[0]["r"]},
@@ -94,7 +94,7 @@ def measure_model(name: str, folder: Path, n_images: int, eps: int = 8) -> dict:
     if "target_distance" in rows[0]:
         m["target_distance"] = round(mean(rows, lambda r: r["target_distance"]), 4)
     if t_rows:
-        info_path = evaluate.encoders_dir() / "transfer_encoder.json"
+        info_path = benchmeasure.encoders_dir() / "transfer_encoder.json"
         m["transfer"] = {"encoder": "distilled from TAEF2, other architecture, never trained against",
                          "distillation": json.loads(info_path.read_text()) if info_path.is_file() else None,
                          "r": round(mean(t_rows, lambda r: r["r"]["none"]), 4),
@@ -152,8 +152,8 @@ def export_model(name: str, folder: Path, n_images: int, checkpoint: Path | None
     write_card(name, folder, info, None)  # the runtime needs the sha256 before it measures anything
     metrics = None
     if n_images:
-        if not (evaluate.encoders_dir() / "taef2_encoder.onnx").is_file():
-            export_encoders(evaluate.encoders_dir())
+        if not (benchmeasure.encoders_dir() / "taef2_encoder.onnx").is_file():
+            export_encoders(benchmeasure.encoders_dir())
         metrics = measure_model(name, folder, n_images)
     card = write_card(name, folder, info, metrics)
     print(json.dumps(card["metrics"], indent=1))
@@ -173,7 +173,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.name == "encoders":
-        export_encoders(evaluate.encoders_dir())
+        export_encoders(benchmeasure.encoders_dir())
     else:
         scales = dict(zip(("low", "default", "high"), args.strength_scales)) if args.strength_scales else None
         export_model(args.name, args.out, args.images, args.checkpoint, args.run, scales)

@@ -133,8 +133,13 @@ def _picture(path: Path, data: bytes, im: Image.Image, notices: list[Text]) -> P
     exif = _exif(im, notices)
     orientation = exif.get(ORIENTATION, 1)
     if frames > 1:
-        picture = _animation(path, im, fmt, frames, orientation)
-        if fmt == "PNG" and data[24] == 16:
+        try:
+            picture = _animation(path, im, fmt, frames, orientation)
+        except (InputError, *DECODER_ERRORS):
+            if fmt != "PNG":
+                raise
+            picture = _still_of_broken_apng(path, data, orientation)
+        if picture.animated and fmt == "PNG" and data[24] == 16:
             picture.notices.append(Text("the animation's frames are read with 8 bits a channel, not 16.",
                                         "アニメーションのフレームは 16 ビットではなく 8 ビットで読み込みました。"))
     else:
@@ -148,6 +153,16 @@ def _picture(path: Path, data: bytes, im: Image.Image, notices: list[Text]) -> P
     picture.notices = notices + picture.notices
     if picture.icc_profile is None and im.mode != "CMYK":
         picture.icc_profile = im.info.get("icc_profile")
+    return picture
+
+
+def _still_of_broken_apng(path: Path, data: bytes, orientation: int) -> Picture:
+    """An APNG whose frames are broken still holds its default image, which viewers without APNG show."""
+    with Image.open(io.BytesIO(data)) as still:
+        _decode(path, still)
+        picture = _still(data, still, orientation)
+    picture.notices.append(Text("the animation is damaged: only its still picture is protected and written.",
+                                "アニメーションが壊れているため、静止画だけを保護して書き出します。"))
     return picture
 
 
@@ -385,8 +400,13 @@ def _animation(path: Path, im: Image.Image, fmt: str, count: int, orientation: i
         frames.append(Frame(np.ascontiguousarray(samples), int(im.info.get("duration") or 0),
                             _DISPOSAL.get(fmt, {}).get(disposal, "none")))
     has_alpha = any(bool((frame.samples[..., 3] < 255).any()) for frame in frames)
-    return Picture(pixels=frames[0].pixels, bit_depth=8, has_alpha=has_alpha, frames=frames,
-                   plays=_plays(fmt, im.info.get("loop")))
+    picture = Picture(pixels=frames[0].pixels, bit_depth=8, has_alpha=has_alpha, frames=frames,
+                      plays=_plays(fmt, im.info.get("loop")))
+    if len(frames) < count:
+        picture.notices.append(Text(
+            f"the animation is damaged: {len(frames)} of its {count} frames could be read; those are protected.",
+            f"アニメーションが壊れています。{count} フレームのうち読めた {len(frames)} フレームを保護します。"))
+    return picture
 
 
 def _rgba8(im: Image.Image) -> np.ndarray:

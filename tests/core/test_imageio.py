@@ -204,3 +204,19 @@ def test_multi_page_tiff_says_only_the_first_page_is_kept():
     pages[0].save(buffer, "TIFF", save_all=True, append_images=pages[1:])
     pic = imageio.load("pages.tif", buffer.getvalue())
     assert pic.pixels.shape == (4, 6, 4) and any("first of 3 pages" in n.en for n in pic.notices)
+
+
+def test_an_apng_with_broken_frames_keeps_its_still_picture(tmp_path):
+    """Frames without their data (no fdAT): viewers show the default image, and so is it protected."""
+    from omamori import containers
+
+    first, second = Image.new("RGB", (16, 12), (200, 40, 40)), Image.new("RGB", (16, 12), (40, 40, 200))
+    buffer = io.BytesIO()
+    first.save(buffer, "PNG", save_all=True, append_images=[second], duration=100)
+    chunks = [c for c in containers.png_chunks(buffer.getvalue()) if c.kind != b"fdAT"]
+    path = tmp_path / "broken.png"
+    path.write_bytes(containers.PNG_SIGNATURE + b"".join(containers.png_chunk(c.kind, c.body) for c in chunks))
+    picture = imageio.load(path)
+    assert not picture.animated and picture.pixels.shape == (12, 16, 4)
+    assert np.allclose(picture.pixels[0, 0, :3], np.array([200, 40, 40]) / 255)
+    assert any("damaged" in notice.en for notice in picture.notices)

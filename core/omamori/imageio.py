@@ -33,8 +33,9 @@ _RAW_PROFILE = "Raw profile type exif"  # ImageMagick's hex EXIF in a PNG text c
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, not a grey band
 PngImagePlugin.MAX_TEXT_CHUNK = containers.MAX_METADATA_BYTES  # one limit for Pillow and `containers`
 # What decoders raise on damaged data (Pillow's parsers are not all careful about it).
+# NotImplementedError: Pillow's readers of rare variants (e.g. DDS pixel formats) raise it when opening.
 DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError,
-                  struct.error, cv2.error)
+                  NotImplementedError, struct.error, cv2.error)
 _DISPOSAL = {"GIF": {0: "none", 1: "none", 2: "background", 3: "previous"},
              "PNG": {0: "none", 1: "background", 2: "previous"}}
 

@@ -220,3 +220,13 @@ def test_an_apng_with_broken_frames_keeps_its_still_picture(tmp_path):
     assert not picture.animated and picture.pixels.shape == (12, 16, 4)
     assert np.allclose(picture.pixels[0, 0, :3], np.array([200, 40, 40]) / 255)
     assert any("damaged" in notice.en for notice in picture.notices)
+
+
+def test_a_reader_that_raises_not_implemented_is_one_line(tmp_path):
+    """Pillow's DDS reader raises NotImplementedError for pixel formats it lacks."""
+    header = struct.pack("<7I", 124, 0x1007, 4, 4, 0, 0, 0) + bytes(44)
+    pixel_format = struct.pack("<2I4s5I", 32, 8, bytes(4), 0, 0, 0, 0, 0)  # flags 8: unknown to Pillow
+    path = tmp_path / "odd.dds"
+    path.write_bytes(b"DDS " + header + pixel_format + struct.pack("<5I", 0x1000, 0, 0, 0, 0) + bytes(64))
+    with pytest.raises(InputError, match="not an image, or a damaged one"):
+        imageio.load(path)

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import __version__, export, imageio, presets, profiles
 from .atomicfile import check_target
-from .errors import OmamoriError, escape_controls
+from .errors import Cancelled, OmamoriError, escape_controls
 from .filters.base import CancelToken, ProgressFn
 from .i18n import Text
 from .pipeline import run_steps
@@ -93,6 +93,9 @@ def protect_file(path: str | Path, preset: presets.Preset, *, out_dir: str | Pat
         else:
             info = export_pixels(picture.pixels, preset, target, bit_depth=picture.bit_depth,
                                  overwrite=overwrite, source=picture, progress=progress, cancel=cancel)
+    except Cancelled as err:  # the user's own stop, not a fault of this file
+        result.error = err.message()
+        return result
     except OmamoriError as err:
         result.error = naming_the_file(path, err.message())
         return result

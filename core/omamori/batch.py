@@ -24,7 +24,7 @@ from . import export, imageio, jobs, presets
 from .errors import InputError, OmamoriError
 from .filters.base import CancelToken
 from .i18n import Text, current_language
-from .jobs import FileResult
+from .jobs import FileResult, internal_error
 
 _OUTPUT_STEM = re.compile(r"-protected(-\d+)?$")  # our own earlier outputs, skipped in folders
 
@@ -218,17 +218,6 @@ def add_report(result: FileResult, report_dir: str | os.PathLike, preset: preset
         result.notices.append(Text("report: {path}", "レポート: {path}").format(path=where))
     except OmamoriError as err:
         result.notices.append(Text("no report: {why}", "レポートなし: {why}").format(why=err.message()))
-
-
-def internal_error(path: str, err: BaseException, debug: str | None = None) -> FileResult:
-    """A one-line result for a failure nobody foresaw; the traceback waits for --debug."""
-    why = (str(err).splitlines() or [""])[0]
-    result = FileResult(input=path, error=Text(
-        "{path}: internal error ({kind}: {why}); run with --debug for details.",
-        "{path}: 内部エラー（{kind}: {why}）。詳しくは --debug を付けて実行してください。").format(
-        path=path, kind=type(err).__name__, why=why))
-    result.debug = debug or "".join(traceback.format_exception(err))
-    return result
 
 
 def _init_worker(threads: int, event) -> None:

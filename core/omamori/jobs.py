@@ -105,12 +105,19 @@ def protect_file(path: str | Path, preset: presets.Preset, *, out_dir: str | Pat
             "この画像にはメモリが足りません。OMAMORI_MAX_MEGAPIXELS を下げるか、小さい画像を使ってください。").get())
         return result
     except Exception as err:  # noqa: BLE001 - one bad file must never stop a batch
-        why = (f"{type(err).__name__}: {err}".splitlines() or [type(err).__name__])[0]
-        result.error = naming_the_file(path, escape_controls(
-            Text("internal error: {why}", "内部エラー: {why}").get().format(why=why)))
-        result.debug = traceback.format_exc()
-        return result
+        return internal_error(str(path), err)
     result.output, result.ok, result.notices = info["output"], True, info["notices"]
+    return result
+
+
+def internal_error(path: str, err: BaseException, debug: str | None = None) -> FileResult:
+    """A one-line result for a failure nobody foresaw; the traceback waits for --debug."""
+    why = (str(err).splitlines() or [""])[0]
+    result = FileResult(input=path, error=escape_controls(Text(
+        "{path}: internal error ({kind}: {why}); run with --debug for details.",
+        "{path}: 内部エラー（{kind}: {why}）。詳しくは --debug を付けて実行してください。").format(
+        path=path, kind=type(err).__name__, why=why)))
+    result.debug = debug or "".join(traceback.format_exception(err))
     return result
 
 

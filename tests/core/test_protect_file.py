@@ -25,7 +25,7 @@ def test_unexpected_exception_is_one_line_with_the_traceback_kept(art, noise, mo
 
     monkeypatch.setattr(jobs, "protect_pixels", broken)
     result = jobs.protect_file(art, noise)
-    assert not result.ok and result.error == f"{art}: internal error: RuntimeError: boom"
+    assert not result.ok and result.error == f"{art}: internal error (RuntimeError: boom); run with --debug for details."
     assert "Traceback" in result.debug and "second line" in result.debug
     assert "debug" not in result.as_dict()  # --json lines stay as they were
 

@@ -5,7 +5,6 @@ or build the surrogate encoders for `omamori evaluate` outside the repository.
     python -m models.training.export encoders             # -> $OMAMORI_HOME/encoders (never in the repo)
 """
 import argparse
-import hashlib
 import json
 import time
 from pathlib import Path

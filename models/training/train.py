@@ -9,7 +9,6 @@
 Checkpoints go to $OMAMORI_RUNS (default ~/.omamori/runs)/<name>/last.pt every --save-every minutes.
 """
 import argparse
-import json
 import math
 import os
 import random

@@ -23,11 +23,10 @@ from .cloak_targets import brick_wall
 from .errors import Cancelled, ModelError
 from .i18n import Text
 
-FACTOR = 4          # PixelUnshuffle factor: tile origins and sizes stay multiples of it
-REACH = 48          # > receptive-field radius of the shipped nets (10 convs at 1/4 scale = 40 px)
+# v1 cards carry no architecture: PixelUnshuffle factor 4, 10 convs at 1/4 scale (receptive radius 44 px).
+V1_ARCHITECTURE = {"factor": 4, "receptive_radius_px": 44}
 RAMP = 32           # width of the cross-fade between tiles
-TILE = 2048         # largest tile side: the net works at 1/4 scale, so 2048² needs only ~0.3 GB
-OVERLAP = 2 * REACH + RAMP
+TILE = 2048         # largest tile side: the nets work at 1/4 or 1/8 scale, so 2048² needs only ~0.3 GB
 ROWS = 256          # rows rounded at a time: the band's temporaries stay small and in cache
 
 _SESSIONS: dict = {}  # (path, threads) -> ((file stamp, sha256), session): the only session cache
@@ -79,6 +78,10 @@ class CloakModel:
         self.card = read_card(name, folder)
         self.path = folder / f"{name}.onnx"
         self.target = self.card.get("target") if "target" in self.card.get("inputs", ["image"]) else None
+        arch = self.card.get("architecture", V1_ARCHITECTURE)
+        # Tile origins and sizes stay multiples of the factor; tiles discard `reach` pixels at inner edges.
+        self.factor = int(arch["factor"])
+        self.reach = int(arch["receptive_radius_px"]) + self.factor
         self.session = session(self.path, expected_sha256=self.card.get("sha256", ""))
 
     def pattern(self, rgb: np.ndarray, progress: Callable[[float], None] | None = None,
@@ -86,49 +89,59 @@ class CloakModel:
                 out: np.ndarray | None = None) -> np.ndarray:
         """float32 (H, W, 3) in [0, 1] -> pattern (H, W, 3) in [-1, 1]; tiled, blended, cancellable.
 
-        `out` (H, W, 3), a view is fine, receives the pattern. Tiles are clipped to [0, 1] and padded
-        (to a multiple of FACTOR) one at a time, so no full-size copy of the input is made."""
+        One tile: the result is a view of the net's output (no copy) and `out` is not used. Several
+        tiles: they are blended in `out` (H, W, 3; a view is fine; allocated when None), which is
+        returned. Tiles are clipped to [0, 1] and padded one at a time: no full-size copy of the input."""
         h, w = rgb.shape[:2]
-        H, W = h + -h % FACTOR, w + -w % FACTOR
-        mode = "reflect" if min(h, w) > 1 else "edge"
-        tile = max(tile - tile % FACTOR, OVERLAP + 2 * FACTOR)
-        (ys, th), (xs, tw) = _layout(H, tile), _layout(W, tile)
+        f = self.factor
+        H, W = h + -h % f, w + -w % f
+        overlap = 2 * self.reach + RAMP
+        tile = max(tile - tile % f, overlap + 2 * f)
+        (ys, th), (xs, tw) = _layout(H, tile, f, overlap), _layout(W, tile, f, overlap)
+        if len(ys) * len(xs) == 1:
+            pattern = self._run(rgb, 0, 0, th, tw, cancelled)[:h, :w]
+            if progress:
+                progress(1.0)
+            return pattern
         out = np.empty((h, w, 3), np.float32) if out is None else out
-        if len(ys) * len(xs) > 1:
-            out[...] = 0.0
+        out[...] = 0.0
         # The blend weights are separable (row ramp x column ramp), so their sum is too: two
         # 1-D sums instead of a full-size weight image.
         weight_y, weight_x = np.zeros(h, np.float32), np.zeros(w, np.float32)
         total, done = len(ys) * len(xs), 0
         for y in ys:
-            wy = _ramp(th, y > 0, y + th < H)[:h - y]  # rows past the picture are padding only
+            wy = self._ramp(th, y > 0, y + th < H)[:h - y]  # rows past the picture are padding only
             weight_y[y:y + th] += wy
             for x in xs:
-                if cancelled and cancelled():
-                    raise Cancelled()
-                part = np.clip(rgb[y:y + th, x:x + tw], 0.0, 1.0)
-                if part.shape[:2] != (th, tw):
-                    part = np.pad(part, ((0, th - part.shape[0]), (0, tw - part.shape[1]), (0, 0)), mode=mode)
-                pat = self._run(part, y, x)[:h - y, :w - x]
-                if total == 1:  # one tile: its weights are all 1
-                    out[...] = pat
-                else:
-                    pat *= wy[:, None, None]
-                    pat *= _ramp(tw, x > 0, x + tw < W)[None, :w - x, None]
-                    out[y:y + th, x:x + tw] += pat
+                pat = self._run(rgb, y, x, th, tw, cancelled)[:h - y, :w - x]
+                pat *= wy[:, None, None]
+                pat *= self._ramp(tw, x > 0, x + tw < W)[None, :w - x, None]
+                out[y:y + th, x:x + tw] += pat
                 done += 1
                 if progress:
                     progress(done / total)
-        if total > 1:
-            for x in xs:
-                weight_x[x:x + tw] += _ramp(tw, x > 0, x + tw < W)[:w - x]
-            in_bands(out, lambda band, rows: _normalise(band, weight_y[rows], weight_x))
+        for x in xs:
+            weight_x[x:x + tw] += self._ramp(tw, x > 0, x + tw < W)[:w - x]
+        in_bands(out, lambda band, rows: _normalise(band, weight_y[rows], weight_x))
         return out
 
-    def _run(self, tile: np.ndarray, top: int, left: int) -> np.ndarray:
-        feeds = {"image": tile.transpose(2, 0, 1)[None].astype(np.float32)}
+    def _ramp(self, n: int, fade_start: bool, fade_end: bool) -> np.ndarray:
+        """1 inside; 0 within `reach` of an inner tile edge, then a linear ramp over RAMP pixels."""
+        d = np.arange(n, dtype=np.float32)
+        w = np.ones(n, np.float32)
+        if fade_start:
+            w = np.minimum(w, np.clip((d - self.reach + 0.5) / RAMP, 0, 1))
+        if fade_end:
+            w = np.minimum(w, np.clip((n - 1 - d - self.reach + 0.5) / RAMP, 0, 1))
+        return w
+
+    def _run(self, rgb: np.ndarray, top: int, left: int, th: int, tw: int, cancelled) -> np.ndarray:
+        """The net's pattern for the (th, tw) tile at (top, left), as an (th, tw, 3) view of its output."""
+        if cancelled and cancelled():
+            raise Cancelled()
+        feeds = {"image": _planar_tile(rgb, top, left, th, tw)}
         if self.target == "poison":  # the brick wall drawn at the tile's place, so tiles line up
-            feeds["target"] = brick_wall(tile.shape[0], tile.shape[1], top, left).transpose(2, 0, 1)[None]
+            feeds["target"] = brick_wall(th, tw, top, left).transpose(2, 0, 1)[None]
         try:
             return self.session.run(None, feeds)[0][0].transpose(1, 2, 0)
         except Exception as err:  # ORT raises its own types; the user gets one line
@@ -136,26 +149,28 @@ class CloakModel:
                              name=self.name, err=str(err).splitlines()[0]) from None
 
 
-def _layout(size: int, limit: int) -> tuple[list, int]:
-    """(origins, side): the fewest equal tiles of at most `limit` that overlap by >= OVERLAP, origins and
-    side multiples of FACTOR (size is one), so little work is repeated."""
+def _planar_tile(rgb: np.ndarray, top: int, left: int, th: int, tw: int) -> np.ndarray:
+    """(1, 3, th, tw) float32 of rgb clipped to [0, 1], one plane at a time (a clip straight into planar
+    order costs half of clipping, then transposing); a tile past the picture's edge is mirrored."""
+    part = rgb[top:top + th, left:left + tw]
+    planes = np.empty((1, 3) + part.shape[:2], np.float32)
+    for c in range(3):
+        np.clip(part[..., c], 0.0, 1.0, out=planes[0, c])
+    if part.shape[:2] == (th, tw):
+        return planes
+    mode = "reflect" if min(rgb.shape[:2]) > 1 else "edge"
+    return np.pad(planes, ((0, 0), (0, 0), (0, th - part.shape[0]), (0, tw - part.shape[1])), mode=mode)
+
+
+def _layout(size: int, limit: int, factor: int, overlap: int) -> tuple[list, int]:
+    """(origins, side): the fewest equal tiles of at most `limit` that overlap by >= `overlap`, origins and
+    side multiples of `factor` (size is one), so little work is repeated."""
     if size <= limit:
         return [0], size
-    n = -(-(size - OVERLAP) // (limit - OVERLAP))
-    side = min(size, -(-((size - OVERLAP) // n + OVERLAP) // FACTOR) * FACTOR + 2 * FACTOR)
-    starts = [(i * (size - side) // (n - 1)) // FACTOR * FACTOR for i in range(n - 1)] + [size - side]
+    n = -(-(size - overlap) // (limit - overlap))
+    side = min(size, -(-((size - overlap) // n + overlap) // factor) * factor + 2 * factor)
+    starts = [(i * (size - side) // (n - 1)) // factor * factor for i in range(n - 1)] + [size - side]
     return starts, side
-
-
-def _ramp(n: int, fade_start: bool, fade_end: bool) -> np.ndarray:
-    """1 inside; 0 within REACH of an inner tile edge, then a linear ramp over RAMP pixels."""
-    d = np.arange(n, dtype=np.float32)
-    w = np.ones(n, np.float32)
-    if fade_start:
-        w = np.minimum(w, np.clip((d - REACH + 0.5) / RAMP, 0, 1))
-    if fade_end:
-        w = np.minimum(w, np.clip((n - 1 - d - REACH + 0.5) / RAMP, 0, 1))
-    return w
 
 
 def set_threads(n: int | None) -> None:
@@ -218,31 +233,36 @@ def load(name: str, folder: Path | None = None) -> CloakModel:
 
 
 def protect(rgb: np.ndarray, model: CloakModel, epsilon: int, bit_depth: int = 8,
-            progress=None, cancelled=None, out: np.ndarray | None = None) -> np.ndarray:
-    """Adds epsilon/255 x pattern; returns RGB on the `bit_depth` grid whose change against the input
-    (rounded to the same grid) is at most epsilon 8-bit levels: the bound holds after rounding.
-    `out` (H, W, 3), a view is fine, receives the result: no full-size temporary is made."""
-    out = model.pattern(rgb, progress, cancelled, out=out)
+            progress=None, cancelled=None, out: np.ndarray | None = None, scale: float = 1.0) -> np.ndarray:
+    """Adds scale x epsilon/255 x pattern; returns RGB on the `bit_depth` grid whose change against the
+    input (rounded to the same grid) is at most epsilon 8-bit levels: the bound holds after rounding,
+    whatever the scale (the strength level). `out` (H, W, 3), a view is fine, receives the result: no
+    full-size temporary is made beyond the net's own output."""
+    out = np.empty(rgb.shape, np.float32) if out is None else out
+    pattern = model.pattern(rgb, progress, cancelled, out=out)
     if bit_depth >= 32:
-        out *= epsilon / 255.0
-        np.clip(out, -epsilon / 255.0, epsilon / 255.0, out=out)
-        out += rgb
-        return np.clip(out, 0.0, 1.0, out=out)
+        bound = np.float32(epsilon / 255.0)
+        in_bands(pattern, lambda band, rows: _add_within_bound(band, rgb[rows], bound * np.float32(scale), bound),
+                 into=out)
+        return out
     top = np.float32((1 << bit_depth) - 1)  # float32 holds these integers exactly (< 2**24)
     levels = np.float32(epsilon * int(top) // 255)  # exact: epsilon at 8 bits, epsilon*257 at 16 bits
-    in_bands(out, lambda band, rows: _round_into_budget(band, rgb[rows], top, levels))
+    in_bands(pattern, lambda band, rows: _round_into_budget(band, rgb[rows], top, levels, np.float32(scale)),
+             into=out)
     return out
 
 
-def in_bands(array: np.ndarray, update: Callable[[np.ndarray, slice], None]) -> None:
-    """Calls update(band, rows) on contiguous bands of ROWS rows and writes them back: elementwise work
-    on a strided view (RGB inside RGBA) is several times slower than on a contiguous copy of a band."""
+def in_bands(array: np.ndarray, update: Callable[[np.ndarray, slice], None], into: np.ndarray | None = None) -> None:
+    """Calls update(band, rows) on contiguous bands of ROWS rows of `array` and writes them to `into`
+    (default: back to `array`): elementwise work on a strided view (RGB inside RGBA, a planar net
+    output) is several times slower than on a contiguous copy of a band."""
+    into = array if into is None else into
     for start in range(0, array.shape[0], ROWS):
         rows = slice(start, start + ROWS)
         band = np.ascontiguousarray(array[rows])
         update(band, rows)
-        if not array.flags.c_contiguous:  # else the band was a view and is already in place
-            array[rows] = band
+        if not (into is array and array.flags.c_contiguous):  # else the band was a view, already in place
+            into[rows] = band
 
 
 def _normalise(band: np.ndarray, weight_y: np.ndarray, weight_x: np.ndarray) -> None:
@@ -250,13 +270,22 @@ def _normalise(band: np.ndarray, weight_y: np.ndarray, weight_x: np.ndarray) -> 
     band /= weight_x[None, :, None]
 
 
-def _round_into_budget(pattern: np.ndarray, rgb: np.ndarray, top: np.float32, levels: np.float32) -> None:
-    """In place, a band of rows at a time: rint(base + levels x pattern) clipped to the grid, then the
-    change clipped in the pixel domain, after rounding, whatever the net or the blend produced."""
+def _add_within_bound(pattern: np.ndarray, rgb: np.ndarray, gain: np.float32, bound: np.float32) -> None:
+    """Float output: rgb + gain x pattern, the change clipped to the bound, the result to [0, 1]."""
+    pattern *= gain
+    np.clip(pattern, -bound, bound, out=pattern)
+    pattern += rgb
+    np.clip(pattern, 0.0, 1.0, out=pattern)
+
+
+def _round_into_budget(pattern: np.ndarray, rgb: np.ndarray, top: np.float32, levels: np.float32,
+                       scale: np.float32) -> None:
+    """In place, a band of rows at a time: rint(base + levels x scale x pattern) clipped to the grid, then
+    the change clipped in the pixel domain, after rounding, whatever the net or the blend produced."""
     base = np.clip(rgb, 0.0, 1.0).astype(np.float32, copy=False)
     base *= top
     np.rint(base, out=base)
-    pattern *= levels
+    pattern *= levels * scale
     pattern += base
     np.rint(pattern, out=pattern)
     np.clip(pattern, 0.0, top, out=pattern)

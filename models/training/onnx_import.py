@@ -15,12 +15,23 @@ def generator_from_onnx(path: Path) -> Generator:
     model = onnx.load(str(path))
     state = {init.name: torch.from_numpy(numpy_helper.to_array(init).copy()) for init in model.graph.initializer}
     with_target = len(model.graph.input) == 2
-    gen = Generator(with_target=with_target)
+    gen = Generator(with_target=with_target, **architecture(state, with_target))
     missing = set(gen.state_dict()) - set(state)
     if missing:
         raise ValueError(f"{path}: ONNX initializers do not match the Generator (missing {sorted(missing)[:3]})")
     gen.load_state_dict({k: state[k] for k in gen.state_dict()})
     return gen.eval()
+
+
+def architecture(state: dict, with_target: bool) -> dict:
+    """Stem, channels, blocks and factor, read back from the weight shapes."""
+    blocks = sum(1 for k in state if k.endswith("body.0.weight"))
+    if "net.0.weight" in state:  # a conv first: the patch stem, kernel = stride = factor
+        ch, _, factor = state["net.0.weight"].shape[:3]
+        return {"ch": int(ch), "blocks": blocks, "factor": int(factor), "stem": "patch"}
+    ch, c_first = state["net.1.weight"].shape[:2]
+    factor = int(round((c_first / (6 if with_target else 3)) ** 0.5))
+    return {"ch": int(ch), "blocks": blocks, "factor": factor, "stem": "unshuffle"}
 
 
 def max_difference(gen: Generator, path: Path, size: int = 96, seed: int = 0) -> float:

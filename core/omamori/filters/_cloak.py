@@ -39,19 +39,6 @@ def strength_scale(card: dict, level: str, epsilon: int) -> float:
     return max(float(card.get("strength_scales", DEFAULT_SCALES)[level]), 1.0 / epsilon)
 
 
-class ScaledPattern:
-    """A model whose pattern is multiplied by a fixed scale. The runtime clips the final change at
-    epsilon after rounding, so the bound holds for any scale; above 1 the pattern saturates at epsilon."""
-
-    def __init__(self, model: models.CloakModel, scale: float):
-        self.model, self.scale = model, scale
-
-    def pattern(self, rgb: np.ndarray, progress=None, cancelled=None, out: np.ndarray | None = None) -> np.ndarray:
-        pattern = self.model.pattern(rgb, progress, cancelled, out=out)
-        pattern *= self.scale  # in place: no full-size temporary
-        return pattern
-
-
 class CloakFilter(Filter):
     """Runs models/<name>.onnx on RGB; alpha is returned untouched."""
 
@@ -60,9 +47,11 @@ class CloakFilter(Filter):
 
     def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:
         model = models.load(self.name)
-        scaled = ScaledPattern(model, strength_scale(model.card, settings["strength"], settings["epsilon"]))
         out = np.empty_like(rgba)
         out[..., 3] = rgba[..., 3]
-        models.protect(rgba[..., :3], scaled, settings["epsilon"], ctx.bit_depth, progress=ctx.report,
-                       cancelled=lambda: ctx.cancel.cancelled, out=out[..., :3])  # written in place
+        # The runtime clips the final change at epsilon after rounding, so the bound holds for any scale;
+        # above 1 the pattern saturates at epsilon.
+        models.protect(rgba[..., :3], model, settings["epsilon"], ctx.bit_depth, progress=ctx.report,
+                       cancelled=lambda: ctx.cancel.cancelled, out=out[..., :3],  # written in place
+                       scale=strength_scale(model.card, settings["strength"], settings["epsilon"]))
         return out

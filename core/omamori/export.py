@@ -244,15 +244,12 @@ def _opencv_order(samples: np.ndarray) -> np.ndarray:
 
 
 def _png(samples: np.ndarray, exif: Image.Exif, icc: bytes | None, optout: OptOut) -> bytes:
-    """OpenCV writes 8- and 16-bit RGB(A) PNG (Pillow cannot write 16-bit colour);
-    the metadata chunks go in right after IHDR."""
-    ok, encoded = cv2.imencode(".png", _opencv_order(samples), encoders.png_options())
-    if not ok:
-        raise InputError(Text("PNG encoding failed.", "PNG への変換に失敗しました。"))
+    """8- and 16-bit RGB(A) PNG by encoders.png (Pillow cannot write 16-bit colour), with the metadata
+    chunks right after IHDR."""
     chunks = [containers.iccp(icc)] if icc else []
     chunks.append(containers.Chunk(b"eXIf", metadata.exif_bytes(exif)))
     chunks += metadata.png_text_chunks(optout)
-    return containers.png_insert_after_ihdr(encoded.tobytes(), chunks)
+    return encoders.png(samples, chunks)
 
 
 def _tiff(samples: np.ndarray, exif: Image.Exif, icc: bytes | None, optout: OptOut) -> bytes:

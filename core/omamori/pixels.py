@@ -31,13 +31,20 @@ def to_float(samples: np.ndarray) -> np.ndarray:
     return np.clip(samples.astype(np.float32), 0.0, 1.0)
 
 
+ROWS = 256  # rows converted at a time: the float temporaries stay small and in cache
+
+
 def from_float(rgba: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """float32 [0, 1] to `dtype` samples, rounding to the nearest level."""
-    clipped = np.clip(rgba, 0.0, 1.0)
-    if dtype.kind == "u":  # scaled and rounded in place: one float temporary instead of three
-        clipped *= np.iinfo(dtype).max
-        return np.rint(clipped, out=clipped).astype(dtype)
-    return clipped.astype(dtype)
+    """float32 [0, 1] to `dtype` samples, rounding to the nearest level; a band of rows at a time, so
+    no full-size float temporary is made (fresh memory costs more than the arithmetic)."""
+    out = np.empty(rgba.shape, dtype)
+    for start in range(0, rgba.shape[0], ROWS):
+        band = np.clip(rgba[start:start + ROWS], 0.0, 1.0)
+        if dtype.kind == "u":
+            band *= np.iinfo(dtype).max
+            np.rint(band, out=band)
+        out[start:start + ROWS] = band
+    return out
 
 
 def bytes_to_rgba(buffer: bytes, width: int, height: int, layout: str) -> np.ndarray:

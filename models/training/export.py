@@ -107,13 +107,23 @@ def measure_model(name: str, folder: Path, n_images: int, eps: int = 8) -> dict:
     return m
 
 
+def generator_for(info: dict) -> Generator:
+    """An untrained Generator of the checkpoint's architecture (v1 checkpoints carry none)."""
+    arch = info.get("architecture") or {}
+    return Generator(with_target=info.get("with_target", False), ch=arch.get("channels", 64),
+                     blocks=arch.get("blocks", 4), factor=arch.get("factor", 4), stem=arch.get("stem", "unshuffle"))
+
+
 def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dict:
     onnx_path = folder / f"{name}.onnx"
+    gen = generator_for(info)
     card = {
         "name": name, "format": "onnx", "opset": OPSET,
         "inputs": ["image", "target"] if info.get("with_target") else ["image"],
         "target": name if info.get("with_target") else None,
-        "io": "image: float32 (N,3,H,W) RGB in [0,1], H and W multiples of 4"
+        "architecture": dict(gen.arch, receptive_radius_px=gen.receptive_radius(),
+                             parameters=sum(p.numel() for p in gen.parameters())),
+        "io": f"image: float32 (N,3,H,W) RGB in [0,1], H and W multiples of {gen.factor}"
               + (f"; target: {TARGET_INPUTS[name]}" if info.get("with_target") else "")
               + "; pattern: same shape in [-1,1], the runtime adds epsilon/255 * pattern",
         "targets": {"encoder": "TAEF2 (tiny distilled FLUX.2 VAE encoder, madebyollin/taesd)",
@@ -126,7 +136,7 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
                 + ("; half of each batch flat-colour drawings (../shared/data/flat, public domain, training split)"
                    if info.get("flat") else ""),
         "training": {k: info.get(k) for k in ("batch", "crop", "lr", "seed", "init", "init_onnx", "transfer",
-                                              "visibility_budget", "train_metric_ema")},
+                                              "visibility_budget", "train_metric_ema", "distilled_from")},
         "steps": info["steps"] + info.get("init_info", {}).get("steps", 0),
         "wall_time_s": round(info["wall_time_s"] + info.get("init_info", {}).get("wall_time_s", 0), 1),
         "sha256": models.sha256_of(onnx_path), "size_bytes": onnx_path.stat().st_size,
@@ -144,7 +154,7 @@ def export_model(name: str, folder: Path, n_images: int, checkpoint: Path | None
     so measure a re-exported model in a fresh process (as the command line does)."""
     ckpt = torch.load(checkpoint or runs_dir() / (run or name) / "last.pt", weights_only=True)
     info = dict(ckpt["info"], strength_scales=scales)
-    gen = Generator(with_target=info.get("with_target", False))
+    gen = generator_for(info)
     gen.load_state_dict(ckpt["state"])
     folder.mkdir(parents=True, exist_ok=True)
     export_onnx(gen, folder / f"{name}.onnx")

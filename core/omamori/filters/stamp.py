@@ -32,6 +32,7 @@ from ..hooks import hookimpl
 from .base import Context, Filter
 
 GRID = 128
+_ROWS = 256  # rows per band of full-size arithmetic
 BLOCK = 8
 # Low/mid-band positions inside each 8×8 block: low enough to survive JPEG 75 and
 # 0.5× resampling, away from DC so flat regions do not shift in brightness.
@@ -72,26 +73,38 @@ class StampFilter(Filter):
         if settings["strength"] == 0:
             return rgba.copy()
         bits = _encode(settings["author_id"])[_bit_of_slot()]
-        luma, alpha = rgba[..., :3] @ _LUMA, rgba[..., 3]
-        height, width = luma.shape
-        start = _slots(_to_grid(_on_white(luma, alpha)))
-        # Distortion-compensated QIM: strength s moves each coefficient the fraction s
-        # of the way to its lattice point, so lower strength is fainter (and less robust).
-        target = start + settings["strength"] * (_quantise(start, bits) - start)
-        delta = np.zeros_like(luma)
-        for index in range(PASSES):
-            ctx.report(index / PASSES)
-            # Later passes put back what upsampling, the grid's averaging, clipping and alpha took.
-            coeffs = _slots(_to_grid(_on_white(np.clip(luma + delta, 0.0, 1.0), alpha)))
-            grid_change = _from_slots(target - coeffs)
-            # Scaled by alpha so that nothing piles up under pixels nobody can see.
-            delta += cv2.resize(grid_change, (width, height), interpolation=cv2.INTER_LINEAR) * alpha
+        delta = self._luma_change(rgba, settings["strength"], bits, ctx)
         out = rgba.copy()
         # The same change on R, G and B moves luminance only, leaving hue alone.
         marked = out[..., :3]
         marked += delta[..., None]
         np.clip(marked, 0.0, 1.0, out=marked)
         return out
+
+    @staticmethod
+    def _luma_change(rgba: np.ndarray, strength: float, bits: np.ndarray, ctx: Context) -> np.ndarray:
+        """The luminance change that writes `bits`. Full-size work goes through two reused buffers, so
+        a 100 MP canvas needs about 1.2 GB here, not 3 (the temporaries are freed before the caller copies)."""
+        luma, alpha = rgba[..., :3] @ _LUMA, rgba[..., 3]
+        height, width = luma.shape
+        seen = np.empty_like(luma)  # luminance as shown, rewritten each pass
+        start = _slots(_to_grid(_on_white(luma, alpha, out=seen)))
+        # Distortion-compensated QIM: strength s moves each coefficient the fraction s
+        # of the way to its lattice point, so lower strength is fainter (and less robust).
+        target = start + strength * (_quantise(start, bits) - start)
+        delta = np.zeros_like(luma)
+        for index in range(PASSES):
+            ctx.report(index / PASSES)
+            # Later passes put back what upsampling, the grid's averaging, clipping and alpha took.
+            np.add(luma, delta, out=seen)
+            np.clip(seen, 0.0, 1.0, out=seen)
+            coeffs = _slots(_to_grid(_on_white(seen, alpha, out=seen)))
+            grid_change = cv2.resize(_from_slots(target - coeffs), (width, height), interpolation=cv2.INTER_LINEAR)
+            # Scaled by alpha so that nothing piles up under pixels nobody can see.
+            grid_change *= alpha
+            delta += grid_change
+            del grid_change
+        return delta
 
 
 def decode(rgba: np.ndarray) -> tuple[int | None, float]:
@@ -136,10 +149,17 @@ def _seen_luma(rgba: np.ndarray) -> np.ndarray:
     return _on_white(luma, rgba[..., 3].astype(np.float32)) if rgba.shape[2] == 4 else luma
 
 
-def _on_white(luma: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def _on_white(luma: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Luminance as shown over white, which is how JPEG exports and most platforms
-    flatten transparency: the mark is made (and read) in what people will see."""
-    return luma * alpha + (1.0 - alpha)
+    flatten transparency: the mark is made (and read) in what people will see. In bands of rows
+    into `out` (which may be `luma`): the same arithmetic, no full-size temporaries."""
+    out = np.empty_like(luma) if out is None else out
+    for start in range(0, luma.shape[0], _ROWS):
+        rows = slice(start, start + _ROWS)
+        a = alpha[rows]
+        np.multiply(luma[rows], a, out=out[rows])
+        out[rows] += 1.0 - a
+    return out
 
 
 def _to_grid(luma: np.ndarray) -> np.ndarray:

@@ -55,8 +55,9 @@ def distil(args) -> None:
     torch.manual_seed(args.seed + step)
     start = last_save = time.time()
     ema = None
-    while time.time() - start < args.minutes * 60:
-        frac = (time.time() - start) / (args.minutes * 60)
+    first_step = step
+    while (step - first_step < args.steps) if args.steps else (time.time() - start < args.minutes * 60):
+        frac = (step - first_step) / args.steps if args.steps else (time.time() - start) / (args.minutes * 60)
         for g in opt.param_groups:  # cosine decay over this run's time budget
             g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         x = torch.from_numpy(data.batch(rng, args.batch, args.crop))
@@ -92,6 +93,7 @@ def main(argv=None):
     p.add_argument("name", choices=["guard", "style", "poison"])
     p.add_argument("--teacher", type=Path, required=True, help="the shipped ONNX to distil, e.g. models/guard.onnx")
     p.add_argument("--minutes", type=float, default=40)
+    p.add_argument("--steps", type=int, default=0, help="stop after this many steps instead of --minutes")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=192)
     p.add_argument("--lr", type=float, default=2e-3)

@@ -102,3 +102,36 @@ def test_judges_match_the_latent_shape_and_replay_keeps_the_newest():
     assert zs[:2].eq(3).all() and torch.allclose(xs[:2], torch.full_like(xs[:2], 3 / 255))
     all_x, all_z = replay.sample(np.random.default_rng(1), 200)
     assert set(all_z[:, 0].tolist()) == {1.0, 2.0, 3.0}, "a ring of 5: the first batch (0) was overwritten"
+
+
+def test_patch_stem_reach_stays_within_its_receptive_radius():
+    """The runtime's tiles discard receptive_radius() pixels: a change farther away must not matter."""
+    from models.training.generator import Generator
+
+    torch.manual_seed(0)
+    gen = Generator(ch=8, blocks=2, factor=8, stem="patch").eval()
+    radius = gen.receptive_radius()
+    x = torch.rand(1, 3, 256, 256)
+    bumped = x.clone()
+    bumped[..., 128, 128] += 0.5
+    with torch.no_grad():
+        changed = (gen(bumped) - gen(x)).abs().amax(1)[0] > 0
+    rows, cols = np.nonzero(changed.numpy())
+    assert changed.any() and max(np.abs(rows - 128).max(), np.abs(cols - 128).max()) <= radius
+
+
+def test_tiny_distillation_exports_a_student_the_runtime_tiles(surrogate):
+    """distill.py: a few steps against the shipped guard, exported with its architecture in the card."""
+    from models.training import distill, export
+    from models.training.onnx_import import generator_from_onnx, max_difference
+    from omamori import models
+
+    teacher = Path(__file__).resolve().parents[2] / "models" / "guard.onnx"
+    distill.main(["guard", "--teacher", str(teacher), "--steps", "2", "--batch", "2", "--crop", "64"])
+    out = surrogate / "models"
+    card = export.export_model("guard", out, n_images=0, run="guard_fast")
+    assert card["architecture"]["stem"] == "patch" and card["architecture"]["factor"] == 8
+    assert max_difference(generator_from_onnx(out / "guard.onnx"), out / "guard.onnx") < 1e-4
+    model = models.load("guard", out)
+    img = np.random.default_rng(2).random((300, 410, 3)).astype(np.float32)
+    assert np.abs(model.pattern(img) - model.pattern(img, tile=200)).max() < 1e-4

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from .bands import for_each_band
 from .cloak_targets import brick_wall
 from .errors import Cancelled, ModelError
 from .i18n import Text
@@ -27,7 +28,6 @@ from .i18n import Text
 V1_ARCHITECTURE = {"factor": 4, "receptive_radius_px": 44}
 RAMP = 32           # width of the cross-fade between tiles
 TILE = 2048         # largest tile side: the nets work at 1/4 or 1/8 scale, so 2048² needs only ~0.3 GB
-ROWS = 256          # rows rounded at a time: the band's temporaries stay small and in cache
 
 _SESSIONS: dict = {}  # (path, threads) -> ((file stamp, sha256), session): the only session cache
 _LOCK = threading.Lock()
@@ -154,8 +154,12 @@ def _planar_tile(rgb: np.ndarray, top: int, left: int, th: int, tw: int) -> np.n
     order costs half of clipping, then transposing); a tile past the picture's edge is mirrored."""
     part = rgb[top:top + th, left:left + tw]
     planes = np.empty((1, 3) + part.shape[:2], np.float32)
-    for c in range(3):
-        np.clip(part[..., c], 0.0, 1.0, out=planes[0, c])
+
+    def clip_rows(rows: slice) -> None:
+        for c in range(3):
+            np.clip(part[rows, :, c], 0.0, 1.0, out=planes[0, c, rows])
+
+    for_each_band(part.shape[0], clip_rows)
     if part.shape[:2] == (th, tw):
         return planes
     mode = "reflect" if min(rgb.shape[:2]) > 1 else "edge"
@@ -253,16 +257,19 @@ def protect(rgb: np.ndarray, model: CloakModel, epsilon: int, bit_depth: int = 8
 
 
 def in_bands(array: np.ndarray, update: Callable[[np.ndarray, slice], None], into: np.ndarray | None = None) -> None:
-    """Calls update(band, rows) on contiguous bands of ROWS rows of `array` and writes them to `into`
-    (default: back to `array`): elementwise work on a strided view (RGB inside RGBA, a planar net
-    output) is several times slower than on a contiguous copy of a band."""
+    """Calls update(band, rows) on contiguous bands of rows of `array` (on several threads) and writes
+    them to `into` (default: back to `array`): elementwise work on a strided view (RGB inside RGBA, a
+    planar net output) is several times slower than on a contiguous copy of a band."""
     into = array if into is None else into
-    for start in range(0, array.shape[0], ROWS):
-        rows = slice(start, start + ROWS)
+    in_place = into is array and array.flags.c_contiguous  # then each band is a view, already in place
+
+    def one_band(rows: slice) -> None:
         band = np.ascontiguousarray(array[rows])
         update(band, rows)
-        if not (into is array and array.flags.c_contiguous):  # else the band was a view, already in place
+        if not in_place:
             into[rows] = band
+
+    for_each_band(array.shape[0], one_band)
 
 
 def _normalise(band: np.ndarray, weight_y: np.ndarray, weight_x: np.ndarray) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bands import for_each_band
+
 from .errors import InputError
 from .i18n import Text
 
@@ -31,19 +33,19 @@ def to_float(samples: np.ndarray) -> np.ndarray:
     return np.clip(samples.astype(np.float32), 0.0, 1.0)
 
 
-ROWS = 256  # rows converted at a time: the float temporaries stay small and in cache
-
-
 def from_float(rgba: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """float32 [0, 1] to `dtype` samples, rounding to the nearest level; a band of rows at a time, so
     no full-size float temporary is made (fresh memory costs more than the arithmetic)."""
     out = np.empty(rgba.shape, dtype)
-    for start in range(0, rgba.shape[0], ROWS):
-        band = np.clip(rgba[start:start + ROWS], 0.0, 1.0)
+
+    def convert(rows: slice) -> None:
+        band = np.clip(rgba[rows], 0.0, 1.0)
         if dtype.kind == "u":
             band *= np.iinfo(dtype).max
             np.rint(band, out=band)
-        out[start:start + ROWS] = band
+        out[rows] = band
+
+    for_each_band(rgba.shape[0], convert)
     return out
 
 

@@ -8,7 +8,7 @@ tests/benchmarks/bench_cloak.py, never assumed equal.
     python -m models.training.distill guard --teacher models/training/checkpoints/guard_v1.onnx --minutes 40
     python -m models.training.export guard --run guard_fast    # then the benchmark
 
-Checkpoints go to $OMAMORI_RUNS/<name>_fast/last.pt (resumed when present).
+Checkpoints go to $OMAMORI_RUNS/<name>_fast/last.pt, or --run (resumed when present).
 """
 import argparse
 import math
@@ -44,8 +44,8 @@ def resume(student: Generator, out) -> tuple[int, float]:
 
 def distil(args) -> None:
     teacher = generator_from_onnx(args.teacher).eval()
-    student = Generator(with_target=teacher.with_target, **STUDENT)
-    out = runs_dir() / f"{args.name}_fast"
+    student = Generator(with_target=teacher.with_target, **dict(STUDENT, ch=args.channels))
+    out = runs_dir() / (args.run or f"{args.name}_fast")
     out.mkdir(parents=True, exist_ok=True)
     step, wall_before = resume(student, out)
     student.train()
@@ -97,6 +97,8 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=192)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--channels", type=int, default=STUDENT["ch"], help="student width")
+    p.add_argument("--run", help="checkpoint folder under $OMAMORI_RUNS (default: <name>_fast)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=float, default=3, help="minutes between checkpoints")
     p.add_argument("--threads", type=int, default=1)

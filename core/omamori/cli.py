@@ -11,7 +11,6 @@ import traceback
 from . import __version__, batch, jobs, presets
 from .bridge.hostkit import new_preset
 from .errors import OmamoriError, ParamError, PresetError
-from .evaluate import add_evaluate_command
 from .i18n import Text, current_language
 from .registry import get_registry
 
@@ -286,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "Krita: 「ファイルから Python プラグインをインポート」用の zip を作る")))
         cmd.set_defaults(run=cmd_install, action=action)
 
-    add_evaluate_command(sub)  # lives with the measurement code
+    add_evaluate_command(sub)
     return parser
 
 
@@ -306,6 +305,30 @@ def add_presets_parser(sub) -> None:
     export.add_argument("path")
     actions.add_parser("delete").add_argument("name")
     cmd.set_defaults(run=cmd_presets)
+
+
+
+def add_evaluate_command(sub) -> None:
+    """Adds `evaluate` to the `omamori` sub-command parser."""
+    say = Text.format
+    cmd = sub.add_parser("evaluate", help=say(Text(
+        "measure how well a protected copy is protected", "保護済みコピーの保護の強さを測定")))
+    cmd.add_argument("original", metavar="ORIGINAL")
+    cmd.add_argument("protected", metavar="PROTECTED")
+    cmd.add_argument("--profile", metavar="NAME", help=say(Text(
+        "simulate posting with this posting profile only (default: every profile)",
+        "この投稿プロファイルだけで投稿をシミュレート（既定: すべてのプロファイル）")))
+    cmd.add_argument("--json", action="store_true", help=say(Text("all figures as JSON", "すべての数値を JSON で出力")))
+    cmd.add_argument("--report", metavar="FILE", help=say(Text(
+        "also write a report picture (PNG): original, protected, where it changed, what an AI model sees",
+        "レポート画像（PNG）も書き出す: 元画像・保護後・変化した場所・AI モデルに見える画像")))
+    cmd.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    from .evaluate import run_evaluate  # the measuring code loads only for this command
+
+    return run_evaluate(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -351,20 +351,3 @@ def run_evaluate(args) -> int:
     else:
         print("\n".join(summary_lines(result)))
     return 0
-
-
-def add_evaluate_command(sub) -> None:
-    """Adds `evaluate` to the `omamori` sub-command parser."""
-    say = Text.format
-    cmd = sub.add_parser("evaluate", help=say(Text(
-        "measure how well a protected copy is protected", "保護済みコピーの保護の強さを測定")))
-    cmd.add_argument("original", metavar="ORIGINAL")
-    cmd.add_argument("protected", metavar="PROTECTED")
-    cmd.add_argument("--profile", metavar="NAME", help=say(Text(
-        "simulate posting with this posting profile only (default: every profile)",
-        "この投稿プロファイルだけで投稿をシミュレート（既定: すべてのプロファイル）")))
-    cmd.add_argument("--json", action="store_true", help=say(Text("all figures as JSON", "すべての数値を JSON で出力")))
-    cmd.add_argument("--report", metavar="FILE", help=say(Text(
-        "also write a report picture (PNG): original, protected, where it changed, what an AI model sees",
-        "レポート画像（PNG）も書き出す: 元画像・保護後・変化した場所・AI モデルに見える画像")))
-    cmd.set_defaults(run=run_evaluate)

@@ -114,6 +114,17 @@ def generator_for(info: dict) -> Generator:
                      blocks=arch.get("blocks", 4), factor=arch.get("factor", 4), stem=arch.get("stem", "unshuffle"))
 
 
+def teacher_summary(teacher: Path, info: dict) -> dict:
+    """What a distilled student inherits: its teacher's file, sha256 and training (from the teacher's card
+    beside it), and how closely the student reproduces the teacher's pattern."""
+    card_path = (REPO / teacher if not teacher.is_absolute() else teacher).with_suffix(".json")
+    teacher_card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    return {"teacher": str(teacher), "teacher_sha256": teacher_card.get("sha256"),
+            "teacher_training": {k: teacher_card.get(k) for k in ("training", "steps", "wall_time_s", "data")},
+            "loss": "mean squared pattern difference / mean squared teacher pattern, on painted and flat crops",
+            "relative_mse_ema": info.get("train_metric_ema")}
+
+
 def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dict:
     onnx_path = folder / f"{name}.onnx"
     gen = generator_for(info)
@@ -142,6 +153,8 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
         "sha256": models.sha256_of(onnx_path), "size_bytes": onnx_path.stat().st_size,
         "metrics": metrics, "defeated_by": DEFEATED_BY,
     }
+    if info.get("distilled_from"):
+        card["distillation"] = teacher_summary(Path(info["distilled_from"]), info)
     if info.get("strength_scales"):  # fraction of epsilon per strength level, read by the filters
         card["strength_scales"] = info["strength_scales"]
     (folder / f"{name}.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")

@@ -4,23 +4,34 @@
 # Checkpoints go to $OMAMORI_RUNS (default ~/.omamori/runs) every 3 minutes; each stage is its own process,
 # so export can run on any checkpoint meanwhile. Times are wall-clock budgets (the steps they reach depend
 # on the machine's load; the cards record them). THREADS: the cores you can spare.
-#   V1=1  also retrains the shipped v1 models (guard 60 min, style/poison 14 min fine-tunes) into models/
-#         (then set their strength levels: export --strength-scales 0.35 0.5 1.0).
-# Always: the held-out judges, guard v2 (exported to $V2_OUT, not shipped: see models/README.md) and the
-# benchmark of the shipped models beside v2, PGD and uniform noise.
+#   V1=1  also retrains the v1 teachers (guard 60 min, style/poison 14 min fine-tunes) into
+#         models/training/checkpoints/<name>_v1.onnx (committed there, so this is rarely needed).
+# Always: the shipped models distilled from the v1 teachers into the 4x faster patch-stem students
+# (DISTILL_MIN each) and exported to models/ with their strength levels, the held-out judges, guard v2
+# (exported to $V2_OUT, not shipped: see models/README.md) and the benchmark of the shipped models beside
+# v2, PGD and uniform noise.
 set -eu
 PY=${PY:-python}
 THREADS=${THREADS:-1}
 JUDGE_MIN=${JUDGE_MIN:-26}
 GUARD_MIN=${GUARD_MIN:-38}
+DISTILL_MIN=${DISTILL_MIN:-50}
+CKPT=models/training/checkpoints
 RUNS=${OMAMORI_RUNS:-$HOME/.omamori/runs}
 V2_OUT=${V2_OUT:-$RUNS/v2-models}
 if [ "${V1:-0}" = 1 ]; then
     $PY -m models.training.train guard --minutes 60 --threads "$THREADS"
     $PY -m models.training.train style --minutes 14 --init guard --threads "$THREADS"
     $PY -m models.training.train poison --minutes 14 --init guard --threads "$THREADS"
-    for m in guard style poison; do $PY -m models.training.export $m --images 0 --strength-scales 0.35 0.5 1.0; done
+    for m in guard style poison; do
+        $PY -m models.training.export $m --images 0 --out "$RUNS/v1-models"
+        cp "$RUNS/v1-models/$m.onnx" "$CKPT/${m}_v1.onnx"
+    done
 fi
+for m in guard style poison; do
+    $PY -m models.training.distill $m --teacher "$CKPT/${m}_v1.onnx" --minutes "$DISTILL_MIN" --threads "$THREADS"
+    $PY -m models.training.export $m --run ${m}_fast --images 0 --strength-scales SCALES_$m
+done
 $PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS"
 $PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS"
 $PY -m models.training.train guard --minutes "$GUARD_MIN" --threads "$THREADS" \

@@ -8,7 +8,8 @@ files written, median of several runs, with the load average beside every figure
 - batch: `omamori protect` (standard) over 16 pictures of 1 MP, `--jobs 1` against the default
   (one worker per core), run in turn (1, default, 1, default, ...) so that a drifting machine
   moves both; MP/s and the ratio.
-- memory: peak resident memory of `omamori protect` (standard) on one picture of 1, 4 and 16 MP.
+- memory: peak resident memory of `omamori protect` (standard) on one picture of 1, 4 and 16 MP
+  (`--sizes 100` for the 100 MP canvas).
 
 The pictures are tiled from the bundled example painting, so no shared data is needed."""
 
@@ -94,15 +95,15 @@ def bench_batch(work: Path, runs: int) -> None:
           f"pairwise speed-up median {statistics.median(ratios):.2f}x; load {load()}")
 
 
-def bench_memory(work: Path, runs: int) -> None:
-    for megapixels in (1, 4, 16):
+def bench_memory(work: Path, runs: int, sizes: tuple = (1, 4, 16)) -> None:
+    for megapixels in sizes:
         source = write_picture(work / f"mem{megapixels}.png", megapixels)
         peaks = []
         for _ in range(runs):
             out = work / f"mem{megapixels}-out"
             shutil.rmtree(out, ignore_errors=True)
             peaks.append(timed(OMAMORI + ["protect", "--out", str(out), str(source)])[1])
-        print(f"protect standard {megapixels} MP: peak {statistics.median(peaks):.0f} MB "
+        print(f"protect standard {megapixels} MP: peak {statistics.median(peaks):.0f} MiB "
               f"(min {min(peaks):.0f}, max {max(peaks):.0f}), load {load()}")
 
 
@@ -110,12 +111,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default="guard,batch,memory")
+    parser.add_argument("--sizes", default="1,4,16", help="megapixels for the memory runs (e.g. 100)")
     args = parser.parse_args()
+    sizes = tuple(float(x) if "." in x else int(x) for x in args.sizes.split(","))
     print(f"{os.cpu_count()} CPU cores; load average (1/5/15 min) {load()} at the start")
     work = Path(tempfile.mkdtemp(prefix="omamori-bench-"))
     try:
         for name in args.only.split(","):
-            {"guard": bench_guard, "batch": bench_batch, "memory": bench_memory}[name](work, args.runs)
+            if name == "memory":
+                bench_memory(work, args.runs, sizes)
+            else:
+                {"guard": bench_guard, "batch": bench_batch}[name](work, args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -21,7 +21,7 @@ from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 from . import containers, metadata
 from .errors import InputError
 from .i18n import Text
-from .pixels import to_float
+from .pixels import rgb8_to_rgba, to_float
 
 FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "GIF")
 ANIMATED_FORMATS = ("PNG", "WEBP", "GIF")
@@ -315,8 +315,11 @@ def _from_pillow(im: Image.Image, orientation: int) -> Picture:
     if im.mode == "CMYK":
         notices.append(Text("converted from CMYK to RGB; check the colours.",
                             "CMYK から RGB に変換しました。色を確認してください。"))
-    rgba = _orient(np.asarray(im.convert("RGBA")), orientation)
-    return Picture(pixels=to_float(np.ascontiguousarray(rgba)), bit_depth=8, has_alpha=has_alpha, notices=notices)
+    if im.mode == "RGB" and not has_alpha:  # the common case: no RGBA copy of the picture is made
+        pixels = rgb8_to_rgba(_orient(np.asarray(im), orientation))
+    else:
+        pixels = to_float(np.ascontiguousarray(_orient(np.asarray(im.convert("RGBA")), orientation)))
+    return Picture(pixels=pixels, bit_depth=8, has_alpha=has_alpha, notices=notices)
 
 
 def _opencv_decode(data: bytes) -> np.ndarray | None:

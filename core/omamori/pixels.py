@@ -25,12 +25,25 @@ def parse_layout(layout: str) -> tuple[str, np.dtype]:
 
 
 def to_float(samples: np.ndarray) -> np.ndarray:
-    """Integer or float samples to float32 in [0, 1] (floats are clipped, not scaled)."""
+    """Integer or float samples to float32 in [0, 1] (floats are clipped, not scaled); scaled in place,
+    so only one full-size float array is made."""
+    out = samples.astype(np.float32)
     if samples.dtype == np.uint8:
-        return samples.astype(np.float32) / 255.0
-    if samples.dtype == np.uint16:
-        return samples.astype(np.float32) / 65535.0
-    return np.clip(samples.astype(np.float32), 0.0, 1.0)
+        out /= 255.0
+    elif samples.dtype == np.uint16:
+        out /= 65535.0
+    else:
+        np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+def rgb8_to_rgba(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> float32 RGBA in [0, 1], opaque: written straight into the RGBA array, the same
+    values as to_float of an RGBA conversion without making that conversion."""
+    out = np.empty(rgb.shape[:2] + (4,), np.float32)
+    np.divide(rgb, np.float32(255.0), out=out[..., :3])
+    out[..., 3] = 1.0
+    return out
 
 
 def from_float(rgba: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -246,13 +247,21 @@ def protect(rgb: np.ndarray, model: CloakModel, epsilon: int, bit_depth: int = 8
     pattern = model.pattern(rgb, progress, cancelled, out=out)
     if bit_depth >= 32:
         bound = np.float32(epsilon / 255.0)
-        in_bands(pattern, lambda band, rows: _add_within_bound(band, rgb[rows], bound * np.float32(scale), bound),
-                 into=out)
-        return out
-    top = np.float32((1 << bit_depth) - 1)  # float32 holds these integers exactly (< 2**24)
-    levels = np.float32(epsilon * int(top) // 255)  # exact: epsilon at 8 bits, epsilon*257 at 16 bits
-    in_bands(pattern, lambda band, rows: _round_into_budget(band, rgb[rows], top, levels, np.float32(scale)),
-             into=out)
+        finish = partial(_add_within_bound, gain=bound * np.float32(scale), bound=bound)
+    else:
+        top = np.float32((1 << bit_depth) - 1)  # float32 holds these integers exactly (< 2**24)
+        levels = np.float32(epsilon * int(top) // 255)  # exact: epsilon at 8 bits, epsilon*257 at 16 bits
+        finish = partial(_round_into_budget, top=top, levels=levels, gain=levels * np.float32(scale))
+
+    def one_band(rows: slice) -> None:
+        # A channel at a time: with one tile the pattern is the net's planar output, where a band of one
+        # channel is contiguous, so it is worked on in place without a transposing copy.
+        for c in range(3):
+            plane = np.ascontiguousarray(pattern[rows, :, c])
+            finish(plane, rgb[rows, :, c])
+            out[rows, :, c] = plane
+
+    for_each_band(rgb.shape[0], one_band)
     return out
 
 
@@ -278,7 +287,7 @@ def _normalise(band: np.ndarray, weight_y: np.ndarray, weight_x: np.ndarray) -> 
 
 
 def _add_within_bound(pattern: np.ndarray, rgb: np.ndarray, gain: np.float32, bound: np.float32) -> None:
-    """Float output: rgb + gain x pattern, the change clipped to the bound, the result to [0, 1]."""
+    """Float output, in place: rgb + gain x pattern, the change clipped to the bound, the result to [0, 1]."""
     pattern *= gain
     np.clip(pattern, -bound, bound, out=pattern)
     pattern += rgb
@@ -286,17 +295,17 @@ def _add_within_bound(pattern: np.ndarray, rgb: np.ndarray, gain: np.float32, bo
 
 
 def _round_into_budget(pattern: np.ndarray, rgb: np.ndarray, top: np.float32, levels: np.float32,
-                       scale: np.float32) -> None:
-    """In place, a band of rows at a time: rint(base + levels x scale x pattern) clipped to the grid, then
-    the change clipped in the pixel domain, after rounding, whatever the net or the blend produced."""
+                       gain: np.float32) -> None:
+    """In place: rint(base + gain x pattern) on the grid, base = the input rounded to the grid. The change
+    is clipped to +-levels before it is added: base and levels are integers, so after rounding the change
+    is still within +-levels, whatever the net or the blend produced; clipping to the grid's range can only
+    bring a value nearer to base."""
     base = np.clip(rgb, 0.0, 1.0).astype(np.float32, copy=False)
     base *= top
     np.rint(base, out=base)
-    pattern *= levels * scale
+    pattern *= gain
+    np.clip(pattern, -levels, levels, out=pattern)
     pattern += base
     np.rint(pattern, out=pattern)
     np.clip(pattern, 0.0, top, out=pattern)
-    pattern -= base
-    np.clip(pattern, -levels, levels, out=pattern)
-    pattern += base
     pattern /= top

@@ -4,15 +4,12 @@ in input order, one per file, and no failure of one file stops the others."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import signal
 import traceback
 import warnings
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -276,6 +273,8 @@ def run_in_processes(tasks: list[Task], indices: list[int], call: Call, workers:
     """At most `workers` files in flight (so at most that many pictures in memory). When a worker
     process dies (killed for memory, a crash in a decoder), the files it may have held are run
     again one at a time, so that only the file that kills its worker is reported, in one line."""
+    import multiprocessing  # here, not at the top: one picture (the usual `apply`) never starts a pool
+
     context = multiprocessing.get_context(
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
     if context.get_start_method() == "forkserver":
@@ -292,6 +291,8 @@ def run_in_processes(tasks: list[Task], indices: list[int], call: Call, workers:
 
 def _pool_pass(tasks, queue: deque, call: Call, workers: int, context, initargs, done: Done) -> list[int]:
     """Runs from `queue` until it is empty or a worker dies; returns the files in flight at a death."""
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs) as pool:
         try:
             return _drain(tasks, queue, call, workers, pool, done)
@@ -300,7 +301,10 @@ def _pool_pass(tasks, queue: deque, call: Call, workers: int, context, initargs,
             raise
 
 
-def _drain(tasks, queue: deque, call: Call, workers: int, pool: ProcessPoolExecutor, done: Done) -> list[int]:
+def _drain(tasks, queue: deque, call: Call, workers: int, pool, done: Done) -> list[int]:
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     flying: dict = {}
     while queue or flying:
         while queue and len(flying) < workers:

@@ -55,8 +55,33 @@ def _builtin_modules():
             yield importlib.import_module(f"{builtin_filters.__name__}.{info.name}")
 
 
+def _any_entry_points_file_names_us() -> bool:
+    """Whether any installed distribution's entry_points.txt names our group. A plain read of those small
+    files; importlib.metadata itself pulls in the email package, a noticeable part of every start, so it
+    is imported only when there is a plugin to load."""
+    header = f"[{PROJECT}]"
+    for folder in sys.path:
+        try:
+            entries = os.scandir(folder or ".")
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                if not entry.name.endswith((".dist-info", ".egg-info")):
+                    continue
+                try:
+                    with open(os.path.join(entry.path, "entry_points.txt"), encoding="utf-8") as fh:
+                        if header in fh.read():
+                            return True
+                except (OSError, UnicodeDecodeError):
+                    continue
+    return False
+
+
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     """Loads third-party plugins; a broken one is reported and skipped, never fatal."""
+    if not _any_entry_points_file_names_us():
+        return
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=PROJECT):

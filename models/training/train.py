@@ -164,7 +164,7 @@ def save(out, gen, kind, args, step, wall, ema):
             "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed, "eps": 8,
             "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": args.init, "init_info": init_info,
             "with_target": gen.with_target, "init_onnx": args.init_onnx, "flat": args.flat,
-            "transfer": args.transfer, "visibility_budget": args.visibility}
+            "transfer": args.transfer, "visibility_budget": args.visibility, "architecture": gen.arch}
     save_atomic(prev, {"state": gen.state_dict(), "info": info})  # export may read it at any time
     print(f"saved {prev} step {step}", flush=True)
 

@@ -6,10 +6,10 @@
 # on the machine's load; the cards record them). THREADS: the cores you can spare.
 #   V1=1  also retrains the v1 teachers (guard 60 min, style/poison 14 min fine-tunes) into
 #         models/training/checkpoints/<name>_v1.onnx (committed there, so this is rarely needed).
-# Always: the shipped models distilled from the v1 teachers into the 4x faster patch-stem students
-# (DISTILL_MIN each) and exported to models/ with their strength levels, the held-out judges, guard v2
+# Always: the shipped models distilled from the v1 teachers into the faster patch-stem students
+# (DISTILL_MIN each, the guard 40 min) and exported to models/ with their strength levels, the held-out judges, guard v2
 # (exported to $V2_OUT, not shipped: see models/README.md) and the benchmark of the shipped models beside
-# v2, PGD and uniform noise.
+# their v1 teachers, PGD and uniform noise.
 set -eu
 PY=${PY:-python}
 THREADS=${THREADS:-1}
@@ -26,11 +26,16 @@ if [ "${V1:-0}" = 1 ]; then
     for m in guard style poison; do
         $PY -m models.training.export $m --images 0 --out "$RUNS/v1-models"
         cp "$RUNS/v1-models/$m.onnx" "$CKPT/${m}_v1.onnx"
+        cp "$RUNS/v1-models/$m.json" "$CKPT/${m}_v1.json"
     done
 fi
-for m in guard style poison; do
+# The shipped guard is the 32-channel student (40 min); style and poison use the default 48 channels.
+$PY -m models.training.distill guard --teacher "$CKPT/guard_v1.onnx" --minutes 40 --channels 32 --threads "$THREADS"
+for m in style poison; do
     $PY -m models.training.distill $m --teacher "$CKPT/${m}_v1.onnx" --minutes "$DISTILL_MIN" --threads "$THREADS"
-    $PY -m models.training.export $m --run ${m}_fast --images 0 --strength-scales SCALES_$m
+done
+for m in guard style poison; do
+    $PY -m models.training.export $m --run ${m}_fast --images 0 --strength-scales 0.35 0.5 1.0
 done
 $PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS"
 $PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS"
@@ -39,4 +44,9 @@ $PY -m models.training.train guard --minutes "$GUARD_MIN" --threads "$THREADS" \
     --crop 96 --batch 8 --lr 3e-4
 $PY -m models.training.export guard --run guard_v2 --images 0 --strength-scales 0.7 1.0 1.4 --out "$V2_OUT"
 $PY tests/benchmarks/bench_cloak.py --pgd-only --images 2 --threads "$THREADS"
-$PY tests/benchmarks/bench_cloak.py --images 2 --threads 2 --compare v2="$V2_OUT" --cards --readme
+mkdir -p "$RUNS/v1-teachers"
+for m in guard style poison; do
+    cp "$CKPT/${m}_v1.onnx" "$RUNS/v1-teachers/$m.onnx"
+    cp "$CKPT/${m}_v1.json" "$RUNS/v1-teachers/$m.json"
+done
+$PY tests/benchmarks/bench_cloak.py --images 2 --threads 2 --compare v1="$RUNS/v1-teachers" --cards --readme

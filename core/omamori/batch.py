@@ -10,6 +10,7 @@ import signal
 import traceback
 import warnings
 from collections import deque
+from concurrent.futures import FIRST_COMPLETED, wait  # light: the process pool is imported when used
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -302,7 +303,6 @@ def _pool_pass(tasks, queue: deque, call: Call, workers: int, context, initargs,
 
 
 def _drain(tasks, queue: deque, call: Call, workers: int, pool, done: Done) -> list[int]:
-    from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     flying: dict = {}

@@ -1,8 +1,8 @@
 """Row bands: full-size elementwise work done a band of rows at a time, on several threads.
 
 A band's temporaries stay small and in cache, and numpy releases the GIL inside its loops, so bands on
-different threads run on different cores. Used for the cloak's rounding, float-to-integer conversion
-and the stamp's luminance passes."""
+different threads run on different cores. Used for the cloak's input and rounding, float-to-integer
+conversion and the stamp's luminance passes; the PNG writer takes its thread count from here."""
 
 from __future__ import annotations
 

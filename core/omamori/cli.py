@@ -307,7 +307,6 @@ def add_presets_parser(sub) -> None:
     cmd.set_defaults(run=cmd_presets)
 
 
-
 def add_evaluate_command(sub) -> None:
     """Adds `evaluate` to the `omamori` sub-command parser."""
     say = Text.format

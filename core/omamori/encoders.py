@@ -11,13 +11,13 @@ tests/benchmarks/bench_encoders.py."""
 
 from __future__ import annotations
 
-import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from zlib_ng import zlib_ng
 
+from .bands import workers
 from .containers import PNG_SIGNATURE, Chunk, png_chunk
 
 PNG_LEVEL = 2
@@ -34,7 +34,7 @@ def png(samples: np.ndarray, chunks: list[Chunk] = ()) -> bytes:
     row_bytes = w * c * depth // 8
     rows_per_band = max(1, BAND_BYTES // max(row_bytes, 1))
     starts = list(range(0, h, rows_per_band))
-    with ThreadPoolExecutor(max_workers=min(len(starts), os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(starts), workers())) as pool:  # the batch's thread share
         bands = list(pool.map(lambda s: _compress_band(samples, s, rows_per_band, s + rows_per_band >= h),
                               starts))
     adler = 1

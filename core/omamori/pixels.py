@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from .bands import for_each_band
-
 from .errors import InputError
 from .i18n import Text
 

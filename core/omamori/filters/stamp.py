@@ -28,11 +28,11 @@ import numpy as np
 
 from ..i18n import Text
 from ..params import Param
+from ..bands import for_each_band
 from ..hooks import hookimpl
 from .base import Context, Filter
 
 GRID = 128
-_ROWS = 256  # rows per band of full-size arithmetic
 BLOCK = 8
 # Low/mid-band positions inside each 8×8 block: low enough to survive JPEG 75 and
 # 0.5× resampling, away from DC so flat regions do not shift in brightness.
@@ -154,11 +154,13 @@ def _on_white(luma: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None
     flatten transparency: the mark is made (and read) in what people will see. In bands of rows
     into `out` (which may be `luma`): the same arithmetic, no full-size temporaries."""
     out = np.empty_like(luma) if out is None else out
-    for start in range(0, luma.shape[0], _ROWS):
-        rows = slice(start, start + _ROWS)
+
+    def flatten(rows: slice) -> None:
         a = alpha[rows]
         np.multiply(luma[rows], a, out=out[rows])
         out[rows] += 1.0 - a
+
+    for_each_band(luma.shape[0], flatten)
     return out
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .data import Artwork
-from .generator import Generator
+from .generator import Generator, generator_for
 from omamori import benchmeasure, models
 
 from .surrogates import REPO, TransferEncoder, load_decoder, load_encoder
@@ -105,13 +105,6 @@ def measure_model(name: str, folder: Path, n_images: int, eps: int = 8) -> dict:
     model.pattern(big)
     m["mp_per_s_2048"] = round(2048 * 2048 / 1e6 / (time.perf_counter() - t0), 2)
     return m
-
-
-def generator_for(info: dict) -> Generator:
-    """An untrained Generator of the checkpoint's architecture (v1 checkpoints carry none)."""
-    arch = info.get("architecture") or {}
-    return Generator(with_target=info.get("with_target", False), ch=arch.get("channels", 64),
-                     blocks=arch.get("blocks", 4), factor=arch.get("factor", 4), stem=arch.get("stem", "unshuffle"))
 
 
 def teacher_summary(teacher: Path, info: dict) -> dict:

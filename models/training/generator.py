@@ -62,3 +62,10 @@ class Generator(nn.Module):
             w[:, : state[first].shape[1]] = state[first]
             state = {**state, first: w}
         self.load_state_dict(state)
+
+
+def generator_for(info: dict) -> Generator:
+    """An untrained Generator of a checkpoint's architecture (its `info`; v1 checkpoints carry none)."""
+    arch = info.get("architecture") or {}
+    return Generator(with_target=info.get("with_target", False), ch=arch.get("channels", 64),
+                     blocks=arch.get("blocks", 4), factor=arch.get("factor", 4), stem=arch.get("stem", "unshuffle"))

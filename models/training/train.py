@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from omamori.cloak_targets import brick_wall, restyle  # numpy only, shared with evaluate
+from omamori.cloak_targets import brick_wall, restyle, style_target  # numpy only, shared with evaluate
 
 from .augment import random_transform
 from .data import Artwork, PaintedAndFlat
-from .generator import Generator
+from .generator import Generator, generator_for
 from .onnx_import import generator_from_onnx
 from .perceptual import relative_visibility
 from .surrogates import TransferEncoder, load_encoder
-from .transfer import AugmentedEncoder, distortion, dropout_masks, features
+from .transfer import AugmentedEncoder, distortion, dropout_masks, features, pull
 
 EPS = 8 / 255       # training budget; the runtime rescales the [-1, 1] pattern to any epsilon
 RMS_CAP = 6.0 / 255  # perturbation RMS cap: keeps PSNR >= 32.5 dB instead of saturating at +-eps (30.1 dB)
@@ -75,22 +75,38 @@ def latent_loss(kind, enc, x, x_adv, target, rng):
     return d.mean(), d.mean()
 
 
-def transfer_guard_loss(members: AugmentedEncoder, x, x_adv, rng):
-    """Guard v2: distortion on latent + stage features of one augmented TAEF2 member, under one random
-    platform transform. Returns (loss, latent r)."""
-    t = random_transform(torch.cat([x, x_adv]), rng)
+def transfer_loss(kind, members: AugmentedEncoder, x, x_adv, target, rng):
+    """v2 objectives on latent + stage features of one augmented TAEF2 member, under one random platform
+    transform: guard maximises the distortion, style pulls position-free statistics towards the style
+    target, poison pulls the features towards the other concept. Returns (loss, latent figure)."""
+    n = x.shape[0]
+    t = random_transform(torch.cat([x, x_adv] + ([target] if target is not None else [])), rng)
     net, use_dropout = members.pick()
-    masks = dropout_masks(x.shape[0], generator=members.gen) if use_dropout else None
-    with torch.no_grad():
-        clean = features(net, t[:x.shape[0]], masks)
-    total, latent = distortion(clean, features(net, t[x.shape[0]:], masks))
-    return -total.mean(), latent.mean()
+    masks = dropout_masks(n, generator=members.gen) if use_dropout else None
+    with torch.no_grad():  # the clean and target pictures share the adversarial copy's masks
+        refs = features(net, torch.cat([t[:n], t[2 * n:]]), _repeat(masks, len(t) // n - 1))
+    adv = features(net, t[n:2 * n], masks)
+    clean = [f[:n] for f in refs]
+    if kind == "guard":
+        total, latent = distortion(clean, adv)
+        return -total.mean(), latent.mean()
+    total, latent = pull(clean, adv, [f[n:] for f in refs], position_free_stats=kind == "style")
+    return total.mean(), latent.mean()
+
+
+def _repeat(masks: dict | None, times: int) -> dict | None:
+    return None if masks is None else {k: m.repeat(times, 1, 1, 1) for k, m in masks.items()}
 
 
 def initial_generator(args, kind) -> Generator:
     # Poison sees the brick-wall tile: a translation-equivariant net cannot otherwise know where the bricks lie.
     if args.init_onnx:
         return generator_from_onnx(Path(args.init_onnx)).train()
+    if args.init_checkpoint:  # any checkpoint with its architecture, e.g. a distilled student's
+        ckpt = torch.load(args.init_checkpoint, weights_only=True)
+        gen = generator_for(ckpt["info"])
+        gen.load_state_dict(ckpt["state"])
+        return gen.train()
     gen = Generator(with_target=kind == "poison")
     if args.init:
         gen.load_from(torch.load(runs_dir() / args.init / "last.pt", weights_only=True)["state"])
@@ -130,13 +146,14 @@ def train_generator(args):
         x = torch.from_numpy(data.batch(nrng, args.batch, args.crop))
         target = None
         if kind == "style":
-            target = torch.from_numpy(np.stack([restyle(im.transpose(1, 2, 0)).transpose(2, 0, 1) for im in x.numpy()]))
+            restyled = style_target if args.transfer else restyle  # v2: the farthest named style; v1: poster
+            target = torch.from_numpy(np.stack([restyled(im.transpose(1, 2, 0)).transpose(2, 0, 1) for im in x.numpy()]))
         elif kind == "poison":
             target = torch.from_numpy(brick_wall_batch(nrng, args.batch, args.crop))
         delta = EPS * gen(x, target)
         x_adv = (x + delta).clamp(0, 1)
-        if members is not None and kind == "guard":
-            loss, metric = transfer_guard_loss(members, x, x_adv, prng)
+        if members is not None:
+            loss, metric = transfer_loss(kind, members, x, x_adv, target, prng)
         else:
             loss, metric = latent_loss(kind, enc, x, x_adv, target, prng)
         vis_loss, vis = visibility_loss(args, delta, x)
@@ -158,11 +175,13 @@ def train_generator(args):
 def save(out, gen, kind, args, step, wall, ema):
     prev = out / "last.pt"
     init_info = {}
-    if args.init:  # cumulative steps/time when fine-tuned from another checkpoint
-        init_info = torch.load(runs_dir() / args.init / "last.pt", weights_only=True)["info"]
+    if args.init or args.init_checkpoint:  # cumulative steps/time when fine-tuned from another checkpoint
+        init_path = args.init_checkpoint or runs_dir() / args.init / "last.pt"
+        init_info = torch.load(init_path, weights_only=True)["info"]
     info = {"name": kind, "steps": step, "wall_time_s": round(wall, 1), "train_metric_ema": ema,
             "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed, "eps": 8,
-            "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": args.init, "init_info": init_info,
+            "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": args.init or args.init_checkpoint and str(args.init_checkpoint),
+            "init_info": init_info,
             "with_target": gen.with_target, "init_onnx": args.init_onnx, "flat": args.flat,
             "transfer": args.transfer, "visibility_budget": args.visibility, "architecture": gen.arch}
     save_atomic(prev, {"state": gen.state_dict(), "info": info})  # export may read it at any time
@@ -206,10 +225,13 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="start from this run's last.pt (e.g. guard)")
     p.add_argument("--init-onnx", help="start from a shipped model, e.g. models/guard.onnx")
+    p.add_argument("--init-checkpoint", type=Path,
+                   help="start from a checkpoint file with its architecture, e.g. checkpoints/style_student.pt")
     p.add_argument("--run", help="checkpoint folder name under $OMAMORI_RUNS (default: the model name)")
     p.add_argument("--flat", action="store_true", help="train on painted and flat-colour art (half each)")
     p.add_argument("--transfer", action="store_true",
-                   help="guard: augmented TAEF2 members and stage-feature losses (transfer.py)")
+                   help="v2: augmented TAEF2 members and stage-feature losses (transfer.py); style: towards "
+                        "the farthest named style on position-free statistics")
     p.add_argument("--visibility", type=float, default=0.0,
                    help="perceptual budget: visibility relative to uniform +-8 noise (0: v1 RMS cap)")
     p.add_argument("--save-every", type=float, default=3, help="minutes between checkpoints")

@@ -3,9 +3,11 @@
 - Model augmentation: each step uses TAEF2 as is, with channel dropout on its inner stages, or a copy
   whose weights are perturbed by a few per cent (refreshed every few steps), so the pattern cannot
   rely on one exact set of weights.
-- Intermediate features: the distortion is measured after each downsampling stage as well as on the
-  latent (feature-level attacks transfer better than output-level ones).
-Clean and protected pictures go through the same member with the same dropout masks.
+- Intermediate features: the distortion (guard) or the pull towards the target (style, poison) is
+  measured after each downsampling stage as well as on the latent (feature-level attacks transfer
+  better than output-level ones). Style compares position-free statistics (`position_free`), because
+  a style is the same wherever the content sits.
+Clean, protected and target pictures go through the same member with the same dropout masks.
 """
 import copy
 import random
@@ -59,11 +61,37 @@ def dropout_masks(n: int, channels: int = 64, generator=None) -> dict:
             for i in DROP_AT}
 
 
+def position_free(f: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) features -> (N, 2C + C²): channel mean, std and Gram matrix (scaled by the mean
+    channel spread), what stays when the content moves. The benchmark measures style with it."""
+    flat = f.flatten(2)
+    mean, std = flat.mean(2), flat.std(2)
+    centred = flat - mean[..., None]
+    gram = centred @ centred.transpose(1, 2) / flat.shape[2]
+    scale = torch.diagonal(gram, dim1=1, dim2=2).mean(1).clamp(min=1e-8).sqrt()
+    return torch.cat([mean, std, gram.flatten(1) / scale[:, None]], 1)
+
+
+def _stages_and_latent(per_tap: list) -> tuple:
+    """Latent figure + FEATURE_WEIGHT x the mean over the stage taps, and the latent figure alone, (N,)."""
+    stages = torch.stack(per_tap[:-1]).mean(0)
+    return per_tap[-1] + FEATURE_WEIGHT * stages, per_tap[-1]
+
+
+def pull(feats_clean: list, feats_adv: list, feats_target: list, position_free_stats: bool):
+    """Per-image distance to the target relative to the clean picture's (1 = no pull; lower is better),
+    on every tap; returns (total, latent) as `distortion` does."""
+    per_tap = []
+    for c, a, t in zip(feats_clean, feats_adv, feats_target):
+        if position_free_stats:
+            c, a, t = position_free(c), position_free(a), position_free(t)
+        per_tap.append((a - t).flatten(1).norm(dim=1) / (c - t).flatten(1).norm(dim=1).clamp(min=1e-6))
+    return _stages_and_latent(per_tap)
+
+
 def distortion(feats_clean: list, feats_adv: list) -> torch.Tensor:
     """Per-image relative distortion: the latent's plus FEATURE_WEIGHT x the mean over the stage taps, (N,)."""
     def rel(a, b):
         return (b - a).flatten(1).norm(dim=1) / a.flatten(1).norm(dim=1).clamp(min=1e-6)
 
-    latent = rel(feats_clean[-1], feats_adv[-1])
-    stages = torch.stack([rel(a, b) for a, b in zip(feats_clean[:-1], feats_adv[:-1])]).mean(0)
-    return latent + FEATURE_WEIGHT * stages, latent
+    return _stages_and_latent([rel(a, b) for a, b in zip(feats_clean, feats_adv)])

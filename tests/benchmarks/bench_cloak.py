@@ -42,6 +42,7 @@ from models.training.data import Artwork, flat_dir  # noqa: E402
 from models.training.judges import JUDGES, load_judge  # noqa: E402
 from models.training.surrogates import load_encoder  # noqa: E402
 from models.training.train import runs_dir  # noqa: E402
+from models.training.transfer import position_free  # noqa: E402
 
 CLOAKS = ("guard", "style", "poison")
 LEVELS = ("low", "default", "high")
@@ -65,15 +66,6 @@ def latent(net, rgb: np.ndarray) -> torch.Tensor:
         return net(torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None])[0]
 
 
-def position_free(z: torch.Tensor) -> torch.Tensor:
-    """Channel mean, std and Gram matrix of a (C, H, W) latent: what stays when the content moves."""
-    flat = z.flatten(1)
-    mean, std = flat.mean(1), flat.std(1)
-    centred = flat - mean[:, None]
-    gram = centred @ centred.T / flat.shape[1]
-    return torch.cat([mean, std, gram.flatten() / gram.diagonal().mean().clamp(min=1e-8).sqrt()])
-
-
 def rel(a, b) -> float:
     return float((a - b).norm() / b.norm().clamp(min=1e-12))
 
@@ -94,7 +86,7 @@ def effect(nets: dict, x: np.ndarray, xp: np.ndarray, cloak: str | None) -> dict
         if target is not None:
             zt = latent(net, target)
             if cloak == "style":
-                z, zp, zt = position_free(z), position_free(zp), position_free(zt)
+                z, zp, zt = (position_free(v[None])[0] for v in (z, zp, zt))
             out[f"target_{name}"] = float((zp - zt).norm() / (z - zt).norm().clamp(min=1e-12))
     return out
 

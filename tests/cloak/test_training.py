@@ -75,6 +75,39 @@ def test_v2_tiny_training_from_the_shipped_guard(surrogate):
     assert models.load("guard", surrogate / "models").pattern(np.zeros((20, 24, 3), np.float32)).shape == (20, 24, 3)
 
 
+def test_v2_style_and_poison_from_a_student_checkpoint(surrogate):
+    """Style and poison v2 start from a committed student checkpoint and keep its architecture."""
+    from models.training import export, train
+
+    ckpts = Path(__file__).resolve().parents[2] / "models" / "training" / "checkpoints"
+    for name in ("style", "poison"):
+        train.main([name, "--tiny", "--threads", "1", "--init-checkpoint", str(ckpts / f"{name}_student.pt"),
+                    "--flat", "--transfer", "--visibility", "0.8", "--run", f"{name}_v2"])
+        card = export.export_model(name, surrogate / "models", n_images=0, run=f"{name}_v2")
+        assert card["architecture"]["stem"] == "patch" and card["training"]["transfer"]
+
+
+def test_position_free_statistics_ignore_where_the_content_sits():
+    from models.training.transfer import position_free
+
+    f = torch.randn(2, 8, 12, 12)
+    moved = torch.roll(f, (5, 3), (2, 3)).flip(3)
+    assert torch.allclose(position_free(f), position_free(moved), atol=1e-5)
+    assert not torch.allclose(position_free(f), position_free(f * 1.5), atol=1e-3)
+
+
+def test_pull_is_one_without_change_and_zero_at_the_target():
+    from models.training.transfer import pull
+
+    clean = [torch.randn(3, 4, 8, 8) for _ in range(4)]
+    target = [torch.randn(3, 4, 8, 8) for _ in range(4)]
+    for stats in (False, True):
+        total, latent = pull(clean, clean, target, position_free_stats=stats)
+        assert torch.allclose(latent, torch.ones(3)) and torch.allclose(total, torch.full((3,), 1.5))
+        total, latent = pull(clean, target, target, position_free_stats=stats)
+        assert torch.allclose(total, torch.zeros(3), atol=1e-5)
+
+
 def test_visibility_penalty_follows_masking_and_frequency():
     """The same change costs more on flat colour than on texture, and fine grain less than mid-size blobs."""
     from models.training.perceptual import gaussian_blur, penalty

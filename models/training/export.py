@@ -25,6 +25,17 @@ OBJECTIVES = {
     "style": "targeted: pull E(x') towards E(restyle(x)), a flat ink-outlined warm poster style (like Glaze)",
     "poison": "targeted: pull E(x') towards E(poison_target), a brick wall, another concept (like Nightshade)",
 }
+# v2 (train.py --transfer): the same aims on an augmented TAEF2 (dropout / weight-noise copies), on the
+# latent and the features after each downsampling stage (half weight), under a perceptual budget.
+OBJECTIVES_V2 = {
+    "guard": "untargeted: maximise the relative distortion of latent and stage features (half weight) of "
+             "augmented TAEF2 copies (anti image-to-image, like Mist/PhotoGuard)",
+    "style": "targeted: pull the position-free statistics (channel mean, std, Gram) of latent and stage "
+             "features of augmented TAEF2 copies towards those of style_target(x), the named style farthest "
+             "from the picture's own (like Glaze)",
+    "poison": "targeted: pull latent and stage features of augmented TAEF2 copies towards those of "
+              "poison_target, a brick wall, another concept (like Nightshade)",
+}
 TARGET_INPUTS = {"poison": "omamori.cloak_targets.brick_wall at the tile's place in the image"}
 DEFEATED_BY = [
     "Gaussian noise followed by an upscaler, DiffPure and other diffusion purification (Hönig et al. 2024)",
@@ -131,7 +142,7 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
               + (f"; target: {TARGET_INPUTS[name]}" if info.get("with_target") else "")
               + "; pattern: same shape in [-1,1], the runtime adds epsilon/255 * pattern",
         "targets": {"encoder": "TAEF2 (tiny distilled FLUX.2 VAE encoder, madebyollin/taesd)",
-                    "objective": OBJECTIVES[name]},
+                    "objective": (OBJECTIVES_V2 if info.get("transfer") else OBJECTIVES)[name]},
         "budget": {"epsilon_default": 8, "epsilon_range": [1, 16], "trained_at_epsilon": info["eps"],
                    "unit": "L-infinity in 8-bit levels, enforced after rounding",
                    "rms_cap_levels_at_training": info["rms_cap_levels"]},

@@ -9,8 +9,9 @@ torch==2.13.0, flip-evaluator, ../shared and trained judges in $OMAMORI_RUNS.
 
 r = ||E(x') - E(x)|| / ||E(x)||. Target distances (1 = no pull, lower = pulled towards the target):
 poison ||E(x') - E(t)|| / ||E(x) - E(t)|| with t = poison_target; style the same on position-free
-latent statistics (channel mean, std and Gram matrix) with t = style_target(x). PGD: sign-gradient
-ascent on ||E(x+d) - E(x)|| through TAEF2 from a random start within one step, step eps/8; PGD-20 is the 20th iterate of the PGD-50 run;
+latent statistics (channel mean, std and Gram matrix) with t = style_target(x); uniform-noise rows give
+both, the yardstick for "no pull". PGD: sign-gradient ascent on ||E(x+d) - E(x)|| through TAEF2 from a
+random start within one step, step eps/8; PGD-20 is the 20th iterate of the PGD-50 run;
 its seconds are those measured when the cache was filled (the machine's load then is recorded).
 Writes models/benchmark.json; --readme refreshes the table between the BENCHMARK markers of
 models/README.md; --cards adds each cloak's figures to its card."""
@@ -70,24 +71,21 @@ def rel(a, b) -> float:
     return float((a - b).norm() / b.norm().clamp(min=1e-12))
 
 
-def effect(nets: dict, x: np.ndarray, xp: np.ndarray, cloak: str | None) -> dict:
-    """r on every encoder, before and after posting, and the cloak's target distance on each."""
+def effect(nets: dict, x: np.ndarray, xp: np.ndarray, targets: tuple) -> dict:
+    """r on every encoder, before and after posting, and the distance to each target in `targets`
+    ("style", "poison") on each encoder: `<target>_dist_<encoder>`."""
     out = {}
     px, pxp = post(x), post(xp)
-    target = None
-    if cloak == "style":
-        target = style_target(x)
-    elif cloak == "poison":
-        target = poison_target(*x.shape[:2])
+    pictures = {"style": style_target(x) if "style" in targets else None,
+                "poison": poison_target(*x.shape[:2]) if "poison" in targets else None}
     for name, net in nets.items():
         z, zp = latent(net, x), latent(net, xp)
         out[f"r_{name}"] = rel(zp, z)
         out[f"r_post_{name}"] = rel(latent(net, pxp), latent(net, px))
-        if target is not None:
-            zt = latent(net, target)
-            if cloak == "style":
-                z, zp, zt = (position_free(v[None])[0] for v in (z, zp, zt))
-            out[f"target_{name}"] = float((zp - zt).norm() / (z - zt).norm().clamp(min=1e-12))
+        for kind in targets:
+            zt = latent(net, pictures[kind])
+            a, b, t = (position_free(v[None])[0] for v in (z, zp, zt)) if kind == "style" else (z, zp, zt)
+            out[f"{kind}_dist_{name}"] = float((b - t).norm() / (a - t).norm().clamp(min=1e-12))
     return out
 
 
@@ -172,6 +170,15 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def targets_of(method: str) -> tuple:
+    """The targets a method's row reports: its own for style and poison, both for uniform noise (the
+    yardstick: how far plain grain moves each statistic), none for the guard and PGD."""
+    first = method.split()[0]
+    if first in ("style", "poison"):
+        return (first,)
+    return ("style", "poison") if method.startswith("uniform noise") else ()
+
+
 def summarise(rows: dict) -> dict:
     return {kind: {m: {k: float(np.mean([r[k] for r in rs])) for k in rs[0]} for m, rs in by_method.items()}
             for kind, by_method in rows.items()}
@@ -181,14 +188,17 @@ def table(methods: dict, judges: list) -> str:
     cols = ["method", "FLIP", "PSNR", "r TAEF2", "r TAEF2 posted"]
     for j in judges:
         cols += [f"r judge {j}", f"r judge {j} posted"]
-    cols += ["target dist. (judges)", "s / crop"]
+    cols += ["target dist. (TAEF2 / judges)", "s / crop"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for name, m in methods.items():
         cells = [name, f"{m['flip']:.4f}", f"{m['psnr']:.2f}", f"{m['r_taef2']:.3f}", f"{m['r_post_taef2']:.3f}"]
         for j in judges:
             cells += [f"{m[f'r_judge_{j}']:.3f}", f"{m[f'r_post_judge_{j}']:.3f}"]
-        targets = [m[f"target_judge_{j}"] for j in judges if f"target_judge_{j}" in m]
-        cells += [" / ".join(f"{t:.3f}" for t in targets) or "–", f"{m['seconds']:.2f}"]
+        dists = []
+        for kind in targets_of(name):
+            figures = " / ".join(f"{m[f'{kind}_dist_{e}']:.3f}" for e in ["taef2"] + [f"judge_{j}" for j in judges])
+            dists.append(f"{kind} {figures}" if name.startswith("uniform noise") else figures)
+        cells += ["; ".join(dists) or "–", f"{m['seconds']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -231,9 +241,8 @@ def main(argv=None) -> int:
             noise = to8(x + rng.integers(-args.eps, args.eps + 1, x.shape) / 255)
             outputs = {**cloak_outputs(x, folders, args.eps), "uniform noise ±eps": (noise, 0.0), **iterates}
             for method, (xp, seconds) in outputs.items():
-                cloak = method.split()[0] if method.split()[0] in CLOAKS else None
                 rows.setdefault(kind, {}).setdefault(method, []).append(
-                    {**visibility(x, xp), **effect(nets, x, xp, cloak), "seconds": seconds})
+                    {**visibility(x, xp), **effect(nets, x, xp, targets_of(method)), "seconds": seconds})
     if args.pgd_only:
         return 0
     summary = {"crops_per_kind": args.images, "crop": args.crop, "epsilon": args.eps, "threads": args.threads,

@@ -42,7 +42,7 @@ for m in style poison; do
         --init-checkpoint "$RUNS/${m}_fast/last.pt" --flat --transfer --visibility 0.8 --run ${m}_v2 --lr 1e-3
 done
 $PY -m models.training.export style --run style_v2 --images 0 --strength-scales 0.5 0.7 1.0
-$PY -m models.training.export poison --run poison_v2 --images 0 --strength-scales POISON_SCALES
+$PY -m models.training.export poison --run poison_v2 --images 0 --strength-scales 0.5 0.7 1.0
 # Judge A as it was measured: 26 min, then resumed for 60 min (lr 2e-3) and 130 min (lr 1e-3).
 $PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS"
 $PY -m models.training.judges a --resume --minutes 60 --threads "$THREADS"

@@ -1,8 +1,9 @@
 """`style`: style cloak (what Glaze does, in one network pass).
 
-Pulls the encoder latent towards that of a re-styled copy of the same image (omamori.cloak_targets
-.restyle: flat, ink-outlined, warm poster), so a model fine-tuned on the picture learns the wrong
-style. Model: models/style.onnx; measurements: models/style.json and models/README.md."""
+Pulls the position-free statistics of the encoder's features (what a style is, wherever the content
+sits) towards those of the picture drawn in the named style farthest from its own
+(omamori.cloak_targets.style_target), so a model fine-tuned on the picture learns the wrong style.
+Model: models/style.onnx; measurements: models/style.json and models/README.md."""
 
 from __future__ import annotations
 

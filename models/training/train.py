@@ -134,6 +134,7 @@ def train_generator(args):
     torch.manual_seed(args.seed)
     out = runs_dir() / (args.run or kind)
     out.mkdir(parents=True, exist_ok=True)
+    origin = init_record(args)
     start = last_save = time.time()
     step, ema = 0, None
     while True:
@@ -167,21 +168,26 @@ def train_generator(args):
             print(f"{kind} step {step} t={time.time() - start:.0f}s metric={metric.item():.3f} ema={ema:.3f} "
                   f"{'visibility' if args.visibility else 'rms'}={vis.item():.2f}", flush=True)
         if time.time() - last_save > args.save_every * 60:
-            save(out, gen, kind, args, step, time.time() - start, ema)
+            save(out, gen, kind, args, step, time.time() - start, ema, origin)
             last_save = time.time()
-    save(out, gen, kind, args, step, time.time() - start, ema)
+    save(out, gen, kind, args, step, time.time() - start, ema, origin)
 
 
-def save(out, gen, kind, args, step, wall, ema):
+def init_record(args) -> tuple[str | None, dict]:
+    """The checkpoint a fine-tuning run starts from and its info (for cumulative steps and time), read
+    once at the start: the run's own saves must not re-read it."""
+    path = args.init_checkpoint or (runs_dir() / args.init / "last.pt" if args.init else None)
+    if path is None:
+        return None, {}
+    return args.init or str(path), torch.load(path, weights_only=True)["info"]
+
+
+def save(out, gen, kind, args, step, wall, ema, origin):
     prev = out / "last.pt"
-    init_info = {}
-    if args.init or args.init_checkpoint:  # cumulative steps/time when fine-tuned from another checkpoint
-        init_path = args.init_checkpoint or runs_dir() / args.init / "last.pt"
-        init_info = torch.load(init_path, weights_only=True)["info"]
+    init, init_info = origin
     info = {"name": kind, "steps": step, "wall_time_s": round(wall, 1), "train_metric_ema": ema,
             "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed, "eps": 8,
-            "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": args.init or args.init_checkpoint and str(args.init_checkpoint),
-            "init_info": init_info,
+            "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": init, "init_info": init_info,
             "with_target": gen.with_target, "init_onnx": args.init_onnx, "flat": args.flat,
             "transfer": args.transfer, "visibility_budget": args.visibility, "architecture": gen.arch}
     save_atomic(prev, {"state": gen.state_dict(), "info": info})  # export may read it at any time

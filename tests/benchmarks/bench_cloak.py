@@ -33,7 +33,7 @@ import torch
 from PIL import Image
 
 from omamori import models
-from omamori.cloak_targets import poison_target, style_target
+from omamori.benchmeasure import target_image
 from omamori.pipeline import build_steps, run_steps
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,8 +76,7 @@ def effect(nets: dict, x: np.ndarray, xp: np.ndarray, targets: tuple) -> dict:
     ("style", "poison") on each encoder: `<target>_dist_<encoder>`."""
     out = {}
     px, pxp = post(x), post(xp)
-    pictures = {"style": style_target(x) if "style" in targets else None,
-                "poison": poison_target(*x.shape[:2]) if "poison" in targets else None}
+    pictures = {kind: target_image(kind, x) for kind in targets}
     for name, net in nets.items():
         z, zp = latent(net, x), latent(net, xp)
         out[f"r_{name}"] = rel(zp, z)

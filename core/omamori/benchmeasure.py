@@ -19,7 +19,7 @@ from PIL import Image
 from .cloak_targets import poison_target, style_target
 from .errors import InputError, ModelError
 from .i18n import Text
-from .measuring import Net, relative_change, taef2, target_distance
+from .measuring import Net, cloak_target_distance, relative_change, taef2
 from .jsonchecks import omamori_home
 from .visibility import psnr
 
@@ -128,5 +128,5 @@ def measure(original: np.ndarray, protected: np.ndarray, enc: Net, dec: Net | No
         out["decoder_psnr_protected"] = psnr(dec(zp[None])[0].transpose(1, 2, 0), x)
     target = target_image(cloak, x)
     if target is not None:
-        out["target_distance"] = target_distance(zp, z, latent(enc, target))
+        out["target_distance"] = cloak_target_distance(cloak, zp, z, latent(enc, target))
     return out

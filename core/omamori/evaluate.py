@@ -2,11 +2,11 @@
 and, for the editors, `check_pixels` (contract 1).
 
 What an AI pipeline sees is the latent of its VAE encoder. On the shipped TAEF2 encoder (`measuring.py`):
-r = ||E(x') - E(x)|| / ||E(x)|| and the distances to the style and poison targets, as saved and after
-simulated posting (`posting.py`); visibility as FLIP and PSNR (`visibility.py`). Every figure stands beside
-the same figure for uniform noise calibrated to the same FLIP on the same picture, so "protected" means
-"more than noise that shows as much". The cloaks were trained against TAEF2, so these figures are the
-optimistic end; the benchmark's figures on a held-out encoder are given beside them.
+r = ||E(x') - E(x)|| / ||E(x)|| and the distances to the style (on position-free statistics) and poison
+targets, as saved and after simulated posting (`posting.py`); visibility as FLIP and PSNR (`visibility.py`).
+Every figure stands beside the same figure for uniform noise calibrated to the same FLIP on the same
+picture, so "protected" means "more than noise that shows as much". The cloaks were trained against TAEF2,
+so these figures are the optimistic end; the benchmark's figures on a held-out encoder are given beside them.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ TARGET_REACH = 16  # > how far the style target looks around a pixel (box blur 2
 # Verdict thresholds (design choices, stated in the README): protection counts when it beats equally
 # visible noise clearly; gain = r / r of noise, pull = 1 - target distance / that of noise.
 STRONG_GAIN, SOME_GAIN = 1.5, 1.15
-STRONG_PULL, SOME_PULL = 0.25, 0.10  # the guard alone pulls up to ~0.08 by chance: not a targeted effect
+# The guard alone pulled up to 0.097 by chance (style, position-free, on 5 pictures): not a targeted effect.
+STRONG_PULL, SOME_PULL = 0.25, 0.12
 
 
 # ---- measuring --------------------------------------------------------------------
@@ -121,8 +122,8 @@ def latent_figures(encoder: measuring.Net, pictures: list[np.ndarray], way: post
     z, zp, zn = latents[:3]
     out = {"r": measuring.relative_change(zp, z), "r_noise": measuring.relative_change(zn, z)}
     for target, zt in zip(TARGETS, latents[3:]):
-        out[f"{target}_distance"] = measuring.target_distance(zp, z, zt)
-        out[f"{target}_distance_noise"] = measuring.target_distance(zn, z, zt)
+        out[f"{target}_distance"] = measuring.cloak_target_distance(target, zp, z, zt)
+        out[f"{target}_distance_noise"] = measuring.cloak_target_distance(target, zn, z, zt)
     return out
 
 

@@ -86,6 +86,27 @@ def relative_change(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / max(float(np.linalg.norm(b)), 1e-12))
 
 
+def position_free(f, concatenate=np.concatenate):
+    """(N, C, H, W) features -> (N, 2C + C²): channel mean, std and Gram matrix (scaled by the mean channel
+    spread), what stays when the content moves: a style. numpy arrays, or torch tensors with
+    concatenate=torch.cat (training's differentiable loss is this same function)."""
+    flat = f.reshape(f.shape[0], f.shape[1], -1)
+    mean = flat.mean(2)
+    centred = flat - mean[..., None]
+    var = (centred ** 2).mean(2) + 1e-12  # a dead channel (var 0) must not give a NaN gradient
+    gram = centred @ centred.swapaxes(1, 2) / flat.shape[2]
+    scale = var.mean(1) ** 0.5
+    return concatenate([mean, var ** 0.5, gram.reshape(f.shape[0], -1) / scale[:, None]], 1)
+
+
 def target_distance(z_changed: np.ndarray, z_clean: np.ndarray, z_target: np.ndarray) -> float:
     """||E(x') - E(t)|| / ||E(x) - E(t)||: 1 = as far from the target as the clean picture, lower = pulled."""
     return float(np.linalg.norm(z_changed - z_target) / max(float(np.linalg.norm(z_clean - z_target)), 1e-12))
+
+
+def cloak_target_distance(cloak: str, z_changed: np.ndarray, z_clean: np.ndarray, z_target: np.ndarray) -> float:
+    """`target_distance` as each cloak aims: on the position-free statistics of the latent for style (a style
+    is the same wherever the content sits), on the latent itself for poison. Latents (C, H, W) or (N, C, H, W)."""
+    if cloak == "style":
+        z_changed, z_clean, z_target = (position_free(z.reshape(-1, *z.shape[-3:])) for z in (z_changed, z_clean, z_target))
+    return target_distance(z_changed, z_clean, z_target)

@@ -14,6 +14,7 @@ import random
 
 import torch
 import torch.nn as nn
+from omamori import measuring
 
 TAPS = (5, 9, 13, 14)      # TAEF2 layers: end of the 1/2, 1/4, 1/8 stages and the latent
 DROP_AT = (5, 9, 13)       # channel dropout after these layers (the dropout member)
@@ -62,14 +63,9 @@ def dropout_masks(n: int, channels: int = 64, generator=None) -> dict:
 
 
 def position_free(f: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) features -> (N, 2C + C²): channel mean, std and Gram matrix (scaled by the mean
-    channel spread), what stays when the content moves. The benchmark measures style with it."""
-    flat = f.flatten(2)
-    mean, std = flat.mean(2), flat.std(2)
-    centred = flat - mean[..., None]
-    gram = centred @ centred.transpose(1, 2) / flat.shape[2]
-    scale = torch.diagonal(gram, dim1=1, dim2=2).mean(1).clamp(min=1e-8).sqrt()
-    return torch.cat([mean, std, gram.flatten(1) / scale[:, None]], 1)
+    """`omamori.measuring.position_free` on tensors: the statistics the benchmark and `omamori evaluate`
+    measure style with."""
+    return measuring.position_free(f, concatenate=torch.cat)
 
 
 def _stages_and_latent(per_tap: list) -> tuple:

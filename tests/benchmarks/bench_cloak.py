@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from omamori import models
+from omamori import measuring, models
 from omamori.benchmeasure import target_image
 from omamori.pipeline import build_steps, run_steps
 
@@ -43,7 +43,6 @@ from models.training.data import Artwork, flat_dir  # noqa: E402
 from models.training.judges import JUDGES, load_judge  # noqa: E402
 from models.training.surrogates import load_encoder  # noqa: E402
 from models.training.train import runs_dir  # noqa: E402
-from models.training.transfer import position_free  # noqa: E402
 
 CLOAKS = ("guard", "style", "poison")
 LEVELS = ("low", "default", "high")
@@ -62,13 +61,9 @@ def post(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(Image.open(buf).convert("RGB"), np.float32) / 255
 
 
-def latent(net, rgb: np.ndarray) -> torch.Tensor:
+def latent(net, rgb: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        return net(torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None])[0]
-
-
-def rel(a, b) -> float:
-    return float((a - b).norm() / b.norm().clamp(min=1e-12))
+        return net(torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None])[0].numpy()
 
 
 def effect(nets: dict, x: np.ndarray, xp: np.ndarray, targets: tuple) -> dict:
@@ -79,12 +74,10 @@ def effect(nets: dict, x: np.ndarray, xp: np.ndarray, targets: tuple) -> dict:
     pictures = {kind: target_image(kind, x) for kind in targets}
     for name, net in nets.items():
         z, zp = latent(net, x), latent(net, xp)
-        out[f"r_{name}"] = rel(zp, z)
-        out[f"r_post_{name}"] = rel(latent(net, pxp), latent(net, px))
+        out[f"r_{name}"] = measuring.relative_change(zp, z)
+        out[f"r_post_{name}"] = measuring.relative_change(latent(net, pxp), latent(net, px))
         for kind in targets:
-            zt = latent(net, pictures[kind])
-            a, b, t = (position_free(v[None])[0] for v in (z, zp, zt)) if kind == "style" else (z, zp, zt)
-            out[f"{kind}_dist_{name}"] = float((b - t).norm() / (a - t).norm().clamp(min=1e-12))
+            out[f"{kind}_dist_{name}"] = measuring.cloak_target_distance(kind, zp, z, latent(net, pictures[kind]))
     return out
 
 

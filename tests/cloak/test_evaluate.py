@@ -66,6 +66,15 @@ def test_guard_beats_equally_visible_noise_and_says_so():
     assert result["encoder"]["trained_against"] and held["r_held_out"]["guard"] < held["r_taef2"]["guard"]
 
 
+def test_style_distance_ignores_where_the_content_sits_and_poison_does_not():
+    rng = np.random.default_rng(0)
+    clean, target = rng.normal(size=(2, 32, 12, 12))
+    moved_target = np.roll(target, (5, 3), (1, 2))[:, :, ::-1]
+    assert measuring.cloak_target_distance("style", clean, clean, moved_target) == pytest.approx(1.0)
+    assert measuring.cloak_target_distance("style", target, clean, moved_target) == pytest.approx(0.0, abs=1e-6)
+    assert measuring.cloak_target_distance("poison", target, clean, moved_target) > 0.5
+
+
 def test_posting_windows_equal_the_whole_posted_picture():
     """Tiles cut from block-aligned windows are the tiles of the whole resized and re-encoded picture
     (up to Pillow's float rounding of a fractional resize box: under 2% of the samples, by 1 level before

@@ -8,6 +8,7 @@ built-ins when debugging."""
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import os
 import pkgutil
 import sys
@@ -78,9 +79,18 @@ def _any_entry_points_file_names_us() -> bool:
     return False
 
 
+def _distributions_outside_folders() -> bool:
+    """A zip (an egg) on sys.path, or an import finder that serves its own distributions: only
+    importlib.metadata reads those."""
+    if any(os.path.isfile(entry) for entry in sys.path if entry):
+        return True
+    return any(hasattr(finder, "find_distributions") and finder is not importlib.machinery.PathFinder
+               for finder in sys.meta_path)
+
+
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     """Loads third-party plugins; a broken one is reported and skipped, never fatal."""
-    if not _any_entry_points_file_names_us():
+    if not (_any_entry_points_file_names_us() or _distributions_outside_folders()):
         return
     from importlib.metadata import entry_points
 

@@ -176,6 +176,11 @@ def test_a_third_party_filter_plugin_is_found(tmp_path):
     without = subprocess.run([sys.executable, "-m", "omamori.cli", "filters", "--json"],
                              capture_output=True, text=True, env=dict(env, OMAMORI_NO_PLUGINS="1"), check=True)
     assert "posterize" not in {f["name"] for f in json.loads(without.stdout)}
+    # The same plugin as a zipped egg (no folders to scan): found through importlib.metadata.
+    egg = shutil.make_archive(str(tmp_path / "plugin"), "zip", target)
+    zipped = subprocess.run([sys.executable, "-m", "omamori.cli", "filters", "--json"], capture_output=True,
+                            text=True, env=dict(env, PYTHONPATH=egg), check=True)
+    assert "posterize" in {f["name"] for f in json.loads(zipped.stdout)}
 
 
 def test_presets_list_reports_a_broken_user_file_and_goes_on(capsys, scratch_home):

@@ -48,6 +48,8 @@ $PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS"
 $PY -m models.training.judges a --resume --minutes 60 --threads "$THREADS"
 $PY -m models.training.judges a --resume --minutes 130 --lr 1e-3 --threads "$THREADS"
 $PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS"
+# Judge B as measured: resumed for 125 min at lr 1e-3 (with clipped gradients it no longer diverges).
+$PY -m models.training.judges b --resume --minutes 125 --lr 1e-3 --threads "$THREADS"
 $PY -m models.training.train guard --minutes "$GUARD_MIN" --threads "$THREADS" \
     --init-onnx models/training/checkpoints/guard_v1.onnx --flat --transfer --visibility 0.8 --run guard_v2 \
     --crop 96 --batch 8 --lr 3e-4

@@ -11,7 +11,8 @@ r = ||E(x') - E(x)|| / ||E(x)||. Target distances (1 = no pull, lower = pulled t
 poison ||E(x') - E(t)|| / ||E(x) - E(t)|| with t = poison_target; style the same on position-free
 latent statistics (channel mean, std and Gram matrix) with t = style_target(x); uniform-noise rows give
 both, the yardstick for "no pull". PGD: sign-gradient ascent on ||E(x+d) - E(x)|| through TAEF2 from a
-random start within one step, step eps/8; PGD-20 is the 20th iterate of the PGD-50 run;
+random start within one step, step eps/8; PGD-20 is the 20th iterate of the PGD-50 run; "PGD-50 towards
+style|poison" descends the target distance instead (white-box on TAEF2, the iterative peers' targeted way);
 its seconds are those measured when the cache was filled (the machine's load then is recorded).
 Writes models/benchmark.json; --readme refreshes the table between the BENCHMARK markers of
 models/README.md; --cards adds each cloak's figures to its card."""
@@ -61,9 +62,13 @@ def post(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(Image.open(buf).convert("RGB"), np.float32) / 255
 
 
+def chw(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))[None]
+
+
 def latent(net, rgb: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        return net(torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None])[0].numpy()
+        return net(chw(rgb))[0].numpy()
 
 
 def effect(nets: dict, x: np.ndarray, xp: np.ndarray, targets: tuple) -> dict:
@@ -91,18 +96,29 @@ def visibility(x: np.ndarray, xp: np.ndarray) -> dict:
             "linf": float(np.abs(np.rint(xp * 255) - np.rint(x * 255)).max())}
 
 
-def pgd(enc, x: np.ndarray, eps: int, steps: int, keep=(20,)) -> dict:
-    """{step: 8-bit image} for the iterates in `keep` and the last one, plus the seconds taken."""
-    xt = torch.from_numpy(x.transpose(2, 0, 1).copy())[None]
+def attack_objective(enc, x: np.ndarray, target: str | None):
+    """What PGD ascends: the latent change (untargeted, the guard's aim), or minus the distance to the
+    target picture's latent (poison) or to its position-free statistics (style), as the cloaks are measured."""
+    def stats(z):
+        return measuring.position_free(z, torch.cat) if target == "style" else z
+
     with torch.no_grad():
-        z = enc(xt)
+        ref = stats(enc(chw(x if target is None else target_image(target, x))))
+    if target is None:
+        return lambda z: (z - ref).norm()
+    return lambda z: -(stats(z) - ref).norm()
+
+
+def pgd(enc, x: np.ndarray, eps: int, steps: int, target: str | None = None, keep=(20,)) -> dict:
+    """{step: 8-bit image} for the iterates in `keep` and the last one, plus the seconds taken."""
+    xt, objective = chw(x), attack_objective(enc, x, target)
     e, alpha = eps / 255, eps / 255 / 8
     # Random start within one step (the norm's gradient is zero at delta = 0); seeded for a stable cache.
     gen = torch.Generator().manual_seed(0)
     delta = (alpha * (2 * torch.rand(xt.shape, generator=gen) - 1)).requires_grad_(True)
     out, start = {}, time.perf_counter()
     for step in range(1, steps + 1):
-        (grad,) = torch.autograd.grad((enc((xt + delta).clamp(0, 1)) - z).norm(), delta)
+        (grad,) = torch.autograd.grad(objective(enc((xt + delta).clamp(0, 1))), delta)
         with torch.no_grad():
             delta += alpha * grad.sign()
             delta.clamp_(-e, e)
@@ -112,19 +128,30 @@ def pgd(enc, x: np.ndarray, eps: int, steps: int, keep=(20,)) -> dict:
     return out
 
 
-def pgd_cached(enc, x: np.ndarray, key: str, args) -> dict:
-    """{"PGD-k": (image, seconds)} from the cache, computing and storing it when missing."""
-    path = args.cache / f"pgd_{key}_{x.shape[0]}_eps{args.eps}_{args.pgd_steps}.npz"
+def pgd_cached(enc, x: np.ndarray, key: str, args, target: str | None = None) -> dict:
+    """{"PGD-k": (image, seconds)} (targeted: "PGD-k towards <target>") from the cache, computing and
+    storing it when missing."""
+    prefix = "pgd" if target is None else f"pgd_{target}"
+    path = args.cache / f"{prefix}_{key}_{x.shape[0]}_eps{args.eps}_{args.pgd_steps}.npz"
     if not path.is_file():
         args.cache.mkdir(parents=True, exist_ok=True)
-        res = pgd(enc, x, args.eps, args.pgd_steps)
+        res = pgd(enc, x, args.eps, args.pgd_steps, target, keep=(20,) if target is None else ())
         tmp = path.with_name(path.stem + ".tmp.npz")
         np.savez_compressed(tmp, x=x, load=np.array(os.getloadavg()), **res)
         tmp.replace(path)
     data = np.load(path)
     if not np.array_equal(data["x"], x):
         raise SystemExit(f"stale PGD cache {path}: delete it")
-    return {f"PGD-{k[1:]}": (data[k], float(data["t" + k[1:]])) for k in data.files if k.startswith("s")}
+    suffix = "" if target is None else f" towards {target}"
+    return {f"PGD-{k[1:]}{suffix}": (data[k], float(data["t" + k[1:]])) for k in data.files if k.startswith("s")}
+
+
+def every_pgd(enc, x: np.ndarray, key: str, args) -> dict:
+    """Untargeted PGD (beside the guard) and PGD towards each target (beside style and poison)."""
+    out = pgd_cached(enc, x, key, args)
+    for target in ("style", "poison"):
+        out.update(pgd_cached(enc, x, key, args, target))
+    return out
 
 
 def scaled_to_flip(x: np.ndarray, xp: np.ndarray, goal: float, steps: int = 10) -> np.ndarray:
@@ -186,11 +213,13 @@ def _timed(fn) -> float:
 
 
 def targets_of(method: str) -> tuple:
-    """The targets a method's row reports: its own for style and poison, both for uniform noise (the
-    yardstick: how far plain grain moves each statistic), none for the guard and PGD."""
+    """The targets a method's row reports: its own for style, poison and targeted PGD, both for uniform
+    noise (the yardstick: how far plain grain moves each statistic), none for the guard and plain PGD."""
     first = method.split()[0]
     if first in ("style", "poison"):
         return (first,)
+    if " towards " in method:  # targeted PGD
+        return (method.rsplit(" ", 1)[1],)
     return ("style", "poison") if method.startswith("uniform noise") else ()
 
 
@@ -249,7 +278,7 @@ def main(argv=None) -> int:
     for kind, crops in sets.items():
         for i, x in enumerate(crops):
             x = to8(x)
-            iterates = {} if args.no_pgd else pgd_cached(taef2, x, f"{kind}{i}", args)
+            iterates = {} if args.no_pgd else every_pgd(taef2, x, f"{kind}{i}", args)
             print(f"{kind} {i + 1}/{len(crops)}", flush=True)
             if args.pgd_only:
                 continue

@@ -14,6 +14,7 @@ import random
 
 import torch
 import torch.nn as nn
+
 from omamori import measuring
 
 TAPS = (5, 9, 13, 14)      # TAEF2 layers: end of the 1/2, 1/4, 1/8 stages and the latent

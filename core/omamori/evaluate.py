@@ -162,7 +162,7 @@ def encoder_info() -> dict:
 
 def held_out_figures() -> dict | None:
     """r after posting of each cloak at its default strength (epsilon 8) and of uniform noise, on the
-    trained-against encoder and on the held-out judges, as measured by the benchmark
+    trained-against encoder and on each held-out judge, as measured by the benchmark
     (models/benchmark.json, painted and flat-colour crops averaged); None when it is not installed."""
     try:
         bench = json.loads((models.models_dir() / "benchmark.json").read_text(encoding="utf-8"))
@@ -175,20 +175,27 @@ def held_out_figures() -> dict | None:
             return float(np.mean([kind[key][f"r_post_{enc}"] for kind in kinds for enc in encoders]))
 
         taef2 = {name: mean_r(key, ["taef2"]) for name, key in keys.items()}
-        held = {name: mean_r(key, [f"judge_{j}" for j in judges]) for name, key in keys.items()}
+        # Each judge apart: they differ (judge B answers the guard less than noise), an average would hide it.
+        held = {f"judge_{j}": {name: mean_r(key, [f"judge_{j}"]) for name, key in keys.items()} for j in judges}
         return {"source": "models/benchmark.json (tests/benchmarks/bench_cloak.py)", "epsilon": bench["epsilon"],
                 "crops": bench["crops_per_kind"] * len(kinds), "crop": bench["crop"], "after": bench["posting"],
                 "encoder": "judges distilled from TAEF2 with other architectures, never trained against",
                 "judges_relative_error": bench["judges"],
                 "r_taef2": {k: round(v, 4) for k, v in taef2.items()},
-                "r_held_out": {k: round(v, 4) for k, v in held.items()},
+                "r_held_out": {judge: _rounded(r) for judge, r in held.items()},
                 # comparable with this picture's gain over noise (verdict.gain_over_noise)
-                "gain_over_noise_taef2": {k: round(v / taef2["uniform_noise"], 3)
-                                          for k, v in taef2.items() if k != "uniform_noise"},
-                "gain_over_noise_held_out": {k: round(v / held["uniform_noise"], 3)
-                                             for k, v in held.items() if k != "uniform_noise"}}
+                "gain_over_noise_taef2": _gains(taef2),
+                "gain_over_noise_held_out": {judge: _gains(r) for judge, r in held.items()}}
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _rounded(r: dict) -> dict:
+    return {k: round(v, 4) for k, v in r.items()}
+
+
+def _gains(r: dict) -> dict:
+    return {k: round(v / r["uniform_noise"], 3) for k, v in r.items() if k != "uniform_noise"}
 
 
 # ---- verdict ----------------------------------------------------------------------
@@ -335,14 +342,20 @@ def summary_lines(result: dict, lang: str | None = None) -> list[str]:
         held = enc["held_out"]
         lines.append(("ベンチマーク（ε={e}、投稿後、ノイズ比）: TAEF2 で {a}、学習に使っていないエンコーダで {b}" if ja else
                       "benchmark (epsilon {e}, after posting, gain over noise): TAEF2 {a}; held-out encoders {b}").format(
-            e=held["epsilon"], a=_row(held["gain_over_noise_taef2"]), b=_row(held["gain_over_noise_held_out"])))
+            e=held["epsilon"], a=gain_row(held["gain_over_noise_taef2"]), b=judge_gain_rows(held)))
     if "report" in result:
         lines.append(("レポート: " if ja else "report: ") + result["report"])
     return lines
 
 
-def _row(values: dict) -> str:
-    return ", ".join(f"{k} {v:.2f}x" for k, v in values.items())
+def gain_row(values: dict, times: str = "x") -> str:
+    return ", ".join(f"{k} {v:.2f}{times}" for k, v in values.items())
+
+
+def judge_gain_rows(held: dict, times: str = "x") -> str:
+    """Each held-out judge's gains over noise: "judge a guard 0.99x, ...; judge b ..."."""
+    return "; ".join(f"{judge.replace('_', ' ')} {gain_row(gains, times)}"
+                     for judge, gains in held["gain_over_noise_held_out"].items())
 
 
 def run_evaluate(args) -> int:

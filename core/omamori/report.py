@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from . import measuring
-from .evaluate import AS_SAVED, flatten_rgb, same_size
+from .evaluate import AS_SAVED, flatten_rgb, gain_row, judge_gain_rows, same_size
 from .atomicfile import write_atomic
 from .filters._overlay import load_font
 
@@ -54,18 +54,14 @@ def draw_report(original: np.ndarray, protected: np.ndarray, result: dict) -> Im
     held = result["encoder"].get("held_out")
     if held:
         page.note("Benchmark after posting, gain over noise (ε {e}) · 投稿後のベンチマークのノイズ比: TAEF2 {a}; held-out encoders · "
-                  "学習外のエンコーダ {b}".format(e=held["epsilon"], a=_row(held["gain_over_noise_taef2"]),
-                                            b=_row(held["gain_over_noise_held_out"])))
+                  "学習外のエンコーダ: {b}".format(e=held["epsilon"], a=gain_row(held["gain_over_noise_taef2"], "×"),
+                                                b=judge_gain_rows(held, "×")))
     return page.finish()
 
 
 def both(value: dict) -> str:
     """English then Japanese of a {"en", "ja"} pair."""
     return f"{value['en']} {value['ja']}"
-
-
-def _row(values: dict) -> str:
-    return ", ".join(f"{k} {v:.2f}×" for k, v in values.items())
 
 
 def round_trips(before: np.ndarray, after: np.ndarray) -> tuple[tuple[int, int, int], list[np.ndarray]]:

@@ -63,7 +63,8 @@ def test_guard_beats_equally_visible_noise_and_says_so():
     assert result["verdict"]["grade"] in ("some", "strong") and "x the change" in result["verdict"]["en"]
     assert "倍" in result["verdict"]["ja"]
     held = result["encoder"]["held_out"]
-    assert result["encoder"]["trained_against"] and held["r_held_out"]["guard"] < held["r_taef2"]["guard"]
+    assert result["encoder"]["trained_against"] and set(held["r_held_out"]) == {"judge_a", "judge_b"}
+    assert all(r["guard"] < held["r_taef2"]["guard"] for r in held["r_held_out"].values())
 
 
 def test_style_distance_ignores_where_the_content_sits_and_poison_does_not():
@@ -147,7 +148,8 @@ def test_cli_json_report_and_text(tmp_path, pair, capsys):
     assert picture.width == 1080 and picture.height > 1000
     assert main(["evaluate", str(a), str(b)]) == 0
     text = capsys.readouterr().out
-    assert text.splitlines()[0] == result["verdict"]["en"] and "optimistic" in text and "held-out encoders guard" in text
+    assert text.splitlines()[0] == result["verdict"]["en"] and "optimistic" in text
+    assert "held-out encoders judge a guard" in text and "; judge b guard" in text
 
 
 def test_cli_speaks_japanese(pair, capsys, monkeypatch):

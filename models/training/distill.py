@@ -21,7 +21,8 @@ import torch
 from .data import PaintedAndFlat
 from .generator import Generator
 from .onnx_import import generator_from_onnx
-from .train import brick_wall_batch, runs_dir, save_atomic
+from .runs import runs_dir, save_atomic
+from .train import brick_wall_batch
 
 STUDENT = {"factor": 8, "ch": 48, "blocks": 4, "stem": "patch"}
 

@@ -17,7 +17,7 @@ from .generator import Generator, generator_for
 from omamori import benchmeasure, models
 
 from .surrogates import REPO, TransferEncoder, load_decoder, load_encoder
-from .train import runs_dir
+from .runs import runs_dir
 
 OPSET = 17
 OBJECTIVES = {
@@ -151,7 +151,8 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
                 + ("; half of each batch flat-colour drawings (../shared/data/flat, public domain, training split)"
                    if info.get("flat") else ""),
         "training": {k: info.get(k) for k in ("batch", "crop", "lr", "seed", "init", "init_onnx", "transfer",
-                                              "visibility_budget", "train_metric_ema", "distilled_from")},
+                                              "ensemble", "visibility_budget", "train_metric_ema",
+                                              "distilled_from")},
         "steps": info["steps"] + info.get("init_info", {}).get("steps", 0),
         "wall_time_s": round(info["wall_time_s"] + info.get("init_info", {}).get("wall_time_s", 0), 1),
         "sha256": models.sha256_of(onnx_path), "size_bytes": onnx_path.stat().st_size,

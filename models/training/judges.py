@@ -5,8 +5,10 @@ from the other (downsampling, kernel sizes, activations, widths, normalisation) 
 own data order. Faithfulness is the relative latent error on held-out crops,
     err = ||J(x) - E(x)|| / ||E(x)||   (per crop, then averaged),
 where E is TAEF2 and J the judge; issue 9 asks for err <= 0.2.
+The same loop distils surrogate C (`surrogates.surrogate_c`, run folder surrogate_c): an extra member of
+the cloaks' training ensemble (train.py --ensemble), never a judge.
 
-    python -m models.training.judges a --minutes 30     # then: b
+    python -m models.training.judges a --minutes 30     # then: b; c for surrogate C
 """
 import argparse
 import json
@@ -18,8 +20,8 @@ import torch
 import torch.nn as nn
 
 from .data import Artwork, PaintedAndFlat, flat_dir
-from .surrogates import load_encoder
-from .train import runs_dir, save_atomic
+from .surrogates import C_TAPS, load_encoder, surrogate_c
+from .runs import runs_dir, save_atomic
 
 
 class Residual(nn.Module):
@@ -67,13 +69,27 @@ class JudgeB(nn.Module):
 
 
 JUDGES = {"a": (JudgeA, 101), "b": (JudgeB, 202)}  # architecture and its own data-order seed
-LR = {"a": 2e-3, "b": 7e-4}  # B's GroupNorm stages diverged at 2e-3
+ENSEMBLE = {"c": (surrogate_c, 303)}  # distilled the same way, for training cloaks only
+LR = {"a": 2e-3, "b": 7e-4, "c": 2e-3}  # B's GroupNorm stages diverged at 2e-3
+
+
+def run_folder(name: str):
+    return runs_dir() / (f"judge_{name}" if name in JUDGES else f"surrogate_{name}")
+
+
+def _load(name: str) -> nn.Module:
+    net = {**JUDGES, **ENSEMBLE}[name][0]()
+    net.load_state_dict(torch.load(run_folder(name) / "last.pt", weights_only=True)["state"])
+    return net.eval().requires_grad_(False)
 
 
 def load_judge(name: str) -> nn.Module:
-    net = JUDGES[name][0]()
-    net.load_state_dict(torch.load(runs_dir() / f"judge_{name}" / "last.pt", weights_only=True)["state"])
-    return net.eval().requires_grad_(False)
+    return _load(name)
+
+
+def load_distilled(name: str) -> tuple:
+    """(network, taps) of an ensemble member for transfer.AugmentedEncoder."""
+    return _load(name), C_TAPS
 
 
 def held_out_crops(size: int = 256, per_kind: int = 8) -> dict:
@@ -115,9 +131,9 @@ class Replay:
 
 
 def train(args):
-    cls, seed = JUDGES[args.name]
+    cls, seed = {**JUDGES, **ENSEMBLE}[args.name]
     teacher, judge = load_encoder(), cls()
-    out = runs_dir() / f"judge_{args.name}"
+    out = run_folder(args.name)
     out.mkdir(parents=True, exist_ok=True)
     state = {"steps": 0, "wall_time_s": 0.0, "evals": []}
     if args.resume and (out / "last.pt").exists():
@@ -178,7 +194,7 @@ def evaluate_and_save(judge, held_z, held, state, out, wall, final=False):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", choices=sorted(JUDGES))
+    p.add_argument("name", choices=sorted(JUDGES | ENSEMBLE))
     p.add_argument("--minutes", type=float, default=30)
     p.add_argument("--batch", type=int, default=16, help="crops per step (fresh + replayed)")
     p.add_argument("--fresh", type=int, default=4, help="new teacher crops per step")

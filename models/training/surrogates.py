@@ -79,6 +79,33 @@ def load_decoder() -> nn.Sequential:
     return _load(taef2_decoder(), "taef2_decoder.pth")
 
 
+class DilatedResidual(nn.Module):
+    """x + conv3x3(GELU(conv3x3, dilation d)(x)): the dilation widens the view without more weights."""
+
+    def __init__(self, ch, dilation=1):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(ch, ch, 3, padding=dilation, dilation=dilation), nn.GELU(),
+                                  nn.Conv2d(ch, ch, 3, padding=1))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+C_TAPS = (4, 8, 11, 12)  # surrogate C: ends of its 1/2, 1/4, 1/8 stages and the latent
+
+
+def surrogate_c() -> nn.Sequential:
+    """Extra training surrogate (an ensemble member beside TAEF2), distilled from TAEF2 by
+    `judges.py c` like the judges but never one of them: a thin full-resolution layer, GELU, 4x4 and
+    2x2 strided downsampling, residual blocks alternating dilation 2 and 1. RGB in [0, 1] -> 32 x 1/8."""
+    return nn.Sequential(
+        nn.Conv2d(3, 24, 3, padding=1), nn.GELU(),
+        nn.Conv2d(24, 48, 4, stride=2, padding=1), nn.GELU(), DilatedResidual(48),
+        nn.Conv2d(48, 96, 4, stride=2, padding=1), nn.GELU(), DilatedResidual(96, 2), DilatedResidual(96),
+        nn.Conv2d(96, 160, 2, stride=2), DilatedResidual(160, 2), DilatedResidual(160),
+        nn.Conv2d(160, 32, 1))
+
+
 class TransferEncoder(nn.Module):
     """A deliberately different encoder (5x5 convs, SiLU, strided downsampling, other widths), distilled
     from TAEF2 on our training split and never used to train a protection: a stand-in for unseen VAEs."""

@@ -10,7 +10,6 @@ Checkpoints go to $OMAMORI_RUNS (default ~/.omamori/runs)/<name>/last.pt every -
 """
 import argparse
 import math
-import os
 import random
 import time
 from pathlib import Path
@@ -24,7 +23,9 @@ from .augment import random_transform
 from .data import Artwork, PaintedAndFlat
 from .generator import Generator, generator_for
 from .onnx_import import generator_from_onnx
+from .judges import load_distilled
 from .perceptual import relative_visibility
+from .runs import runs_dir, save_atomic
 from .surrogates import TransferEncoder, load_encoder
 from .transfer import AugmentedEncoder, distortion, dropout_masks, features, pull
 
@@ -32,17 +33,6 @@ EPS = 8 / 255       # training budget; the runtime rescales the [-1, 1] pattern 
 RMS_CAP = 6.0 / 255  # perturbation RMS cap: keeps PSNR >= 32.5 dB instead of saturating at +-eps (30.1 dB)
 RMS_WEIGHT = 4000.0  # penalty weight on (rms - cap)^2 in [0,1] units: 1 level over the cap costs ~0.06
 VIS_WEIGHT = 0.5     # weight on (relative visibility - budget)^2 (v2: replaces the RMS cap)
-
-
-def runs_dir() -> Path:
-    return Path(os.environ.get("OMAMORI_RUNS", Path.home() / ".omamori" / "runs"))
-
-
-def save_atomic(path: Path, obj) -> None:
-    """torch.save through a temp file and a rename: readers (export, resumed runs) never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
 
 
 def brick_wall_batch(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
@@ -81,11 +71,11 @@ def transfer_loss(kind, members: AugmentedEncoder, x, x_adv, target, rng):
     target, poison pulls the features towards the other concept. Returns (loss, latent figure)."""
     n = x.shape[0]
     t = random_transform(torch.cat([x, x_adv] + ([target] if target is not None else [])), rng)
-    net, use_dropout = members.pick()
+    net, taps, use_dropout = members.pick()
     masks = dropout_masks(n, generator=members.gen) if use_dropout else None
     with torch.no_grad():  # the clean and target pictures share the adversarial copy's masks
-        refs = features(net, torch.cat([t[:n], t[2 * n:]]), _repeat(masks, len(t) // n - 1))
-    adv = features(net, t[n:2 * n], masks)
+        refs = features(net, torch.cat([t[:n], t[2 * n:]]), _repeat(masks, len(t) // n - 1), taps)
+    adv = features(net, t[n:2 * n], masks, taps)
     clean = [f[:n] for f in refs]
     if kind == "guard":
         total, latent = distortion(clean, adv)
@@ -127,7 +117,8 @@ def train_generator(args):
     kind = args.name
     gen = initial_generator(args, kind)
     enc = load_encoder()
-    members = AugmentedEncoder(enc, args.seed) if args.transfer else None
+    extra = [load_distilled("c")] if args.ensemble else []
+    members = AugmentedEncoder(enc, args.seed, extra) if args.transfer else None
     data = PaintedAndFlat("train") if args.flat else Artwork("train")
     opt = torch.optim.Adam(gen.parameters(), lr=args.lr)
     nrng, prng = np.random.default_rng(args.seed), random.Random(args.seed)
@@ -189,7 +180,8 @@ def save(out, gen, kind, args, step, wall, ema, origin):
             "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed, "eps": 8,
             "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": init, "init_info": init_info,
             "with_target": gen.with_target, "init_onnx": args.init_onnx, "flat": args.flat,
-            "transfer": args.transfer, "visibility_budget": args.visibility, "architecture": gen.arch}
+            "transfer": args.transfer, "ensemble": ["surrogate_c"] if args.ensemble else [],
+            "visibility_budget": args.visibility, "architecture": gen.arch}
     save_atomic(prev, {"state": gen.state_dict(), "info": info})  # export may read it at any time
     print(f"saved {prev} step {step}", flush=True)
 
@@ -238,6 +230,8 @@ def main(argv=None):
     p.add_argument("--transfer", action="store_true",
                    help="v2: augmented TAEF2 members and stage-feature losses (transfer.py); style: towards "
                         "the farthest named style on position-free statistics")
+    p.add_argument("--ensemble", action="store_true",
+                   help="with --transfer: surrogate C (judges.py c, distilled from TAEF2) joins the members")
     p.add_argument("--visibility", type=float, default=0.0,
                    help="perceptual budget: visibility relative to uniform +-8 noise (0: v1 RMS cap)")
     p.add_argument("--save-every", type=float, default=3, help="minutes between checkpoints")

@@ -3,6 +3,8 @@
 - Model augmentation: each step uses TAEF2 as is, with channel dropout on its inner stages, or a copy
   whose weights are perturbed by a few per cent (refreshed every few steps), so the pattern cannot
   rely on one exact set of weights.
+- Ensemble (optional): other encoders with their own taps, e.g. surrogate C (distilled from TAEF2 with
+  another architecture, never a judge), each picked as often as one TAEF2 member.
 - Intermediate features: the distortion (guard) or the pull towards the target (style, poison) is
   measured after each downsampling stage as well as on the latent (feature-level attacks transfer
   better than output-level ones). Style compares position-free statistics (`position_free`), because
@@ -26,8 +28,10 @@ FEATURE_WEIGHT = 0.5       # feature taps together weigh half as much as the lat
 
 
 class AugmentedEncoder:
-    def __init__(self, encoder: nn.Sequential, seed: int = 0):
+    def __init__(self, encoder: nn.Sequential, seed: int = 0, extra: list | tuple = ()):
+        """`extra`: (network, taps) pairs of further ensemble members."""
         self.base = encoder
+        self.extra = list(extra)
         self.perturbed = copy.deepcopy(encoder)
         self.rng = random.Random(seed)
         self.gen = torch.Generator().manual_seed(seed)
@@ -39,21 +43,23 @@ class AugmentedEncoder:
                 q.copy_(p * (1 + WEIGHT_SIGMA * torch.randn(p.shape, generator=self.gen)))
 
     def pick(self):
-        """One member for this step: (network, dropout masks or None)."""
+        """One member for this step: (network, its taps, whether to drop TAEF2 channels)."""
         if self.calls % REFRESH_EVERY == 0:
             self._refresh()
         self.calls += 1
-        kind = self.rng.choice(("plain", "dropout", "perturbed"))
-        return (self.perturbed if kind == "perturbed" else self.base), kind == "dropout"
+        kind = self.rng.choice(("plain", "dropout", "perturbed", *range(len(self.extra))))
+        if isinstance(kind, int):
+            return (*self.extra[kind], False)
+        return (self.perturbed if kind == "perturbed" else self.base), TAPS, kind == "dropout"
 
 
-def features(net: nn.Sequential, x: torch.Tensor, masks: dict | None) -> list:
+def features(net: nn.Sequential, x: torch.Tensor, masks: dict | None, taps: tuple = TAPS) -> list:
     out = []
     for i, layer in enumerate(net):
         x = layer(x)
         if masks is not None and i in masks:
             x = x * masks[i]
-        if i in TAPS:
+        if i in taps:
             out.append(x)
     return out
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))  # `models.training` lives at the repository root,
 from models.training.data import Artwork, flat_dir  # noqa: E402
 from models.training.judges import JUDGES, load_judge  # noqa: E402
 from models.training.surrogates import load_encoder  # noqa: E402
-from models.training.train import runs_dir  # noqa: E402
+from models.training.runs import runs_dir  # noqa: E402
 
 CLOAKS = ("guard", "style", "poison")
 LEVELS = ("low", "default", "high")

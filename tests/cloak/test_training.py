@@ -123,10 +123,10 @@ def test_visibility_penalty_follows_masking_and_frequency():
 
 
 def test_judges_match_the_latent_shape_and_replay_keeps_the_newest():
-    from models.training.judges import JUDGES, Replay
+    from models.training.judges import ENSEMBLE, JUDGES, Replay
 
     x = torch.rand(2, 3, 64, 48)
-    for cls, _seed in JUDGES.values():
+    for cls, _seed in (JUDGES | ENSEMBLE).values():
         assert cls()(x).shape == (2, 32, 8, 6)  # TAEF2's latent: 32 channels at 1/8
     replay = Replay(5)
     for i in range(4):
@@ -135,6 +135,25 @@ def test_judges_match_the_latent_shape_and_replay_keeps_the_newest():
     assert zs[:2].eq(3).all() and torch.allclose(xs[:2], torch.full_like(xs[:2], 3 / 255))
     all_x, all_z = replay.sample(np.random.default_rng(1), 200)
     assert set(all_z[:, 0].tolist()) == {1.0, 2.0, 3.0}, "a ring of 5: the first batch (0) was overwritten"
+
+
+def test_surrogate_c_distils_apart_from_the_judges_and_joins_the_cloak_ensemble(surrogate):
+    from models.training import export, judges, train
+    from models.training.surrogates import load_encoder
+    from models.training.transfer import AugmentedEncoder, features
+
+    judges.main(["c", "--minutes", "0.02", "--batch", "4", "--fresh", "2", "--crop", "64", "--replay", "16"])
+    runs = surrogate / "runs"
+    assert (runs / "surrogate_c" / "last.pt").is_file() and not list(runs.glob("judge_*")), "C is never a judge"
+    members = AugmentedEncoder(load_encoder(), 0, [judges.load_distilled("c")])
+    picked = [members.pick() for _ in range(40)]
+    c_net, c_taps, dropout = next(p for p in picked if p[0] is members.extra[0][0])
+    assert not dropout and len(picked) > sum(p[0] is c_net for p in picked) > 0
+    x = torch.rand(1, 3, 64, 48)
+    assert [tuple(f.shape[1:]) for f in features(c_net, x, None, c_taps)][-1] == (32, 8, 6)
+    train.main(["guard", "--tiny", "--threads", "1", "--flat", "--transfer", "--ensemble", "--run", "guard_c"])
+    card = export.export_model("guard", surrogate / "models", n_images=0, run="guard_c")
+    assert card["training"]["ensemble"] == ["surrogate_c"]
 
 
 def test_patch_stem_reach_stays_within_its_receptive_radius():

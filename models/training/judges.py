@@ -170,7 +170,7 @@ def train(args):
         opt.step()
         state["steps"] += 1
         if state["steps"] % 20 == 0:
-            print(f"judge_{args.name} step {state['steps']} t={time.time() - start:.0f}s "
+            print(f"{out.name} step {state['steps']} t={time.time() - start:.0f}s "
                   f"rel_err_train={loss.item() ** 0.5:.3f}", flush=True)
         if time.time() - last_save > args.save_every * 60 or time.time() - start >= budget:
             evaluate_and_save(judge, held_z, held, state, out, time.time() - start + state["wall_time_s"])

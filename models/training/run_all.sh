@@ -43,10 +43,11 @@ for m in style poison; do
 done
 $PY -m models.training.export style --run style_v2 --images 0 --strength-scales 0.5 0.7 1.0
 $PY -m models.training.export poison --run poison_v2 --images 0 --strength-scales 0.5 0.7 1.0
-# Judge A as it was measured: 26 min, then resumed for 60 min (lr 2e-3) and 130 min (lr 1e-3).
+# Judge A as it was measured: 26 min, then resumed for 60 min (lr 2e-3), 130 and 90 min (lr 1e-3).
 $PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS"
 $PY -m models.training.judges a --resume --minutes 60 --threads "$THREADS"
 $PY -m models.training.judges a --resume --minutes 130 --lr 1e-3 --threads "$THREADS"
+$PY -m models.training.judges a --resume --minutes 90 --lr 1e-3 --threads "$THREADS"
 $PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS"
 # Judge B as measured: resumed for 125 min at lr 1e-3 (with clipped gradients it no longer diverges).
 $PY -m models.training.judges b --resume --minutes 125 --lr 1e-3 --threads "$THREADS"

@@ -92,6 +92,12 @@ def load_distilled(name: str) -> tuple:
     return _load(name), C_TAPS
 
 
+def distilled_record(name: str) -> dict:
+    """What a cloak's card keeps of an ensemble member: its run folder, steps and last held-out error."""
+    info = torch.load(run_folder(name) / "last.pt", weights_only=False)["info"]
+    return {"name": run_folder(name).name, **info["evals"][-1]}
+
+
 def held_out_crops(size: int = 256, per_kind: int = 8) -> dict:
     """Deterministic held-out crops of each kind (the file-name-hash validation split)."""
     return {"painted": Artwork("val").validation_crops(per_kind, size),

@@ -51,6 +51,8 @@ $PY -m models.training.judges a --resume --minutes 90 --lr 1e-3 --threads "$THRE
 $PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS"
 # Judge B as measured: resumed for 125 min at lr 1e-3 (with clipped gradients it no longer diverges).
 $PY -m models.training.judges b --resume --minutes 125 --lr 1e-3 --threads "$THREADS"
+# Surrogate C, an ensemble member for training (never a judge): 110 min as measured (2,307 steps).
+$PY -m models.training.judges c --minutes 110 --threads "$THREADS"
 $PY -m models.training.train guard --minutes "$GUARD_MIN" --threads "$THREADS" \
     --init-onnx models/training/checkpoints/guard_v1.onnx --flat --transfer --visibility 0.8 --run guard_v2 \
     --crop 96 --batch 8 --lr 3e-4

@@ -23,7 +23,7 @@ from .augment import random_transform
 from .data import Artwork, PaintedAndFlat
 from .generator import Generator, generator_for
 from .onnx_import import generator_from_onnx
-from .judges import load_distilled
+from .judges import distilled_record, load_distilled
 from .perceptual import relative_visibility
 from .runs import runs_dir, save_atomic
 from .surrogates import TransferEncoder, load_encoder
@@ -118,6 +118,7 @@ def train_generator(args):
     gen = initial_generator(args, kind)
     enc = load_encoder()
     extra = [load_distilled("c")] if args.ensemble else []
+    args.ensemble_record = [distilled_record("c")] if args.ensemble else []  # C as loaded, for the card
     members = AugmentedEncoder(enc, args.seed, extra) if args.transfer else None
     data = PaintedAndFlat("train") if args.flat else Artwork("train")
     opt = torch.optim.Adam(gen.parameters(), lr=args.lr)
@@ -180,7 +181,7 @@ def save(out, gen, kind, args, step, wall, ema, origin):
             "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed, "eps": 8,
             "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": init, "init_info": init_info,
             "with_target": gen.with_target, "init_onnx": args.init_onnx, "flat": args.flat,
-            "transfer": args.transfer, "ensemble": ["surrogate_c"] if args.ensemble else [],
+            "transfer": args.transfer, "ensemble": args.ensemble_record,
             "visibility_budget": args.visibility, "architecture": gen.arch}
     save_atomic(prev, {"state": gen.state_dict(), "info": info})  # export may read it at any time
     print(f"saved {prev} step {step}", flush=True)

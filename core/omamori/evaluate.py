@@ -181,7 +181,7 @@ def held_out_figures() -> dict | None:
                 "crops": bench["crops_per_kind"] * len(kinds), "crop": bench["crop"], "after": bench["posting"],
                 "encoder": "judges distilled from TAEF2 with other architectures, never trained against",
                 "judges_relative_error": bench["judges"],
-                "r_taef2": {k: round(v, 4) for k, v in taef2.items()},
+                "r_taef2": _rounded(taef2),
                 "r_held_out": {judge: _rounded(r) for judge, r in held.items()},
                 # comparable with this picture's gain over noise (verdict.gain_over_noise)
                 "gain_over_noise_taef2": _gains(taef2),

@@ -70,6 +70,8 @@ class JudgeB(nn.Module):
 
 JUDGES = {"a": (JudgeA, 101), "b": (JudgeB, 202)}  # architecture and its own data-order seed
 ENSEMBLE = {"c": (surrogate_c, 303)}  # distilled the same way, for training cloaks only
+ENSEMBLE_TAPS = {"c": C_TAPS}  # where transfer.py reads each member's stage features
+DISTILLED = JUDGES | ENSEMBLE
 LR = {"a": 2e-3, "b": 7e-4, "c": 2e-3}  # B's GroupNorm stages diverged at 2e-3
 
 
@@ -77,25 +79,23 @@ def run_folder(name: str):
     return runs_dir() / (f"judge_{name}" if name in JUDGES else f"surrogate_{name}")
 
 
-def _load(name: str) -> nn.Module:
-    net = {**JUDGES, **ENSEMBLE}[name][0]()
-    net.load_state_dict(torch.load(run_folder(name) / "last.pt", weights_only=True)["state"])
-    return net.eval().requires_grad_(False)
+def _load(name: str) -> tuple:
+    """(network ready to use, its training info) from the run folder's last checkpoint."""
+    ckpt = torch.load(run_folder(name) / "last.pt", weights_only=True)
+    net = DISTILLED[name][0]()
+    net.load_state_dict(ckpt["state"])
+    return net.eval().requires_grad_(False), ckpt["info"]
 
 
 def load_judge(name: str) -> nn.Module:
-    return _load(name)
+    return _load(name)[0]
 
 
-def load_distilled(name: str) -> tuple:
-    """(network, taps) of an ensemble member for transfer.AugmentedEncoder."""
-    return _load(name), C_TAPS
-
-
-def distilled_record(name: str) -> dict:
-    """What a cloak's card keeps of an ensemble member: its run folder, steps and last held-out error."""
-    info = torch.load(run_folder(name) / "last.pt", weights_only=False)["info"]
-    return {"name": run_folder(name).name, **info["evals"][-1]}
+def load_ensemble_member(name: str) -> tuple:
+    """((network, taps) for transfer.AugmentedEncoder, what a cloak's card keeps of the member: its run
+    folder, steps and last held-out error)."""
+    net, info = _load(name)
+    return (net, ENSEMBLE_TAPS[name]), {"name": run_folder(name).name, **info["evals"][-1]}
 
 
 def held_out_crops(size: int = 256, per_kind: int = 8) -> dict:
@@ -137,7 +137,7 @@ class Replay:
 
 
 def train(args):
-    cls, seed = {**JUDGES, **ENSEMBLE}[args.name]
+    cls, seed = DISTILLED[args.name]
     teacher, judge = load_encoder(), cls()
     out = run_folder(args.name)
     out.mkdir(parents=True, exist_ok=True)
@@ -200,7 +200,7 @@ def evaluate_and_save(judge, held_z, held, state, out, wall, final=False):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", choices=sorted(JUDGES | ENSEMBLE))
+    p.add_argument("name", choices=sorted(DISTILLED))
     p.add_argument("--minutes", type=float, default=30)
     p.add_argument("--batch", type=int, default=16, help="crops per step (fresh + replayed)")
     p.add_argument("--fresh", type=int, default=4, help="new teacher crops per step")

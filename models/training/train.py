@@ -22,8 +22,8 @@ from omamori.cloak_targets import brick_wall, restyle, style_target  # numpy onl
 from .augment import random_transform
 from .data import Artwork, PaintedAndFlat
 from .generator import Generator, generator_for
+from .judges import load_ensemble_member
 from .onnx_import import generator_from_onnx
-from .judges import distilled_record, load_distilled
 from .perceptual import relative_visibility
 from .runs import runs_dir, save_atomic
 from .surrogates import TransferEncoder, load_encoder
@@ -103,6 +103,15 @@ def initial_generator(args, kind) -> Generator:
     return gen
 
 
+def ensemble_members(args) -> tuple[list, list]:
+    """Further members for AugmentedEncoder (surrogate C with --transfer --ensemble) and what the card
+    keeps of each as loaded."""
+    if not (args.transfer and args.ensemble):
+        return [], []
+    member, record = load_ensemble_member("c")
+    return [member], [record]
+
+
 def visibility_loss(args, delta, x):
     """Perceptual budget (perceptual.py) when --visibility is set, else the v1 RMS cap. Returns
     (loss, figure to log: relative visibility or RMS in levels)."""
@@ -117,8 +126,7 @@ def train_generator(args):
     kind = args.name
     gen = initial_generator(args, kind)
     enc = load_encoder()
-    extra = [load_distilled("c")] if args.ensemble else []
-    args.ensemble_record = [distilled_record("c")] if args.ensemble else []  # C as loaded, for the card
+    extra, ensemble = ensemble_members(args)
     members = AugmentedEncoder(enc, args.seed, extra) if args.transfer else None
     data = PaintedAndFlat("train") if args.flat else Artwork("train")
     opt = torch.optim.Adam(gen.parameters(), lr=args.lr)
@@ -160,9 +168,9 @@ def train_generator(args):
             print(f"{kind} step {step} t={time.time() - start:.0f}s metric={metric.item():.3f} ema={ema:.3f} "
                   f"{'visibility' if args.visibility else 'rms'}={vis.item():.2f}", flush=True)
         if time.time() - last_save > args.save_every * 60:
-            save(out, gen, kind, args, step, time.time() - start, ema, origin)
+            save(out, gen, kind, args, step, time.time() - start, ema, origin, ensemble)
             last_save = time.time()
-    save(out, gen, kind, args, step, time.time() - start, ema, origin)
+    save(out, gen, kind, args, step, time.time() - start, ema, origin, ensemble)
 
 
 def init_record(args) -> tuple[str | None, dict]:
@@ -174,14 +182,14 @@ def init_record(args) -> tuple[str | None, dict]:
     return args.init or str(path), torch.load(path, weights_only=True)["info"]
 
 
-def save(out, gen, kind, args, step, wall, ema, origin):
+def save(out, gen, kind, args, step, wall, ema, origin, ensemble):
     prev = out / "last.pt"
     init, init_info = origin
     info = {"name": kind, "steps": step, "wall_time_s": round(wall, 1), "train_metric_ema": ema,
             "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed, "eps": 8,
             "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": init, "init_info": init_info,
             "with_target": gen.with_target, "init_onnx": args.init_onnx, "flat": args.flat,
-            "transfer": args.transfer, "ensemble": args.ensemble_record,
+            "transfer": args.transfer, "ensemble": ensemble,
             "visibility_budget": args.visibility, "architecture": gen.arch}
     save_atomic(prev, {"state": gen.state_dict(), "info": info})  # export may read it at any time
     print(f"saved {prev} step {step}", flush=True)

@@ -47,10 +47,8 @@ class AugmentedEncoder:
         if self.calls % REFRESH_EVERY == 0:
             self._refresh()
         self.calls += 1
-        kind = self.rng.choice(("plain", "dropout", "perturbed", *range(len(self.extra))))
-        if isinstance(kind, int):
-            return (*self.extra[kind], False)
-        return (self.perturbed if kind == "perturbed" else self.base), TAPS, kind == "dropout"
+        augmented = [(self.base, TAPS, False), (self.base, TAPS, True), (self.perturbed, TAPS, False)]
+        return self.rng.choice(augmented + [(net, taps, False) for net, taps in self.extra])
 
 
 def features(net: nn.Sequential, x: torch.Tensor, masks: dict | None, taps: tuple = TAPS) -> list:

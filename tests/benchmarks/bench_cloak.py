@@ -41,9 +41,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # `models.training` lives at the repository root, beside the package
 
 from models.training.data import Artwork, flat_dir  # noqa: E402
-from models.training.judges import JUDGES, load_judge  # noqa: E402
+from models.training.judges import JUDGES, load_judge, run_folder  # noqa: E402
 from models.training.surrogates import load_encoder  # noqa: E402
-from models.training.runs import runs_dir  # noqa: E402
 
 CLOAKS = ("guard", "style", "poison")
 LEVELS = ("low", "default", "high")
@@ -268,7 +267,7 @@ def main(argv=None) -> int:
     os.environ["OMAMORI_THREADS"] = str(args.threads)
     taef2 = load_encoder()
     nets = {"taef2": taef2}
-    judges = [] if args.pgd_only else [j for j in sorted(JUDGES) if (runs_dir() / f"judge_{j}" / "last.pt").is_file()]
+    judges = [] if args.pgd_only else [j for j in sorted(JUDGES) if (run_folder(j) / "last.pt").is_file()]
     nets.update({f"judge_{j}": load_judge(j) for j in judges})
     folders = {"shipped": models.models_dir(), **{t: Path(d) for t, d in (c.split("=", 1) for c in args.compare)}}
     sets = {"painted": Artwork("val").validation_crops(args.images, args.crop),
@@ -292,7 +291,7 @@ def main(argv=None) -> int:
         return 0
     summary = {"crops_per_kind": args.images, "crop": args.crop, "epsilon": args.eps, "threads": args.threads,
                "posting": "0.75x area downscale + JPEG 85", "flip": "flip-evaluator, LDR, 67 ppd, mean error",
-               "judges": {j: json.loads((runs_dir() / f"judge_{j}" / "log.json").read_text())["evals"][-1]
+               "judges": {j: json.loads((run_folder(j) / "log.json").read_text())["evals"][-1]
                           for j in judges},
                "cpu": os.cpu_count(), "load_average_at_end": os.getloadavg(), "methods": summarise(rows)}
     if not args.no_speed:

@@ -123,10 +123,10 @@ def test_visibility_penalty_follows_masking_and_frequency():
 
 
 def test_judges_match_the_latent_shape_and_replay_keeps_the_newest():
-    from models.training.judges import ENSEMBLE, JUDGES, Replay
+    from models.training.judges import DISTILLED, Replay
 
     x = torch.rand(2, 3, 64, 48)
-    for cls, _seed in (JUDGES | ENSEMBLE).values():
+    for cls, _seed in DISTILLED.values():
         assert cls()(x).shape == (2, 32, 8, 6)  # TAEF2's latent: 32 channels at 1/8
     replay = Replay(5)
     for i in range(4):
@@ -145,7 +145,7 @@ def test_surrogate_c_distils_apart_from_the_judges_and_joins_the_cloak_ensemble(
     judges.main(["c", "--minutes", "0.02", "--batch", "4", "--fresh", "2", "--crop", "64", "--replay", "16"])
     runs = surrogate / "runs"
     assert (runs / "surrogate_c" / "last.pt").is_file() and not list(runs.glob("judge_*")), "C is never a judge"
-    members = AugmentedEncoder(load_encoder(), 0, [judges.load_distilled("c")])
+    members = AugmentedEncoder(load_encoder(), 0, [judges.load_ensemble_member("c")[0]])
     picked = [members.pick() for _ in range(40)]
     c_net, c_taps, dropout = next(p for p in picked if p[0] is members.extra[0][0])
     assert not dropout and len(picked) > sum(p[0] is c_net for p in picked) > 0

@@ -142,31 +142,32 @@ def train(args):
     out = run_folder(args.name)
     out.mkdir(parents=True, exist_ok=True)
     state = {"steps": 0, "wall_time_s": 0.0, "evals": []}
+    opt = torch.optim.AdamW(judge.parameters(), lr=args.lr, weight_decay=1e-4)
     if args.resume and (out / "last.pt").exists():
         ckpt = torch.load(out / "last.pt", weights_only=False)
         judge.load_state_dict(ckpt["state"])
         state = ckpt["info"]
+        if "optimizer" in ckpt:  # checkpoints before session 19 lack it: the warm-up below covers them
+            opt.load_state_dict(ckpt["optimizer"])
     data = PaintedAndFlat("train")
     held = held_out_crops()
     with torch.no_grad():
         held_z = {k: [teacher(torch.from_numpy(x.transpose(2, 0, 1))[None]) for x in v] for k, v in held.items()}
-    opt = torch.optim.AdamW(judge.parameters(), lr=args.lr, weight_decay=1e-4)
     rng = np.random.default_rng(seed + state["steps"])
     torch.manual_seed(seed)
     replay = Replay(args.replay)
+    # A resumed run with a near-empty buffer would fit its first few crops over and over (the error rose
+    # for an hour after each restart before session 19): fill part of the buffer first.
+    while replay.n < min(args.prefill, args.replay):
+        add_teacher_crops(replay, teacher, data, rng, args)
     start, last_save = time.time(), time.time()
-    budget = args.minutes * 60
+    budget, run_steps = args.minutes * 60, 0
     while time.time() - start < budget:
         frac = (time.time() - start) / budget
-        warm = min(1.0, (state["steps"] + 1) / 100)
+        warm = min(1.0, (run_steps + 1) / 100)  # this run's steps: fresh Adam moments need it on resume too
         for g in opt.param_groups:
             g["lr"] = args.lr * warm * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * frac)))
-        fresh = torch.from_numpy(data.batch(rng, args.fresh, args.crop))
-        # Half the fresh crops with uniform noise up to 12 levels: judges must also answer small perturbations.
-        amp = torch.rand(args.fresh, 1, 1, 1) * (12 / 255) * (torch.arange(args.fresh) % 2).view(-1, 1, 1, 1)
-        fresh = ((fresh + amp * (2 * torch.rand_like(fresh) - 1)).clamp(0, 1) * 255).round() / 255
-        with torch.no_grad():
-            replay.add(fresh, teacher(fresh))
+        add_teacher_crops(replay, teacher, data, rng, args)
         x, z = replay.sample(rng, args.batch)
         loss = ((judge(x) - z).flatten(1).norm(dim=1) / z.flatten(1).norm(dim=1)).pow(2).mean()
         opt.zero_grad()
@@ -175,22 +176,32 @@ def train(args):
         torch.nn.utils.clip_grad_norm_(judge.parameters(), 1.0)
         opt.step()
         state["steps"] += 1
+        run_steps += 1
         if state["steps"] % 20 == 0:
             print(f"{out.name} step {state['steps']} t={time.time() - start:.0f}s "
                   f"rel_err_train={loss.item() ** 0.5:.3f}", flush=True)
         if time.time() - last_save > args.save_every * 60 or time.time() - start >= budget:
-            evaluate_and_save(judge, held_z, held, state, out, time.time() - start + state["wall_time_s"])
+            evaluate_and_save(judge, opt, held_z, held, state, out, time.time() - start + state["wall_time_s"])
             last_save = time.time()
-    evaluate_and_save(judge, held_z, held, state, out, time.time() - start + state["wall_time_s"], final=True)
+    evaluate_and_save(judge, opt, held_z, held, state, out, time.time() - start + state["wall_time_s"], final=True)
 
 
-def evaluate_and_save(judge, held_z, held, state, out, wall, final=False):
+def add_teacher_crops(replay, teacher, data, rng, args) -> None:
+    fresh = torch.from_numpy(data.batch(rng, args.fresh, args.crop))
+    # Half the fresh crops with uniform noise up to 12 levels: judges must also answer small perturbations.
+    amp = torch.rand(args.fresh, 1, 1, 1) * (12 / 255) * (torch.arange(args.fresh) % 2).view(-1, 1, 1, 1)
+    fresh = ((fresh + amp * (2 * torch.rand_like(fresh) - 1)).clamp(0, 1) * 255).round() / 255
+    with torch.no_grad():
+        replay.add(fresh, teacher(fresh))
+
+
+def evaluate_and_save(judge, opt, held_z, held, state, out, wall, final=False):
     judge.eval()
     errs = {k: round(relative_error(judge, held_z[k], held[k]), 4) for k in held}
     judge.train()
     info = dict(state, wall_time_s=round(wall, 1))
     info["evals"] = state["evals"] + [{"steps": state["steps"], "wall_s": round(wall), **errs}]
-    save_atomic(out / "last.pt", {"state": judge.state_dict(), "info": info})
+    save_atomic(out / "last.pt", {"state": judge.state_dict(), "optimizer": opt.state_dict(), "info": info})
     (out / "log.json").write_text(json.dumps(info, indent=1))
     print(f"held-out relative latent error {errs} (saved step {state['steps']}{', final' if final else ''})",
           flush=True)
@@ -205,6 +216,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=16, help="crops per step (fresh + replayed)")
     p.add_argument("--fresh", type=int, default=4, help="new teacher crops per step")
     p.add_argument("--replay", type=int, default=6000, help="replay buffer size (crops)")
+    p.add_argument("--prefill", type=int, default=512, help="teacher crops in the buffer before the first step")
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--lr", type=float, help="default: LR[name]")
     p.add_argument("--save-every", type=float, default=3)

@@ -142,9 +142,16 @@ def test_surrogate_c_distils_apart_from_the_judges_and_joins_the_cloak_ensemble(
     from models.training.surrogates import load_encoder
     from models.training.transfer import AugmentedEncoder, features
 
-    judges.main(["c", "--minutes", "0.02", "--batch", "4", "--fresh", "2", "--crop", "64", "--replay", "16"])
+    tiny = ["c", "--minutes", "0.02", "--batch", "4", "--fresh", "2", "--crop", "64", "--replay", "16"]
+    judges.main(tiny)
     runs = surrogate / "runs"
     assert (runs / "surrogate_c" / "last.pt").is_file() and not list(runs.glob("judge_*")), "C is never a judge"
+    first = torch.load(runs / "surrogate_c" / "last.pt", weights_only=False)
+    judges.main(tiny + ["--resume"])
+    resumed = torch.load(runs / "surrogate_c" / "last.pt", weights_only=False)
+    adam_steps = [s["step"] for s in resumed["optimizer"]["state"].values()]
+    assert resumed["info"]["steps"] > first["info"]["steps"] and adam_steps[0] == resumed["info"]["steps"], \
+        "a resumed run goes on with the saved Adam moments, not fresh ones"
     members = AugmentedEncoder(load_encoder(), 0, [judges.load_ensemble_member("c")[0]])
     picked = [members.pick() for _ in range(40)]
     c_net, c_taps, dropout = next(p for p in picked if p[0] is members.extra[0][0])

@@ -163,14 +163,20 @@ def scaled_to_flip(x: np.ndarray, xp: np.ndarray, goal: float, steps: int = 10) 
     return to8(x + lo * (xp - x))
 
 
-def at_guard_visibility(x: np.ndarray, outputs: dict, pgd_steps: int) -> dict:
-    """PGD scaled down to the shipped guard's default FLIP on this crop: the issue compares the two "at
-    that visibility", and full PGD shows about twice as much."""
-    name = f"PGD-{pgd_steps}"
-    if name not in outputs or "guard default" not in outputs:
-        return {}
-    image, seconds = outputs[name]
-    return {f"{name} at guard's FLIP": (scaled_to_flip(x, image, flip(x, outputs["guard default"][0])), seconds)}
+BESIDE = {"guard": "", "style": " towards style", "poison": " towards poison"}  # cloak: the PGD set beside it
+
+
+def at_cloak_visibility(x: np.ndarray, outputs: dict, pgd_steps: int) -> dict:
+    """Each PGD scaled down to the FLIP of the shipped cloak it is set beside (at its default) on this
+    crop: the issue compares them "at that visibility", and full PGD shows about twice as much."""
+    out = {}
+    for cloak, suffix in BESIDE.items():
+        name, default = f"PGD-{pgd_steps}{suffix}", f"{cloak} default"
+        if name in outputs and default in outputs:
+            image, seconds = outputs[name]
+            goal = flip(x, outputs[default][0])
+            out[f"{name} at {cloak}'s FLIP"] = (scaled_to_flip(x, image, goal), seconds)
+    return out
 
 
 def cloak_outputs(x: np.ndarray, folders: dict, eps: int) -> dict:
@@ -217,8 +223,8 @@ def targets_of(method: str) -> tuple:
     first = method.split()[0]
     if first in ("style", "poison"):
         return (first,)
-    if " towards " in method:  # targeted PGD
-        return (method.rsplit(" ", 1)[1],)
+    if " towards " in method:  # targeted PGD, full or at a cloak's FLIP
+        return (method.split(" towards ")[1].split()[0],)
     return ("style", "poison") if method.startswith("uniform noise") else ()
 
 
@@ -283,7 +289,7 @@ def main(argv=None) -> int:
                 continue
             noise = to8(x + rng.integers(-args.eps, args.eps + 1, x.shape) / 255)
             outputs = {**cloak_outputs(x, folders, args.eps), "uniform noise ±eps": (noise, 0.0), **iterates}
-            outputs.update(at_guard_visibility(x, outputs, args.pgd_steps))
+            outputs.update(at_cloak_visibility(x, outputs, args.pgd_steps))
             for method, (xp, seconds) in outputs.items():
                 rows.setdefault(kind, {}).setdefault(method, []).append(
                     {**visibility(x, xp), **effect(nets, x, xp, targets_of(method)), "seconds": seconds})

@@ -122,6 +122,18 @@ def test_visibility_penalty_follows_masking_and_frequency():
     assert penalty(mid, flat) > penalty(fine, flat)
 
 
+def test_visibility_penalty_rises_with_luminance_as_flip_does():
+    """Uniform noise on flat fields: FLIP about 0.074 on white, 0.054 on mid-grey, 0.034 near black (level
+    20); the penalty is a squared visibility, so its square root must keep those ratios roughly."""
+    from models.training.perceptual import penalty
+
+    torch.manual_seed(0)
+    noise = (2 * torch.rand(1, 3, 64, 64) - 1) * (8 / 255)
+    root = {level: penalty(noise, torch.full((1, 3, 64, 64), level / 255)).sqrt().item() for level in (20, 128, 255)}
+    assert root[255] / root[128] == pytest.approx(0.074 / 0.054, rel=0.15)
+    assert root[20] / root[128] == pytest.approx(0.034 / 0.054, rel=0.15)
+
+
 def test_judges_match_the_latent_shape_and_replay_keeps_the_newest():
     from models.training.judges import DISTILLED, Replay
 

@@ -156,8 +156,8 @@ def train(args):
     rng = np.random.default_rng(seed + state["steps"])
     torch.manual_seed(seed)
     replay = Replay(args.replay)
-    # A resumed run with a near-empty buffer would fit its first few crops over and over (the error rose
-    # for an hour after each restart before session 19): fill part of the buffer first.
+    # With a near-empty buffer the first steps would fit a few crops over and over: after a resume that
+    # undoes trained ground, so part of the buffer is filled first.
     while replay.n < min(args.prefill, args.replay):
         add_teacher_crops(replay, teacher, data, rng, args)
     start, last_save = time.time(), time.time()

@@ -161,10 +161,11 @@ def train(args):
     while replay.n < min(args.prefill, args.replay):
         add_teacher_crops(replay, teacher, data, rng, args)
     start, last_save = time.time(), time.time()
-    budget, run_steps = args.minutes * 60, 0
+    budget, first_step = args.minutes * 60, state["steps"]
     while time.time() - start < budget:
         frac = (time.time() - start) / budget
-        warm = min(1.0, (run_steps + 1) / 100)  # this run's steps: fresh Adam moments need it on resume too
+        # Warm-up over this run's steps: a resumed run from a checkpoint without optimizer state has fresh moments.
+        warm = min(1.0, (state["steps"] - first_step + 1) / 100)
         for g in opt.param_groups:
             g["lr"] = args.lr * warm * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * frac)))
         add_teacher_crops(replay, teacher, data, rng, args)
@@ -176,7 +177,6 @@ def train(args):
         torch.nn.utils.clip_grad_norm_(judge.parameters(), 1.0)
         opt.step()
         state["steps"] += 1
-        run_steps += 1
         if state["steps"] % 20 == 0:
             print(f"{out.name} step {state['steps']} t={time.time() - start:.0f}s "
                   f"rel_err_train={loss.item() ** 0.5:.3f}", flush=True)

@@ -13,8 +13,8 @@ VDP 1993; the FLIP paper, Andersson et al. 2020):
 So the change is split into an opponent colour space (luminance, red-green, blue-yellow), each
 split into three difference-of-Gaussian bands weighted by a CSF, divided by a threshold that rises
 with the picture's local luminance contrast and falls with its local luminance, and the squared
-result is averaged. Uniform noise is the
-yardstick: `relative_visibility` returns penalty(pattern) / penalty(uniform noise of the same L-inf).
+result is averaged. Uniform noise is the yardstick: `relative_visibility` returns penalty(pattern) /
+penalty(uniform noise of the same L-inf).
 """
 import torch
 import torch.nn.functional as F

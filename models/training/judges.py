@@ -9,11 +9,17 @@ The same loop distils surrogate C (`surrogates.surrogate_c`, run folder surrogat
 the cloaks' training ensemble (train.py --ensemble), never a judge.
 
     python -m models.training.judges a --minutes 30     # then: b; c for surrogate C
+    python -m models.training.judges a --resume --minutes 60 --keep   # continue; keep it in the repository
+
+A run writes to its run folder ($OMAMORI_RUNS/judge_a); `--keep` also copies the final checkpoint and its
+log to checkpoints/ for committing: a fresh machine (no run folder) loads and resumes from there.
 """
 import argparse
 import json
 import math
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -75,13 +81,26 @@ DISTILLED = JUDGES | ENSEMBLE
 LR = {"a": 2e-3, "b": 7e-4, "c": 2e-3}  # B's GroupNorm stages diverged at 2e-3
 
 
+KEPT = Path(__file__).parent / "checkpoints"  # committed checkpoints: training outlives the machine
+
+
 def run_folder(name: str):
     return runs_dir() / (f"judge_{name}" if name in JUDGES else f"surrogate_{name}")
 
 
+def last_checkpoint(name: str) -> Path | None:
+    """The run folder's last.pt, else the committed copy (a fresh machine), else None."""
+    found = [p for p in (run_folder(name) / "last.pt", KEPT / f"{run_folder(name).name}.pt") if p.is_file()]
+    return found[0] if found else None
+
+
+def available(names) -> list:
+    return [n for n in names if last_checkpoint(n)]
+
+
 def _load(name: str) -> tuple:
-    """(network ready to use, its training info) from the run folder's last checkpoint."""
-    ckpt = torch.load(run_folder(name) / "last.pt", weights_only=True)
+    """(network ready to use, its training info) from the last checkpoint."""
+    ckpt = torch.load(last_checkpoint(name), weights_only=True)
     net = DISTILLED[name][0]()
     net.load_state_dict(ckpt["state"])
     return net.eval().requires_grad_(False), ckpt["info"]
@@ -89,6 +108,10 @@ def _load(name: str) -> tuple:
 
 def load_judge(name: str) -> nn.Module:
     return _load(name)[0]
+
+
+def last_evaluation(name: str) -> dict:
+    return _load(name)[1]["evals"][-1]
 
 
 def load_ensemble_member(name: str) -> tuple:
@@ -143,8 +166,8 @@ def train(args):
     out.mkdir(parents=True, exist_ok=True)
     state = {"steps": 0, "wall_time_s": 0.0, "evals": []}
     opt = torch.optim.AdamW(judge.parameters(), lr=args.lr, weight_decay=1e-4)
-    if args.resume and (out / "last.pt").exists():
-        ckpt = torch.load(out / "last.pt", weights_only=False)
+    if args.resume and last_checkpoint(args.name):
+        ckpt = torch.load(last_checkpoint(args.name), weights_only=False)
         judge.load_state_dict(ckpt["state"])
         state = ckpt["info"]
         if "optimizer" in ckpt:  # checkpoints before session 19 lack it: the warm-up below covers them
@@ -184,6 +207,17 @@ def train(args):
             evaluate_and_save(judge, opt, held_z, held, state, out, time.time() - start + state["wall_time_s"])
             last_save = time.time()
     evaluate_and_save(judge, opt, held_z, held, state, out, time.time() - start + state["wall_time_s"], final=True)
+    if args.keep:
+        keep(out)
+
+
+def keep(out: Path) -> None:
+    """Copy the run's checkpoint and evaluation log to checkpoints/, the files a later session continues from."""
+    KEPT.mkdir(exist_ok=True)
+    shutil.copyfile(out / "last.pt", KEPT / f"{out.name}.pt.tmp")
+    (KEPT / f"{out.name}.pt.tmp").replace(KEPT / f"{out.name}.pt")
+    shutil.copyfile(out / "log.json", KEPT / f"{out.name}.json")
+    print(f"kept in {KEPT / out.name}.pt", flush=True)
 
 
 def add_teacher_crops(replay, teacher, data, rng, args) -> None:
@@ -221,7 +255,9 @@ def main(argv=None):
     p.add_argument("--lr", type=float, help="default: LR[name]")
     p.add_argument("--save-every", type=float, default=3)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--resume", action="store_true", help="continue from the run's last.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the run's last.pt, or from the committed checkpoints/<run>.pt")
+    p.add_argument("--keep", action="store_true", help="copy the final checkpoint and log to checkpoints/")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.lr = args.lr or LR[args.name]

@@ -2,7 +2,8 @@
 AND flat-colour held-out crops, measured by visibility (NVIDIA FLIP, PSNR) and by effect on TAEF2 and
 on the held-out judges (models/training/judges.py: distilled from TAEF2, never used to train a cloak),
 before and after posting (0.75x area downscale + JPEG 85). A benchmark, not a test; needs
-torch==2.13.0, flip-evaluator, ../shared and trained judges in $OMAMORI_RUNS.
+torch==2.13.0, flip-evaluator, ../shared and trained judges (their run folders in $OMAMORI_RUNS, else
+the committed models/training/checkpoints/judge_{a,b}.pt).
 
     python tests/benchmarks/bench_cloak.py --pgd-only              # fill the PGD cache first (slow on CPU)
     python tests/benchmarks/bench_cloak.py [--images 3] [--crop 256] [--compare v1=DIR] [--cards] [--readme]
@@ -41,7 +42,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # `models.training` lives at the repository root, beside the package
 
 from models.training.data import Artwork, flat_dir  # noqa: E402
-from models.training.judges import JUDGES, load_judge, run_folder  # noqa: E402
+from models.training.judges import JUDGES, available, last_evaluation, load_judge  # noqa: E402
 from models.training.surrogates import load_encoder  # noqa: E402
 
 CLOAKS = ("guard", "style", "poison")
@@ -273,7 +274,7 @@ def main(argv=None) -> int:
     os.environ["OMAMORI_THREADS"] = str(args.threads)
     taef2 = load_encoder()
     nets = {"taef2": taef2}
-    judges = [] if args.pgd_only else [j for j in sorted(JUDGES) if (run_folder(j) / "last.pt").is_file()]
+    judges = [] if args.pgd_only else available(sorted(JUDGES))
     nets.update({f"judge_{j}": load_judge(j) for j in judges})
     folders = {"shipped": models.models_dir(), **{t: Path(d) for t, d in (c.split("=", 1) for c in args.compare)}}
     sets = {"painted": Artwork("val").validation_crops(args.images, args.crop),
@@ -297,8 +298,7 @@ def main(argv=None) -> int:
         return 0
     summary = {"crops_per_kind": args.images, "crop": args.crop, "epsilon": args.eps, "threads": args.threads,
                "posting": "0.75x area downscale + JPEG 85", "flip": "flip-evaluator, LDR, 67 ppd, mean error",
-               "judges": {j: json.loads((run_folder(j) / "log.json").read_text())["evals"][-1]
-                          for j in judges},
+               "judges": {j: last_evaluation(j) for j in judges},
                "cpu": os.cpu_count(), "load_average_at_end": os.getloadavg(), "methods": summarise(rows)}
     if not args.no_speed:
         summary["mp_per_s_2048"] = speed_2048(folders["shipped"])

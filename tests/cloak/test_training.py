@@ -149,6 +149,21 @@ def test_judges_match_the_latent_shape_and_replay_keeps_the_newest():
     assert set(all_z[:, 0].tolist()) == {1.0, 2.0, 3.0}, "a ring of 5: the first batch (0) was overwritten"
 
 
+def test_a_kept_judge_loads_and_resumes_on_a_machine_without_its_run_folder(surrogate, monkeypatch):
+    from models.training import judges
+
+    monkeypatch.setattr(judges, "KEPT", surrogate / "kept")
+    tiny = ["a", "--minutes", "0.02", "--batch", "2", "--fresh", "1", "--crop", "32", "--replay", "8", "--prefill", "2"]
+    judges.main(tiny + ["--keep"])
+    kept = torch.load(surrogate / "kept" / "judge_a.pt", weights_only=False)
+    assert (surrogate / "kept" / "judge_a.json").is_file()
+    monkeypatch.setenv("OMAMORI_RUNS", str(surrogate / "fresh_machine"))
+    assert judges.available(["a", "b"]) == ["a"] and judges.last_evaluation("a") == kept["info"]["evals"][-1]
+    judges.main(tiny + ["--resume"])
+    resumed = torch.load(surrogate / "fresh_machine" / "judge_a" / "last.pt", weights_only=False)
+    assert resumed["info"]["steps"] > kept["info"]["steps"] and len(resumed["info"]["evals"]) > 1
+
+
 def test_surrogate_c_distils_apart_from_the_judges_and_joins_the_cloak_ensemble(surrogate):
     from models.training import export, judges, train
     from models.training.surrogates import load_encoder

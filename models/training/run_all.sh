@@ -14,7 +14,7 @@
 set -eu
 PY=${PY:-python}
 THREADS=${THREADS:-1}
-JUDGE_MIN=${JUDGE_MIN:-26}
+JUDGE_MIN=${JUDGE_MIN:-130}
 GUARD_MIN=${GUARD_MIN:-38}
 V2_MIN=${V2_MIN:-55}
 DISTILL_MIN=${DISTILL_MIN:-50}
@@ -43,16 +43,12 @@ for m in style poison; do
 done
 $PY -m models.training.export style --run style_v2 --images 0 --strength-scales 0.5 0.7 1.0
 $PY -m models.training.export poison --run poison_v2 --images 0 --strength-scales 0.5 0.7 1.0
-# Judge A as it was measured: 26 min, then resumed for 60 min (lr 2e-3), 130 and 90 min (lr 1e-3).
-$PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS"
-$PY -m models.training.judges a --resume --minutes 60 --threads "$THREADS"
-$PY -m models.training.judges a --resume --minutes 130 --lr 1e-3 --threads "$THREADS"
-$PY -m models.training.judges a --resume --minutes 90 --lr 1e-3 --threads "$THREADS"
-$PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS"
-# Judge B as measured: resumed for 125 min at lr 1e-3 (with clipped gradients it no longer diverges).
-$PY -m models.training.judges b --resume --minutes 125 --lr 1e-3 --threads "$THREADS"
+# The judges as measured (session 21, retrained from scratch on a new machine): one 130-minute run each,
+# one core each side by side; --keep copies them to $CKPT, where later runs resume from.
+$PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS" --keep
+$PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS" --keep
 # Surrogate C, an ensemble member for training (never a judge): 110 min as measured (2,307 steps).
-$PY -m models.training.judges c --minutes 110 --threads "$THREADS"
+$PY -m models.training.judges c --minutes 110 --threads "$THREADS" --keep
 $PY -m models.training.train guard --minutes "$GUARD_MIN" --threads "$THREADS" \
     --init-onnx models/training/checkpoints/guard_v1.onnx --flat --transfer --visibility 0.8 --run guard_v2 \
     --crop 96 --batch 8 --lr 3e-4

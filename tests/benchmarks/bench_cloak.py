@@ -315,6 +315,7 @@ def main(argv=None) -> int:
             card["benchmark"]["reference"] = {kind: {m: v for m, v in ms.items() if m.split()[0] not in CLOAKS}
                                               for kind, ms in summary["methods"].items()}
             card["benchmark"]["script"] = "tests/benchmarks/bench_cloak.py"
+            card["benchmark"]["judges"] = summary["judges"]  # how faithful the judges were (steps, error)
             path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     if args.readme:
         readme = REPO / "models" / "README.md"

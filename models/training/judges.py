@@ -166,8 +166,9 @@ def train(args):
     out.mkdir(parents=True, exist_ok=True)
     state = {"steps": 0, "wall_time_s": 0.0, "evals": []}
     opt = torch.optim.AdamW(judge.parameters(), lr=args.lr, weight_decay=1e-4)
-    if args.resume and last_checkpoint(args.name):
-        ckpt = torch.load(last_checkpoint(args.name), weights_only=False)
+    resume_from = last_checkpoint(args.name) if args.resume else None
+    if resume_from:
+        ckpt = torch.load(resume_from, weights_only=False)
         judge.load_state_dict(ckpt["state"])
         state = ckpt["info"]
         if "optimizer" in ckpt:  # checkpoints before session 19 lack it: the warm-up below covers them

@@ -98,26 +98,18 @@ def available(names) -> list:
     return [n for n in names if last_checkpoint(n)]
 
 
-def _load(name: str) -> tuple:
-    """(network ready to use, its training info) from the last checkpoint."""
+def load_distilled(name: str) -> tuple:
+    """(network ready to use, its training info: steps, evaluations) from the last checkpoint."""
     ckpt = torch.load(last_checkpoint(name), weights_only=True)
     net = DISTILLED[name][0]()
     net.load_state_dict(ckpt["state"])
     return net.eval().requires_grad_(False), ckpt["info"]
 
 
-def load_judge(name: str) -> nn.Module:
-    return _load(name)[0]
-
-
-def last_evaluation(name: str) -> dict:
-    return _load(name)[1]["evals"][-1]
-
-
 def load_ensemble_member(name: str) -> tuple:
     """((network, taps) for transfer.AugmentedEncoder, what a cloak's card keeps of the member: its run
     folder, steps and last held-out error)."""
-    net, info = _load(name)
+    net, info = load_distilled(name)
     return (net, ENSEMBLE_TAPS[name]), {"name": run_folder(name).name, **info["evals"][-1]}
 
 

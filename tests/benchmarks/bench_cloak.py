@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # `models.training` lives at the repository root, beside the package
 
 from models.training.data import Artwork, flat_dir  # noqa: E402
-from models.training.judges import JUDGES, available, last_evaluation, load_judge  # noqa: E402
+from models.training.judges import JUDGES, available, load_distilled  # noqa: E402
 from models.training.surrogates import load_encoder  # noqa: E402
 
 CLOAKS = ("guard", "style", "poison")
@@ -275,7 +275,8 @@ def main(argv=None) -> int:
     taef2 = load_encoder()
     nets = {"taef2": taef2}
     judges = [] if args.pgd_only else available(sorted(JUDGES))
-    nets.update({f"judge_{j}": load_judge(j) for j in judges})
+    loaded = {j: load_distilled(j) for j in judges}  # (network, training info): one read of each checkpoint
+    nets.update({f"judge_{j}": net for j, (net, _info) in loaded.items()})
     folders = {"shipped": models.models_dir(), **{t: Path(d) for t, d in (c.split("=", 1) for c in args.compare)}}
     sets = {"painted": Artwork("val").validation_crops(args.images, args.crop),
             "flat": Artwork("val", flat_dir()).validation_crops(args.images, args.crop)}
@@ -298,7 +299,7 @@ def main(argv=None) -> int:
         return 0
     summary = {"crops_per_kind": args.images, "crop": args.crop, "epsilon": args.eps, "threads": args.threads,
                "posting": "0.75x area downscale + JPEG 85", "flip": "flip-evaluator, LDR, 67 ppd, mean error",
-               "judges": {j: last_evaluation(j) for j in judges},
+               "judges": {j: info["evals"][-1] for j, (_net, info) in loaded.items()},
                "cpu": os.cpu_count(), "load_average_at_end": os.getloadavg(), "methods": summarise(rows)}
     if not args.no_speed:
         summary["mp_per_s_2048"] = speed_2048(folders["shipped"])

@@ -6,6 +6,8 @@ the repository's ``models/``, else the wheel's copy in ``omamori/_models``). The
 card before a session is created. The net maps RGB in [0, 1] to a pattern in [-1, 1]; the caller
 scales it by epsilon/255. Any size runs through overlapping tiles whose blend weights are zero
 wherever a tile's border could have changed the result, so tiled output equals untiled output.
+A card may add a pyramid: the net also runs on the picture shrunk 2x (or 4x), and its pattern, enlarged
+back, is mixed in (coarser grain survives a platform's downscale and JPEG; see models/README.md).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from .bands import for_each_band
@@ -84,11 +87,34 @@ class CloakModel:
         self.factor = int(arch["factor"])
         self.reach = int(arch["receptive_radius_px"]) + self.factor
         self.session = session(self.path, expected_sha256=self.card.get("sha256", ""))
+        self.pyramid = pyramid_of(self.card)
 
     def pattern(self, rgb: np.ndarray, progress: Callable[[float], None] | None = None,
                 cancelled: Callable[[], bool] | None = None, tile: int = TILE,
                 out: np.ndarray | None = None) -> np.ndarray:
-        """float32 (H, W, 3) in [0, 1] -> pattern (H, W, 3) in [-1, 1]; tiled, blended, cancellable.
+        """float32 (H, W, 3) in [0, 1] -> pattern (H, W, 3) in [-1, 1]: the net's pattern of the picture,
+        or the card's pyramid, sum of weight x the net's pattern of the picture shrunk by `shrink`,
+        enlarged back (weights sum to 1). Tiled, cancellable; `out` as in `net_pattern`."""
+        if self.pyramid == ((1, 1.0),):
+            return self.net_pattern(rgb, progress, cancelled, tile, out)
+        h, w = rgb.shape[:2]
+        out = np.empty((h, w, 3), np.float32) if out is None else out
+        areas = np.array([1 / shrink ** 2 for shrink, _ in self.pyramid])
+        shares = np.concatenate([[0], np.cumsum(areas / areas.sum())])  # progress: by pixels worked on
+        for i, (shrink, weight) in enumerate(self.pyramid):  # shrink 1 first: it may fill `out` itself
+            part = None if progress is None else partial(_progress_part, progress, shares[i], shares[i + 1])
+            if shrink == 1:
+                level = self.net_pattern(rgb, part, cancelled, tile, out)
+                in_bands(out, lambda band, rows, level=level: np.multiply(level[rows], weight, out=band))
+            else:
+                small = self.net_pattern(_shrunk(rgb, shrink), part, cancelled, tile)
+                _add_enlarged(out, small, shrink, weight, first=i == 0)
+        return out
+
+    def net_pattern(self, rgb: np.ndarray, progress: Callable[[float], None] | None = None,
+                    cancelled: Callable[[], bool] | None = None, tile: int = TILE,
+                    out: np.ndarray | None = None) -> np.ndarray:
+        """float32 (H, W, 3) in [0, 1] -> the net's pattern (H, W, 3) in [-1, 1]; tiled, blended, cancellable.
 
         One tile: the result is a view of the net's output (no copy) and `out` is not used. Several
         tiles: they are blended in `out` (H, W, 3; a view is fine; allocated when None), which is
@@ -148,6 +174,59 @@ class CloakModel:
         except Exception as err:  # ORT raises its own types; the user gets one line
             raise ModelError(Text("model {name} failed to run: {err}", "モデル {name} を実行できません: {err}"),
                              name=self.name, err=str(err).splitlines()[0]) from None
+
+
+def pyramid_of(card: dict) -> tuple:
+    """((shrink, weight), ...) from the card's "pyramid" ([[1, 0.3], [2, 0.7]]: shrink factor 1, 2 or 4
+    and weight), shrink 1 first, weights scaled to sum to 1; no pyramid: ((1, 1.0),)."""
+    levels = sorted((int(shrink), float(weight)) for shrink, weight in card.get("pyramid", [[1, 1.0]]))
+    if not levels or any(shrink not in (1, 2, 4) or weight <= 0 for shrink, weight in levels):
+        raise ModelError(Text("model card {name}: bad pyramid {pyramid}; reinstall Omamori.",
+                              "モデルカード {name} のピラミッド指定 {pyramid} が不正です。Omamori を入れ直してください。"),
+                         name=card.get("name"), pyramid=card.get("pyramid"))
+    total = sum(weight for _, weight in levels)
+    return tuple((shrink, weight / total) for shrink, weight in levels)
+
+
+def _progress_part(progress: Callable[[float], None], start: float, end: float, done: float) -> None:
+    progress(start + (end - start) * done)
+
+
+def _shrunk(rgb: np.ndarray, f: int) -> np.ndarray:
+    """The picture clipped to [0, 1] and shrunk f times by averaging f x f blocks (what an area resize
+    does), a band at a time; edges past a size that f does not divide repeat the last row or column."""
+    h, w = rgb.shape[:2]
+    sh, sw = -(-h // f), -(-w // f)
+    small = np.empty((sh, sw, 3), np.float32)
+
+    def shrink_rows(rows: slice) -> None:
+        n = len(range(sh)[rows])
+        src = np.clip(rgb[rows.start * f:(rows.start + n) * f], 0.0, 1.0)
+        src = np.pad(src, ((0, n * f - src.shape[0]), (0, sw * f - w), (0, 0)), mode="edge")
+        small[rows] = src.reshape(n, f, sw, f, 3).mean(axis=(1, 3))
+
+    for_each_band(sh, shrink_rows)
+    return small
+
+
+def _add_enlarged(out: np.ndarray, small: np.ndarray, f: int, weight: float, first: bool) -> None:
+    """out (+)= weight x small enlarged f times (bicubic), a band at a time: each band is enlarged from
+    its own rows of `small` plus two on each side (the cubic kernel's reach), so the result equals one
+    enlargement of the whole without a full-size temporary."""
+    h, w = out.shape[:2]
+
+    def add_rows(rows: slice) -> None:
+        top, bottom = rows.start, min(rows.stop, h)
+        s0, s1 = max(0, top // f - 2), min(small.shape[0], -(-bottom // f) + 2)
+        big = cv2.resize(small[s0:s1], (small.shape[1] * f, (s1 - s0) * f), interpolation=cv2.INTER_CUBIC)
+        part = big[top - s0 * f:bottom - s0 * f, :w]
+        part *= np.float32(weight)
+        if first:
+            out[top:bottom] = part
+        else:
+            out[top:bottom] += part
+
+    for_each_band(h, add_rows)
 
 
 def _planar_tile(rgb: np.ndarray, top: int, left: int, th: int, tw: int) -> np.ndarray:

@@ -21,6 +21,7 @@ models/README.md; --cards adds each cloak's figures to its card."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -144,6 +145,11 @@ def pgd_cached(enc, x: np.ndarray, key: str, args, target: str | None = None) ->
         raise SystemExit(f"stale PGD cache {path}: delete it")
     suffix = "" if target is None else f" towards {target}"
     return {f"PGD-{k[1:]}{suffix}": (data[k], float(data["t" + k[1:]])) for k in data.files if k.startswith("s")}
+
+
+def crop_key(kind: str, x: np.ndarray) -> str:
+    """The PGD cache's name for a crop: by content, since --images changes which pictures are picked."""
+    return f"{kind}_{hashlib.sha256(x.tobytes()).hexdigest()[:12]}"
 
 
 def every_pgd(enc, x: np.ndarray, key: str, args) -> dict:
@@ -285,7 +291,7 @@ def main(argv=None) -> int:
     for kind, crops in sets.items():
         for i, x in enumerate(crops):
             x = to8(x)
-            iterates = {} if args.no_pgd else every_pgd(taef2, x, f"{kind}{i}", args)
+            iterates = {} if args.no_pgd else every_pgd(taef2, x, crop_key(kind, x), args)
             print(f"{kind} {i + 1}/{len(crops)}", flush=True)
             if args.pgd_only:
                 continue

@@ -119,3 +119,50 @@ def test_unknown_strength_is_refused():
 
     with pytest.raises(ParamError, match="strength"):
         build_steps([{"filter": "guard", "params": {"strength": "max"}}])
+
+
+def with_pyramid(tmp_path, shipped_models, pyramid) -> models.CloakModel:
+    """The shipped guard with its card's pyramid replaced (the sha256 covers the ONNX file, not the card)."""
+    import json
+
+    shutil.copy(shipped_models / "guard.onnx", tmp_path / "guard.onnx")
+    card = json.loads((shipped_models / "guard.json").read_text())
+    card["pyramid"] = pyramid
+    (tmp_path / "guard.json").write_text(json.dumps(card))
+    return models.load("guard", tmp_path)
+
+
+@pytest.mark.parametrize("size", [(256, 256), (301, 403), (37, 53)])
+def test_pyramid_mixes_the_shrunk_pattern_enlarged(tmp_path, shipped_models, size):
+    """A card's pyramid: weight x the net's pattern of the picture shrunk 2x by area, enlarged back by
+    bicubic, plus weight x the full-size pattern; band by band it equals one whole-picture resize,
+    and tiles change nothing."""
+    import cv2
+
+    model = with_pyramid(tmp_path, shipped_models, [[2, 2.0], [1, 1.0]])
+    assert model.pyramid == ((1, 1 / 3), (2, 2 / 3))
+    h, w = size
+    img = np.random.default_rng(7).random((h, w, 3)).astype(np.float32)
+    even = np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    small = cv2.resize(even, (even.shape[1] // 2, even.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    coarse = cv2.resize(model.net_pattern(small), even.shape[1::-1], interpolation=cv2.INTER_CUBIC)[:h, :w]
+    expected = model.net_pattern(img) / 3 + coarse * 2 / 3
+    assert np.abs(model.pattern(img) - expected).max() < 1e-5
+    assert np.abs(model.pattern(img, tile=160) - expected).max() < 1e-4
+    out = models.protect(img, model, 8)
+    assert np.abs(np.rint(out * 255) - np.rint(img * 255)).max() <= 8
+
+
+def test_pyramid_progress_reaches_one_and_cancels(tmp_path, shipped_models):
+    model = with_pyramid(tmp_path, shipped_models, [[1, 1], [2, 1]])
+    seen = []
+    model.pattern(np.zeros((300, 300, 3), np.float32), progress=seen.append, tile=160)
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) > 2
+    with pytest.raises(Cancelled):
+        model.pattern(np.zeros((300, 300, 3), np.float32), cancelled=lambda: True)
+
+
+@pytest.mark.parametrize("pyramid", [[[3, 1]], [[1, 0]], []])
+def test_bad_pyramid_is_a_clear_error(tmp_path, shipped_models, pyramid):
+    with pytest.raises(ModelError, match="pyramid"):
+        with_pyramid(tmp_path, shipped_models, pyramid)

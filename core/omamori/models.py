@@ -6,8 +6,9 @@ the repository's ``models/``, else the wheel's copy in ``omamori/_models``). The
 card before a session is created. The net maps RGB in [0, 1] to a pattern in [-1, 1]; the caller
 scales it by epsilon/255. Any size runs through overlapping tiles whose blend weights are zero
 wherever a tile's border could have changed the result, so tiled output equals untiled output.
-A card may add a pyramid: the net also runs on the picture shrunk 2x (or 4x), and its pattern, enlarged
-back, is mixed in (coarser grain survives a platform's downscale and JPEG; see models/README.md).
+A card may add a pyramid: the net also runs on the picture shrunk 2x, and its pattern, enlarged back, is
+used where the picture is smooth, the full-size pattern where it has texture (coarser grain survives a
+platform's downscale and JPEG; fine grain hides in texture; measured in models/README.md).
 """
 
 from __future__ import annotations
@@ -93,22 +94,25 @@ class CloakModel:
                 cancelled: Callable[[], bool] | None = None, tile: int = TILE,
                 out: np.ndarray | None = None) -> np.ndarray:
         """float32 (H, W, 3) in [0, 1] -> pattern (H, W, 3) in [-1, 1]: the net's pattern of the picture,
-        or the card's pyramid, sum of weight x the net's pattern of the picture shrunk by `shrink`,
-        enlarged back (weights sum to 1). Tiled, cancellable; `out` as in `net_pattern`."""
-        if self.pyramid == ((1, 1.0),):
+        or with the card's pyramid t x that + (1 - t) x the net's pattern of the picture shrunk `shrink`
+        times, enlarged back, where t is the local texture (`texture`). Tiled, cancellable; `out` as in
+        `net_pattern`."""
+        if self.pyramid is None:
             return self.net_pattern(rgb, progress, cancelled, tile, out)
-        h, w = rgb.shape[:2]
-        out = np.empty((h, w, 3), np.float32) if out is None else out
-        areas = np.array([1 / shrink ** 2 for shrink, _ in self.pyramid])
-        shares = np.concatenate([[0], np.cumsum(areas / areas.sum())])  # progress: by pixels worked on
-        for i, (shrink, weight) in enumerate(self.pyramid):  # shrink 1 first: it may fill `out` itself
-            part = None if progress is None else partial(_progress_part, progress, shares[i], shares[i + 1])
-            if shrink == 1:
-                level = self.net_pattern(rgb, part, cancelled, tile, out)
-                in_bands(out, lambda band, rows, level=level: np.multiply(level[rows], weight, out=band))
-            else:
-                small = self.net_pattern(_shrunk(rgb, shrink), part, cancelled, tile)
-                _add_enlarged(out, small, shrink, weight, first=i == 0)
+        f = self.pyramid["shrink"]
+        share = f * f / (f * f + 1)  # progress by pixels worked on: the shrunk pass has 1/f² of them
+        part = None if progress is None else (lambda done: progress(share * done))
+        out = np.empty(rgb.shape[:2] + (3,), np.float32) if out is None else out
+        fine = self.net_pattern(rgb, part, cancelled, tile, out)  # `out` itself, or a view of the net's output
+        part = None if progress is None else (lambda done: progress(share + (1 - share) * done))
+        small = self.net_pattern(_shrunk(rgb, f), part, cancelled, tile)
+
+        def mix_rows(rows: slice) -> None:
+            coarse = _enlarged_rows(small, f, rows, rgb.shape[:2])
+            t = texture(rgb, rows, self.pyramid["texture_sigma_px"], self.pyramid["texture_std"])
+            out[rows] = coarse + t * (fine[rows] - coarse)
+
+        for_each_band(rgb.shape[0], mix_rows)
         return out
 
     def net_pattern(self, rgb: np.ndarray, progress: Callable[[float], None] | None = None,
@@ -176,20 +180,41 @@ class CloakModel:
                              name=self.name, err=str(err).splitlines()[0]) from None
 
 
-def pyramid_of(card: dict) -> tuple:
-    """((shrink, weight), ...) from the card's "pyramid" ([[1, 0.3], [2, 0.7]]: shrink factor 1, 2 or 4
-    and weight), shrink 1 first, weights scaled to sum to 1; no pyramid: ((1, 1.0),)."""
-    levels = sorted((int(shrink), float(weight)) for shrink, weight in card.get("pyramid", [[1, 1.0]]))
-    if not levels or any(shrink not in (1, 2, 4) or weight <= 0 for shrink, weight in levels):
+def pyramid_of(card: dict) -> dict | None:
+    """The card's "pyramid" ({"shrink": 2, "texture_sigma_px": 4, "texture_std": 0.1}), checked; None without."""
+    pyramid = card.get("pyramid")
+    if pyramid is None:
+        return None
+    try:
+        checked = {"shrink": int(pyramid["shrink"]), "texture_sigma_px": float(pyramid["texture_sigma_px"]),
+                   "texture_std": float(pyramid["texture_std"])}
+        ok = checked["shrink"] in (2, 4) and checked["texture_sigma_px"] > 0 and checked["texture_std"] > 0
+    except (TypeError, KeyError, ValueError):
+        ok = False
+    if not ok:
         raise ModelError(Text("model card {name}: bad pyramid {pyramid}; reinstall Omamori.",
                               "モデルカード {name} のピラミッド指定 {pyramid} が不正です。Omamori を入れ直してください。"),
-                         name=card.get("name"), pyramid=card.get("pyramid"))
-    total = sum(weight for _, weight in levels)
-    return tuple((shrink, weight / total) for shrink, weight in levels)
+                         name=card.get("name"), pyramid=pyramid)
+    return checked
 
 
-def _progress_part(progress: Callable[[float], None], start: float, end: float, done: float) -> None:
-    progress(start + (end - start) * done)
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def texture(rgb: np.ndarray, rows: slice, sigma: float, std_full: float) -> np.ndarray:
+    """(n, W, 1) in [0, 1] for `rows`: the local standard deviation of luma (Gaussian window, `sigma`
+    pixels) over `std_full`, clipped. Computed from the rows plus the window's reach on each side, so a band
+    gets what the whole picture would give."""
+    h = rgb.shape[0]
+    reach = int(np.ceil(3 * sigma))
+    top, bottom = rows.start, min(rows.stop, h)
+    a, b = max(0, top - reach), min(h, bottom + reach)
+    luma = np.clip(rgb[a:b], 0.0, 1.0) @ LUMA
+    size = (2 * reach + 1, 2 * reach + 1)
+    mean = cv2.GaussianBlur(luma, size, sigma)
+    var = cv2.GaussianBlur(luma * luma, size, sigma) - mean * mean
+    std = np.sqrt(np.maximum(var[top - a:bottom - a], 0.0))
+    return np.minimum(std / np.float32(std_full), 1.0)[..., None]
 
 
 def _shrunk(rgb: np.ndarray, f: int) -> np.ndarray:
@@ -209,24 +234,15 @@ def _shrunk(rgb: np.ndarray, f: int) -> np.ndarray:
     return small
 
 
-def _add_enlarged(out: np.ndarray, small: np.ndarray, f: int, weight: float, first: bool) -> None:
-    """out (+)= weight x small enlarged f times (bicubic), a band at a time: each band is enlarged from
-    its own rows of `small` plus two on each side (the cubic kernel's reach), so the result equals one
-    enlargement of the whole without a full-size temporary."""
-    h, w = out.shape[:2]
-
-    def add_rows(rows: slice) -> None:
-        top, bottom = rows.start, min(rows.stop, h)
-        s0, s1 = max(0, top // f - 2), min(small.shape[0], -(-bottom // f) + 2)
-        big = cv2.resize(small[s0:s1], (small.shape[1] * f, (s1 - s0) * f), interpolation=cv2.INTER_CUBIC)
-        part = big[top - s0 * f:bottom - s0 * f, :w]
-        part *= np.float32(weight)
-        if first:
-            out[top:bottom] = part
-        else:
-            out[top:bottom] += part
-
-    for_each_band(h, add_rows)
+def _enlarged_rows(small: np.ndarray, f: int, rows: slice, size: tuple) -> np.ndarray:
+    """Rows `rows` of `small` enlarged f times (bicubic), cut to `size` (H, W): enlarged from their own
+    rows of `small` plus two on each side (the cubic kernel's reach), so they equal the same rows of one
+    enlargement of the whole, without a full-size temporary."""
+    (h, width), top = size, rows.start
+    bottom = min(rows.stop, h)
+    s0, s1 = max(0, top // f - 2), min(small.shape[0], -(-bottom // f) + 2)
+    big = cv2.resize(small[s0:s1], (small.shape[1] * f, (s1 - s0) * f), interpolation=cv2.INTER_CUBIC)
+    return big[top - s0 * f:bottom - s0 * f, :width]
 
 
 def _planar_tile(rgb: np.ndarray, top: int, left: int, th: int, tw: int) -> np.ndarray:

@@ -162,16 +162,21 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
         card["distillation"] = teacher_summary(Path(info["distilled_from"]), info)
     if info.get("strength_scales"):  # fraction of epsilon per strength level, read by the filters
         card["strength_scales"] = info["strength_scales"]
+    if info.get("pyramid"):  # read by the runtime (omamori.models.pyramid_of)
+        card["pyramid"] = info["pyramid"]
+        card["io"] += ("; pyramid: the runtime mixes in the pattern of the picture shrunk `shrink` times (area), "
+                       "enlarged back (bicubic), where the picture is smooth: weight 1 - t, t = local std of "
+                       "luma (Gaussian, texture_sigma_px) / texture_std, at most 1")
     (folder / f"{name}.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return card
 
 
 def export_model(name: str, folder: Path, n_images: int, checkpoint: Path | None = None, run: str = None,
-                 scales: dict | None = None) -> dict:
+                 scales: dict | None = None, pyramid: dict | None = None) -> dict:
     """Checkpoint (default: the run's last.pt) -> ONNX + card. The runtime caches one session per path,
     so measure a re-exported model in a fresh process (as the command line does)."""
     ckpt = torch.load(checkpoint or runs_dir() / (run or name) / "last.pt", weights_only=True)
-    info = dict(ckpt["info"], strength_scales=scales)
+    info = dict(ckpt["info"], strength_scales=scales, pyramid=pyramid)
     gen = generator_for(info)
     gen.load_state_dict(ckpt["state"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -195,6 +200,9 @@ def main(argv=None):
     p.add_argument("--run", help="checkpoint folder under $OMAMORI_RUNS (default: the model name)")
     p.add_argument("--strength-scales", type=float, nargs=3, metavar=("LOW", "DEFAULT", "HIGH"),
                    help="pattern scale per strength level (fraction of epsilon; the runtime clips at epsilon)")
+    p.add_argument("--pyramid", nargs=3, type=float, metavar=("SHRINK", "SIGMA", "STD"),
+                   help="where the picture is smooth, use the pattern of the picture shrunk SHRINK times "
+                        "(texture: local luma std, Gaussian SIGMA px, over STD), e.g. 2 4 0.1 (models/README.md)")
     p.add_argument("--images", type=int, default=8, help="held-out 512² crops to measure (0: skip metrics)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -203,7 +211,9 @@ def main(argv=None):
         export_encoders(benchmeasure.encoders_dir())
     else:
         scales = dict(zip(("low", "default", "high"), args.strength_scales)) if args.strength_scales else None
-        export_model(args.name, args.out, args.images, args.checkpoint, args.run, scales)
+        pyramid = args.pyramid and dict(zip(("shrink", "texture_sigma_px", "texture_std"), args.pyramid),
+                                        shrink=int(args.pyramid[0]))
+        export_model(args.name, args.out, args.images, args.checkpoint, args.run, scales, pyramid)
 
 
 if __name__ == "__main__":

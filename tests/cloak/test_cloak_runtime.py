@@ -132,21 +132,28 @@ def with_pyramid(tmp_path, shipped_models, pyramid) -> models.CloakModel:
     return models.load("guard", tmp_path)
 
 
-@pytest.mark.parametrize("size", [(256, 256), (301, 403), (37, 53)])
-def test_pyramid_mixes_the_shrunk_pattern_enlarged(tmp_path, shipped_models, size):
-    """A card's pyramid: weight x the net's pattern of the picture shrunk 2x by area, enlarged back by
-    bicubic, plus weight x the full-size pattern; band by band it equals one whole-picture resize,
-    and tiles change nothing."""
+PYRAMID = {"shrink": 2, "texture_sigma_px": 4.0, "texture_std": 0.1}
+
+
+@pytest.mark.parametrize("size", [(256, 256), (301, 403), (37, 53), (600, 90)])
+def test_pyramid_uses_the_coarse_pattern_where_the_picture_is_smooth(tmp_path, shipped_models, size):
+    """t x the net's pattern + (1 - t) x its pattern of the picture shrunk 2x by area, enlarged back by
+    bicubic, t = local luma std / texture_std (at most 1); computed band by band, it equals the
+    whole-picture formula, and tiles change nothing."""
     import cv2
 
-    model = with_pyramid(tmp_path, shipped_models, [[2, 2.0], [1, 1.0]])
-    assert model.pyramid == ((1, 1 / 3), (2, 2 / 3))
+    model = with_pyramid(tmp_path, shipped_models, PYRAMID)
     h, w = size
     img = np.random.default_rng(7).random((h, w, 3)).astype(np.float32)
+    img[:, : w // 2] = 0.5  # a smooth half: t about 0 there, only the coarse pattern
     even = np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     small = cv2.resize(even, (even.shape[1] // 2, even.shape[0] // 2), interpolation=cv2.INTER_AREA)
     coarse = cv2.resize(model.net_pattern(small), even.shape[1::-1], interpolation=cv2.INTER_CUBIC)[:h, :w]
-    expected = model.net_pattern(img) / 3 + coarse * 2 / 3
+    luma = img @ np.array([0.299, 0.587, 0.114], np.float32)
+    mean, square = (cv2.GaussianBlur(v, (25, 25), 4.0) for v in (luma, luma * luma))
+    t = np.minimum(np.sqrt(np.maximum(square - mean * mean, 0)) / 0.1, 1)[..., None]
+    assert t[:, : w // 2 - 13].max() < 0.01 and t[:, w // 2 + 13:].min() > 0.9
+    expected = t * model.net_pattern(img) + (1 - t) * coarse
     assert np.abs(model.pattern(img) - expected).max() < 1e-5
     assert np.abs(model.pattern(img, tile=160) - expected).max() < 1e-4
     out = models.protect(img, model, 8)
@@ -154,7 +161,7 @@ def test_pyramid_mixes_the_shrunk_pattern_enlarged(tmp_path, shipped_models, siz
 
 
 def test_pyramid_progress_reaches_one_and_cancels(tmp_path, shipped_models):
-    model = with_pyramid(tmp_path, shipped_models, [[1, 1], [2, 1]])
+    model = with_pyramid(tmp_path, shipped_models, PYRAMID)
     seen = []
     model.pattern(np.zeros((300, 300, 3), np.float32), progress=seen.append, tile=160)
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) > 2
@@ -162,7 +169,7 @@ def test_pyramid_progress_reaches_one_and_cancels(tmp_path, shipped_models):
         model.pattern(np.zeros((300, 300, 3), np.float32), cancelled=lambda: True)
 
 
-@pytest.mark.parametrize("pyramid", [[[3, 1]], [[1, 0]], []])
+@pytest.mark.parametrize("pyramid", [dict(PYRAMID, shrink=3), dict(PYRAMID, texture_std=0), {"shrink": 2}, [[1, 1]]])
 def test_bad_pyramid_is_a_clear_error(tmp_path, shipped_models, pyramid):
     with pytest.raises(ModelError, match="pyramid"):
         with_pyramid(tmp_path, shipped_models, pyramid)

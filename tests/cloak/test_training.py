@@ -1,5 +1,5 @@
 """A few training steps on tiny crops and an ONNX export that the runtime loads (needs torch + ../shared)."""
-
+import json
 import sys
 from pathlib import Path
 
@@ -216,9 +216,14 @@ def test_tiny_distillation_exports_a_student_the_runtime_tiles(surrogate):
     teacher = Path(__file__).resolve().parents[2] / "models" / "guard.onnx"
     distill.main(["guard", "--teacher", str(teacher), "--steps", "2", "--batch", "2", "--crop", "64"])
     out = surrogate / "models"
-    card = export.export_model("guard", out, n_images=0, run="guard_fast")
+    export.main(["guard", "--run", "guard_fast", "--images", "0", "--out", str(out), "--threads", "1",
+                 "--strength-scales", "0.25", "0.4", "0.75", "--pyramid", "2", "4", "0.1"])  # as run_all.sh
+    card = json.loads((out / "guard.json").read_text())
     assert card["architecture"]["stem"] == "patch" and card["architecture"]["factor"] == 8
+    assert card["pyramid"] == {"shrink": 2, "texture_sigma_px": 4.0, "texture_std": 0.1}
+    assert card["strength_scales"]["default"] == 0.4
     assert max_difference(generator_from_onnx(out / "guard.onnx"), out / "guard.onnx") < 1e-4
     model = models.load("guard", out)
+    assert model.pyramid == card["pyramid"]
     img = np.random.default_rng(2).random((300, 410, 3)).astype(np.float32)
     assert np.abs(model.pattern(img) - model.pattern(img, tile=200)).max() < 1e-4

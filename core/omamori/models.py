@@ -102,18 +102,24 @@ class CloakModel:
         f = self.pyramid["shrink"]
         share = f * f / (f * f + 1)  # progress by pixels worked on: the shrunk pass has 1/f² of them
         part = None if progress is None else (lambda done: progress(share * done))
-        out = np.empty(rgb.shape[:2] + (3,), np.float32) if out is None else out
-        fine = self.net_pattern(rgb, part, cancelled, tile, out)  # `out` itself, or a view of the net's output
+        fine = self.net_pattern(rgb, part, cancelled, tile, out)  # `out`, or a view of the net's planar output
         part = None if progress is None else (lambda done: progress(share + (1 - share) * done))
         small = self.net_pattern(_shrunk(rgb, f), part, cancelled, tile)
 
         def mix_rows(rows: slice) -> None:
             coarse = _enlarged_rows(small, f, rows, rgb.shape[:2])
             t = texture(rgb, rows, self.pyramid["texture_sigma_px"], self.pyramid["texture_std"])
-            out[rows] = coarse + t * (fine[rows] - coarse)
+            # A channel at a time, in place in `fine`: one tile's output is planar, so its planes are
+            # contiguous, and the rounding in `protect` then reads them as planes too.
+            for c in range(3):
+                plane = np.ascontiguousarray(fine[rows, :, c])
+                plane -= coarse[..., c]
+                plane *= t
+                plane += coarse[..., c]
+                fine[rows, :, c] = plane
 
         for_each_band(rgb.shape[0], mix_rows)
-        return out
+        return fine
 
     def net_pattern(self, rgb: np.ndarray, progress: Callable[[float], None] | None = None,
                     cancelled: Callable[[], bool] | None = None, tile: int = TILE,
@@ -202,7 +208,7 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def texture(rgb: np.ndarray, rows: slice, sigma: float, std_full: float) -> np.ndarray:
-    """(n, W, 1) in [0, 1] for `rows`: the local standard deviation of luma (Gaussian window, `sigma`
+    """(n, W) in [0, 1] for `rows`: the local standard deviation of luma (Gaussian window, `sigma`
     pixels) over `std_full`, clipped. Computed from the rows plus the window's reach on each side, so a band
     gets what the whole picture would give."""
     h = rgb.shape[0]
@@ -214,12 +220,12 @@ def texture(rgb: np.ndarray, rows: slice, sigma: float, std_full: float) -> np.n
     mean = cv2.GaussianBlur(luma, size, sigma)
     var = cv2.GaussianBlur(luma * luma, size, sigma) - mean * mean
     std = np.sqrt(np.maximum(var[top - a:bottom - a], 0.0))
-    return np.minimum(std / np.float32(std_full), 1.0)[..., None]
+    return np.minimum(std / np.float32(std_full), 1.0)
 
 
 def _shrunk(rgb: np.ndarray, f: int) -> np.ndarray:
-    """The picture clipped to [0, 1] and shrunk f times by averaging f x f blocks (what an area resize
-    does), a band at a time; edges past a size that f does not divide repeat the last row or column."""
+    """The picture clipped to [0, 1] and shrunk f times by an area resize (the mean of f x f blocks), a
+    band at a time; a size that f does not divide is padded by repeating the last row or column."""
     h, w = rgb.shape[:2]
     sh, sw = -(-h // f), -(-w // f)
     small = np.empty((sh, sw, 3), np.float32)
@@ -227,8 +233,9 @@ def _shrunk(rgb: np.ndarray, f: int) -> np.ndarray:
     def shrink_rows(rows: slice) -> None:
         n = len(range(sh)[rows])
         src = np.clip(rgb[rows.start * f:(rows.start + n) * f], 0.0, 1.0)
-        src = np.pad(src, ((0, n * f - src.shape[0]), (0, sw * f - w), (0, 0)), mode="edge")
-        small[rows] = src.reshape(n, f, sw, f, 3).mean(axis=(1, 3))
+        if src.shape[:2] != (n * f, sw * f):
+            src = cv2.copyMakeBorder(src, 0, n * f - src.shape[0], 0, sw * f - w, cv2.BORDER_REPLICATE)
+        small[rows] = cv2.resize(src, (sw, n), interpolation=cv2.INTER_AREA)
 
     for_each_band(sh, shrink_rows)
     return small

@@ -36,7 +36,7 @@ $PY -m models.training.distill guard --teacher "$CKPT/guard_v1.onnx" --minutes 4
 for m in style poison; do
     $PY -m models.training.distill $m --teacher "$CKPT/${m}_v1.onnx" --minutes "$DISTILL_MIN" --threads "$THREADS"
 done
-$PY -m models.training.export guard --run guard_fast --images 0 --strength-scales 0.25 0.4 0.75 --pyramid 2 4 0.1
+$PY -m models.training.export guard --run guard_fast --images 0 --strength-scales 0.25 0.35 0.6 --pyramid 2 4 0.1
 for m in style poison; do
     $PY -m models.training.train $m --minutes "$V2_MIN" --batch 8 --crop 96 --threads "$THREADS" \
         --init-checkpoint "$RUNS/${m}_fast/last.pt" --flat --transfer --visibility 0.8 --run ${m}_v2 --lr 1e-3

@@ -6,9 +6,10 @@ the repository's ``models/``, else the wheel's copy in ``omamori/_models``). The
 card before a session is created. The net maps RGB in [0, 1] to a pattern in [-1, 1]; the caller
 scales it by epsilon/255. Any size runs through overlapping tiles whose blend weights are zero
 wherever a tile's border could have changed the result, so tiled output equals untiled output.
-A card may add a pyramid: the net also runs on the picture shrunk 2x, and its pattern, enlarged back, is
-used where the picture is smooth, the full-size pattern where it has texture (coarser grain survives a
-platform's downscale and JPEG; fine grain hides in texture; measured in models/README.md).
+A card may add a pyramid: on each tile the net also runs on the tile shrunk 2x, and that pattern,
+enlarged back, is used where the picture is smooth, the full-size pattern where it has texture (coarser
+grain survives a platform's downscale and JPEG; fine grain hides in texture; measured in
+models/README.md). The pyramid widens the reach that tiles discard, so tiled output still equals one pass.
 """
 
 from __future__ import annotations
@@ -84,59 +85,35 @@ class CloakModel:
         self.path = folder / f"{name}.onnx"
         self.target = self.card.get("target") if "target" in self.card.get("inputs", ["image"]) else None
         arch = self.card.get("architecture", V1_ARCHITECTURE)
-        # Tile origins and sizes stay multiples of the factor; tiles discard `reach` pixels at inner edges.
+        # Tile origins and sizes stay multiples of `align`; tiles discard `reach` pixels at inner edges.
         self.factor = int(arch["factor"])
         self.reach = int(arch["receptive_radius_px"]) + self.factor
-        self.session = session(self.path, expected_sha256=self.card.get("sha256", ""))
         self.pyramid = pyramid_of(self.card)
+        self.align = self.factor
+        if self.pyramid:
+            f = self.pyramid["shrink"]
+            self.align *= f  # the shrunk tile must sit on the net's grid too
+            # On the shrunk tile: the net's reach, the texture window's, the cubic kernel's and a block's.
+            self.reach = f * (self.reach + int(np.ceil(3 * self.pyramid["texture_sigma_px"] / f)) + 3)
+        self.session = session(self.path, expected_sha256=self.card.get("sha256", ""))
 
     def pattern(self, rgb: np.ndarray, progress: Callable[[float], None] | None = None,
                 cancelled: Callable[[], bool] | None = None, tile: int = TILE,
                 out: np.ndarray | None = None) -> np.ndarray:
-        """float32 (H, W, 3) in [0, 1] -> pattern (H, W, 3) in [-1, 1]: the net's pattern of the picture,
-        or with the card's pyramid t x that + (1 - t) x the net's pattern of the picture shrunk `shrink`
-        times, enlarged back, where t is the local texture (`texture`). Tiled, cancellable; `out` as in
-        `net_pattern`."""
-        if self.pyramid is None:
-            return self.net_pattern(rgb, progress, cancelled, tile, out)
-        f = self.pyramid["shrink"]
-        share = f * f / (f * f + 1)  # progress by pixels worked on: the shrunk pass has 1/f² of them
-        part = None if progress is None else (lambda done: progress(share * done))
-        fine = self.net_pattern(rgb, part, cancelled, tile, out)  # `out`, or a view of the net's planar output
-        part = None if progress is None else (lambda done: progress(share + (1 - share) * done))
-        small = self.net_pattern(_shrunk(rgb, f), part, cancelled, tile)
-
-        def mix_rows(rows: slice) -> None:
-            coarse = _enlarged_rows(small, f, rows, rgb.shape[:2])
-            t = texture(rgb, rows, self.pyramid["texture_sigma_px"], self.pyramid["texture_std"])
-            # A channel at a time, in place in `fine`: one tile's output is planar, so its planes are
-            # contiguous, and the rounding in `protect` then reads them as planes too.
-            for c in range(3):
-                plane = np.ascontiguousarray(fine[rows, :, c])
-                plane -= coarse[..., c]
-                plane *= t
-                plane += coarse[..., c]
-                fine[rows, :, c] = plane
-
-        for_each_band(rgb.shape[0], mix_rows)
-        return fine
-
-    def net_pattern(self, rgb: np.ndarray, progress: Callable[[float], None] | None = None,
-                    cancelled: Callable[[], bool] | None = None, tile: int = TILE,
-                    out: np.ndarray | None = None) -> np.ndarray:
-        """float32 (H, W, 3) in [0, 1] -> the net's pattern (H, W, 3) in [-1, 1]; tiled, blended, cancellable.
+        """float32 (H, W, 3) in [0, 1] -> pattern (H, W, 3) in [-1, 1]; tiled, blended, cancellable.
 
         One tile: the result is a view of the net's output (no copy) and `out` is not used. Several
         tiles: they are blended in `out` (H, W, 3; a view is fine; allocated when None), which is
-        returned. Tiles are clipped to [0, 1] and padded one at a time: no full-size copy of the input."""
+        returned. Tiles are clipped to [0, 1] and padded one at a time: no full-size copy of the input.
+        With the card's pyramid each tile's pattern is `_pyramid_tile`'s."""
         h, w = rgb.shape[:2]
-        f = self.factor
+        f = self.align
         H, W = h + -h % f, w + -w % f
         overlap = 2 * self.reach + RAMP
         tile = max(tile - tile % f, overlap + 2 * f)
         (ys, th), (xs, tw) = _layout(H, tile, f, overlap), _layout(W, tile, f, overlap)
         if len(ys) * len(xs) == 1:
-            pattern = self._run(rgb, 0, 0, th, tw, cancelled)[:h, :w]
+            pattern = self._tile(rgb, 0, 0, th, tw, cancelled)[:h, :w]
             if progress:
                 progress(1.0)
             return pattern
@@ -150,7 +127,7 @@ class CloakModel:
             wy = self._ramp(th, y > 0, y + th < H)[:h - y]  # rows past the picture are padding only
             weight_y[y:y + th] += wy
             for x in xs:
-                pat = self._run(rgb, y, x, th, tw, cancelled)[:h - y, :w - x]
+                pat = self._tile(rgb, y, x, th, tw, cancelled)[:h - y, :w - x]
                 pat *= wy[:, None, None]
                 pat *= self._ramp(tw, x > 0, x + tw < W)[None, :w - x, None]
                 out[y:y + th, x:x + tw] += pat
@@ -171,6 +148,36 @@ class CloakModel:
         if fade_end:
             w = np.minimum(w, np.clip((n - 1 - d - self.reach + 0.5) / RAMP, 0, 1))
         return w
+
+    def _tile(self, rgb: np.ndarray, top: int, left: int, th: int, tw: int, cancelled) -> np.ndarray:
+        return self._run(rgb, top, left, th, tw, cancelled) if self.pyramid is None else \
+            self._pyramid_tile(rgb, top, left, th, tw, cancelled)
+
+    def _pyramid_tile(self, rgb: np.ndarray, top: int, left: int, th: int, tw: int, cancelled) -> np.ndarray:
+        """t x the net's pattern of the tile + (1 - t) x its pattern of the tile shrunk `shrink` times by
+        area, enlarged back by bicubic; t = `texture` of the shrunk tile, enlarged alike (texture measured
+        there steers as well as at full size, models/README.md, for a quarter of the work); the enlarged
+        planes are clipped to their range. (th, tw, 3)."""
+        f = self.pyramid["shrink"]
+        fine = self._run(rgb, top, left, th, tw, cancelled)  # a view of the net's planar output
+        part = rgb[top:top + th, left:left + tw]
+        small = _shrunk(part, f)
+        sh, sw = small.shape[:2]
+        ph, pw = part.shape[:2]
+
+        def enlarged(plane: np.ndarray) -> np.ndarray:
+            big = cv2.resize(plane, (sw * f, sh * f), interpolation=cv2.INTER_CUBIC)[:ph, :pw]
+            return np.clip(big, -1.0, 1.0, out=big)  # bicubic overshoots a little: stay in [-1, 1]
+
+        sigma, std = self.pyramid["texture_sigma_px"] / f, self.pyramid["texture_std"]
+        t = np.maximum(enlarged(texture(small, sigma, std)), 0.0)
+        coarse = self._run(small, 0, 0, th // f, tw // f, cancelled).transpose(2, 0, 1)  # planar
+        for c in range(3):  # in place, plane by plane (the net's output is planar, so each is contiguous)
+            plane, big = fine[:ph, :pw, c], enlarged(np.ascontiguousarray(coarse[c, :sh, :sw]))
+            plane -= big
+            plane *= t
+            plane += big
+        return fine
 
     def _run(self, rgb: np.ndarray, top: int, left: int, th: int, tw: int, cancelled) -> np.ndarray:
         """The net's pattern for the (th, tw) tile at (top, left), as an (th, tw, 3) view of its output."""
@@ -207,20 +214,17 @@ def pyramid_of(card: dict) -> dict | None:
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def texture(rgb: np.ndarray, rows: slice, sigma: float, std_full: float) -> np.ndarray:
-    """(n, W) in [0, 1] for `rows`: the local standard deviation of luma (Gaussian window, `sigma`
-    pixels) over `std_full`, clipped. Computed from the rows plus the window's reach on each side, so a band
-    gets what the whole picture would give."""
-    h = rgb.shape[0]
+def texture(rgb: np.ndarray, sigma: float, std_full: float) -> np.ndarray:
+    """(H, W) in [0, 1]: the local standard deviation of luma (Gaussian window, `sigma` pixels) over
+    `std_full`, at most 1; 0 where the picture is flat, 1 where it has texture."""
+    luma = np.clip(rgb, 0.0, 1.0) @ LUMA
     reach = int(np.ceil(3 * sigma))
-    top, bottom = rows.start, min(rows.stop, h)
-    a, b = max(0, top - reach), min(h, bottom + reach)
-    luma = np.clip(rgb[a:b], 0.0, 1.0) @ LUMA
     size = (2 * reach + 1, 2 * reach + 1)
     mean = cv2.GaussianBlur(luma, size, sigma)
-    var = cv2.GaussianBlur(luma * luma, size, sigma) - mean * mean
-    std = np.sqrt(np.maximum(var[top - a:bottom - a], 0.0))
-    return np.minimum(std / np.float32(std_full), 1.0)
+    var = cv2.GaussianBlur(luma * luma, size, sigma)
+    var -= mean * mean
+    std = np.sqrt(np.maximum(var, 0.0, out=var), out=var)
+    return np.minimum(std / np.float32(std_full), 1.0, out=std)
 
 
 def _shrunk(rgb: np.ndarray, f: int) -> np.ndarray:
@@ -239,17 +243,6 @@ def _shrunk(rgb: np.ndarray, f: int) -> np.ndarray:
 
     for_each_band(sh, shrink_rows)
     return small
-
-
-def _enlarged_rows(small: np.ndarray, f: int, rows: slice, size: tuple) -> np.ndarray:
-    """Rows `rows` of `small` enlarged f times (bicubic), cut to `size` (H, W): enlarged from their own
-    rows of `small` plus two on each side (the cubic kernel's reach), so they equal the same rows of one
-    enlargement of the whole, without a full-size temporary."""
-    (h, width), top = size, rows.start
-    bottom = min(rows.stop, h)
-    s0, s1 = max(0, top // f - 2), min(small.shape[0], -(-bottom // f) + 2)
-    big = cv2.resize(small[s0:s1], (small.shape[1] * f, (s1 - s0) * f), interpolation=cv2.INTER_CUBIC)
-    return big[top - s0 * f:bottom - s0 * f, :width]
 
 
 def _planar_tile(rgb: np.ndarray, top: int, left: int, th: int, tw: int) -> np.ndarray:

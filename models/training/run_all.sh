@@ -43,18 +43,20 @@ for m in style poison; do
 done
 $PY -m models.training.export style --run style_v2 --images 0 --strength-scales 0.5 0.7 1.0
 $PY -m models.training.export poison --run poison_v2 --images 0 --strength-scales 0.5 0.7 1.0
-# The judges as measured (session 21, retrained from scratch on a new machine): one 130-minute run each,
-# one core each side by side; --keep copies them to $CKPT, where later runs resume from.
+# The judges as measured: one 130-minute run each from scratch (session 21), then resumed at a low rate
+# (session 22: A 55 min, B 115 min), one core each side by side; --keep copies them to $CKPT, where
+# later runs resume from.
 $PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS" --keep
 $PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS" --keep
+$PY -m models.training.judges a --resume --minutes 55 --lr 1e-4 --threads "$THREADS" --keep
+$PY -m models.training.judges b --resume --minutes 115 --lr 1.5e-4 --threads "$THREADS" --keep
 # Surrogate C, an ensemble member for training (never a judge): 110 min as measured (2,307 steps).
 $PY -m models.training.judges c --minutes 110 --threads "$THREADS" --keep
 $PY -m models.training.train guard --minutes "$GUARD_MIN" --threads "$THREADS" \
     --init-onnx models/training/checkpoints/guard_v1.onnx --flat --transfer --visibility 0.8 --run guard_v2 \
     --crop 96 --batch 8 --lr 3e-4
 $PY -m models.training.export guard --run guard_v2 --images 0 --strength-scales 0.7 1.0 1.4 --out "$V2_OUT"
-$PY tests/benchmarks/bench_cloak.py --pgd-only --images 2 --threads "$THREADS"
-for m in style poison; do  # the students the shipped v2 nets were fine-tuned from, for comparison
-    $PY -m models.training.export $m --run ${m}_fast --images 0 --strength-scales 0.35 0.5 1.0 --out "$RUNS/students"
-done
-$PY tests/benchmarks/bench_cloak.py --images 2 --threads 2 --compare student="$RUNS/students" --cards --readme
+$PY tests/benchmarks/bench_cloak.py --pgd-only --images 7 --threads "$THREADS"
+# The shipped guard without its pyramid (one pass, the levels it had before), for comparison.
+$PY -m models.training.export guard --run guard_fast --images 0 --strength-scales 0.35 0.5 1.0 --out "$RUNS/single"
+$PY tests/benchmarks/bench_cloak.py --images 7 --threads 2 --compare single="$RUNS/single" --cards --readme

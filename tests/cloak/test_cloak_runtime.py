@@ -64,7 +64,7 @@ def test_deterministic(name):
 def test_tiles_blend_without_seams(name):
     """Tiled output equals one untiled pass (blend weights are zero where a tile border could matter)."""
     model = models.load(name)
-    img = np.random.default_rng(5).random((301, 403, 3)).astype(np.float32)
+    img = np.random.default_rng(5).random((701, 903, 3)).astype(np.float32)  # several tiles at any reach
     whole = model.pattern(img, tile=2048)
     tiled = model.pattern(img, tile=160)
     assert np.abs(whole - tiled).max() < 1e-4
@@ -72,9 +72,9 @@ def test_tiles_blend_without_seams(name):
 
 def test_progress_and_cancel():
     model = models.load("guard")
-    img = np.zeros((300, 300, 3), np.float32)
+    img = np.zeros((1000, 1000, 3), np.float32)
     seen = []
-    model.pattern(img, progress=seen.append, tile=160)
+    model.pattern(img, progress=seen.append, tile=500)
     assert len(seen) > 1 and seen[-1] == 1.0
     token = CancelToken()
     token.cancel()
@@ -122,40 +122,58 @@ def test_unknown_strength_is_refused():
 
 
 def with_pyramid(tmp_path, shipped_models, pyramid) -> models.CloakModel:
-    """The shipped guard with its card's pyramid replaced (the sha256 covers the ONNX file, not the card)."""
+    """The shipped guard with its card's pyramid replaced, or removed for None (the sha256 covers the ONNX
+    file, not the card)."""
     import json
 
-    shutil.copy(shipped_models / "guard.onnx", tmp_path / "guard.onnx")
+    folder = tmp_path / ("plain" if pyramid is None else "pyramid")
+    folder.mkdir(exist_ok=True)
+    shutil.copy(shipped_models / "guard.onnx", folder / "guard.onnx")
     card = json.loads((shipped_models / "guard.json").read_text())
-    card["pyramid"] = pyramid
-    (tmp_path / "guard.json").write_text(json.dumps(card))
-    return models.load("guard", tmp_path)
+    card.pop("pyramid", None)
+    if pyramid is not None:
+        card["pyramid"] = pyramid
+    (folder / "guard.json").write_text(json.dumps(card))
+    return models.load("guard", folder)
 
 
 PYRAMID = {"shrink": 2, "texture_sigma_px": 4.0, "texture_std": 0.1}
 
 
-@pytest.mark.parametrize("size", [(256, 256), (301, 403), (37, 53), (600, 90)])
+@pytest.mark.parametrize("size", [(256, 256), (304, 400), (608, 96)])
 def test_pyramid_uses_the_coarse_pattern_where_the_picture_is_smooth(tmp_path, shipped_models, size):
     """t x the net's pattern + (1 - t) x its pattern of the picture shrunk 2x by area, enlarged back by
-    bicubic, t = local luma std / texture_std (at most 1); computed band by band, it equals the
-    whole-picture formula, and tiles change nothing."""
+    bicubic; t = local luma std (Gaussian, sigma 4 / 2 on the shrunk picture) / texture_std, at most 1,
+    enlarged alike, both clipped to their range. Sizes on the net's grid at both scales, so that no padding
+    is involved."""
     import cv2
 
-    model = with_pyramid(tmp_path, shipped_models, PYRAMID)
+    model, plain = with_pyramid(tmp_path, shipped_models, PYRAMID), with_pyramid(tmp_path, shipped_models, None)
     h, w = size
     img = np.random.default_rng(7).random((h, w, 3)).astype(np.float32)
     img[:, : w // 2] = 0.5  # a smooth half: t about 0 there, only the coarse pattern
-    even = np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    small = cv2.resize(even, (even.shape[1] // 2, even.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    coarse = cv2.resize(model.net_pattern(small), even.shape[1::-1], interpolation=cv2.INTER_CUBIC)[:h, :w]
-    luma = img @ np.array([0.299, 0.587, 0.114], np.float32)
-    mean, square = (cv2.GaussianBlur(v, (25, 25), 4.0) for v in (luma, luma * luma))
-    t = np.minimum(np.sqrt(np.maximum(square - mean * mean, 0)) / 0.1, 1)[..., None]
-    assert t[:, : w // 2 - 13].max() < 0.01 and t[:, w // 2 + 13:].min() > 0.9
-    expected = t * model.net_pattern(img) + (1 - t) * coarse
+    small = cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    luma = small @ np.array([0.299, 0.587, 0.114], np.float32)
+    mean, square = (cv2.GaussianBlur(v, (13, 13), 2.0) for v in (luma, luma * luma))
+    t_small = np.minimum(np.sqrt(np.maximum(square - mean * mean, 0)) / 0.1, 1)
+    coarse = cv2.resize(np.dstack([plain.pattern(small), t_small]), (w, h), interpolation=cv2.INTER_CUBIC)
+    coarse = np.clip(coarse, -1, 1)
+    t = np.clip(coarse[..., 3:], 0, 1)
+    assert t[:, : w // 2 - 20].max() < 0.01 and t[:, w // 2 + 20:].mean() > 0.9
+    expected = t * plain.pattern(img) + (1 - t) * coarse[..., :3]
     assert np.abs(model.pattern(img) - expected).max() < 1e-5
-    assert np.abs(model.pattern(img, tile=160) - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize("size", [(37, 53), (301, 403), (1, 7), (700, 90)])
+def test_pyramid_tiles_equal_one_pass_within_the_bound(tmp_path, shipped_models, size):
+    """The pyramid widens the reach tiles discard (shrink x the net's, the texture window's and the cubic
+    kernel's), so tiles still blend into one pass, at any size."""
+    model = with_pyramid(tmp_path, shipped_models, PYRAMID)
+    assert model.align == 2 * model.factor and model.reach > 2 * (model.factor + 80)
+    img = np.random.default_rng(8).random(size + (3,)).astype(np.float32)
+    whole = np.array(model.pattern(img))
+    assert whole.shape == size + (3,) and np.abs(whole).max() <= 1
+    assert np.abs(model.pattern(img, tile=model.align * 30) - whole).max() < 1e-4
     out = models.protect(img, model, 8)
     assert np.abs(np.rint(out * 255) - np.rint(img * 255)).max() <= 8
 
@@ -163,7 +181,7 @@ def test_pyramid_uses_the_coarse_pattern_where_the_picture_is_smooth(tmp_path, s
 def test_pyramid_progress_reaches_one_and_cancels(tmp_path, shipped_models):
     model = with_pyramid(tmp_path, shipped_models, PYRAMID)
     seen = []
-    model.pattern(np.zeros((300, 300, 3), np.float32), progress=seen.append, tile=160)
+    model.pattern(np.zeros((700, 700, 3), np.float32), progress=seen.append, tile=480)
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) > 2
     with pytest.raises(Cancelled):
         model.pattern(np.zeros((300, 300, 3), np.float32), cancelled=lambda: True)

@@ -5,8 +5,9 @@ What an AI pipeline sees is the latent of its VAE encoder. On the shipped TAEF2 
 r = ||E(x') - E(x)|| / ||E(x)|| and the distances to the style (on position-free statistics) and poison
 targets, as saved and after simulated posting (`posting.py`); visibility as FLIP and PSNR (`visibility.py`).
 Every figure stands beside the same figure for uniform noise calibrated to the same FLIP on the same
-picture, so "protected" means "more than noise that shows as much". The cloaks were trained against TAEF2,
-so these figures are the optimistic end; the benchmark's figures on a held-out encoder are given beside them.
+picture, so "protected" means "more than noise that shows as much". The cloaks were trained against TAEF2;
+on encoders they never saw the change can be smaller or larger, so the benchmark's figures on held-out
+encoders are given beside them.
 """
 
 from __future__ import annotations
@@ -152,11 +153,12 @@ def encoder_info() -> dict:
     """Which encoder measured, and the benchmark's held-out-encoder figures to read beside it."""
     return {"name": "TAEF2", "sha256": measuring.card()["files"]["encoder"]["sha256"],
             "trained_against": True,
-            "note": Text("The cloaks were trained against this encoder, so its figures are the optimistic end; "
-                         "the benchmark's figures on an encoder they were not trained against (held_out) stand "
-                         "beside them.",
-                         "クロークはこのエンコーダに対して学習したため、この数値は最も楽観的な値です。学習に使っていない"
-                         "エンコーダでのベンチマークの数値（held_out）を並べて示します。").as_dict(),
+            "note": Text("The cloaks were trained against this encoder; on encoders they were never trained "
+                         "against the change can be smaller or larger: the benchmark's figures on such encoders "
+                         "(held_out) stand beside them.",
+                         "クロークはこのエンコーダに対して学習しました。学習に使っていないエンコーダでは変化が"
+                         "小さくも大きくもなりえます。そうしたエンコーダでのベンチマークの数値（held_out）を並べて"
+                         "示します。").as_dict(),
             "held_out": held_out_figures()}
 
 

@@ -64,7 +64,12 @@ def test_guard_beats_equally_visible_noise_and_says_so():
     assert "倍" in result["verdict"]["ja"]
     held = result["encoder"]["held_out"]
     assert result["encoder"]["trained_against"] and set(held["r_held_out"]) == {"judge_a", "judge_b"}
-    assert all(r["guard"] < held["r_taef2"]["guard"] for r in held["r_held_out"].values())
+    from omamori import models
+
+    bench = json.loads((models.models_dir() / "benchmark.json").read_text(encoding="utf-8"))
+    for judge, figures in held["r_held_out"].items():  # the benchmark's, painted and flat averaged
+        measured = [kind["guard default"][f"r_post_{judge}"] for kind in bench["methods"].values()]
+        assert figures["guard"] == pytest.approx(np.mean(measured), abs=1e-3)
 
 
 def test_style_distance_ignores_where_the_content_sits_and_poison_does_not():
@@ -148,7 +153,7 @@ def test_cli_json_report_and_text(tmp_path, pair, capsys):
     assert picture.width == 1080 and picture.height > 1000
     assert main(["evaluate", str(a), str(b)]) == 0
     text = capsys.readouterr().out
-    assert text.splitlines()[0] == result["verdict"]["en"] and "optimistic" in text
+    assert text.splitlines()[0] == result["verdict"]["en"] and "never trained against" in text
     assert "held-out encoders judge a guard" in text and "; judge b guard" in text
 
 
@@ -156,7 +161,7 @@ def test_cli_speaks_japanese(pair, capsys, monkeypatch):
     monkeypatch.setenv("OMAMORI_LANG", "ja")
     assert main(["evaluate", *map(str, pair)]) == 0
     out = capsys.readouterr().out
-    assert "保護" in out.splitlines()[0] and "楽観的" in out
+    assert "保護" in out.splitlines()[0] and "学習に使っていない" in out
 
 
 def test_report_never_replaces_an_input(pair, capsys):

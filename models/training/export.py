@@ -164,9 +164,10 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
         card["strength_scales"] = info["strength_scales"]
     if info.get("pyramid"):  # read by the runtime (omamori.models.pyramid_of)
         card["pyramid"] = info["pyramid"]
-        card["io"] += ("; pyramid: the runtime mixes in the pattern of the picture shrunk `shrink` times (area), "
-                       "enlarged back (bicubic), where the picture is smooth: weight 1 - t, t = local std of "
-                       "luma (Gaussian, texture_sigma_px) / texture_std, at most 1")
+        card["io"] += ("; pyramid: on each tile the runtime mixes in the pattern of the tile shrunk `shrink` "
+                       "times (area), enlarged back (bicubic), where the picture is smooth: weight 1 - t, t = local "
+                       "std of luma of the shrunk tile (Gaussian, texture_sigma_px / shrink there) / texture_std, "
+                       "at most 1, enlarged alike")
     (folder / f"{name}.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return card
 

@@ -7,9 +7,10 @@ card before a session is created. The net maps RGB in [0, 1] to a pattern in [-1
 scales it by epsilon/255. Any size runs through overlapping tiles whose blend weights are zero
 wherever a tile's border could have changed the result, so tiled output equals untiled output.
 A card may add a pyramid: on each tile the net also runs on the tile shrunk 2x, and that pattern,
-enlarged back, is used where the picture is smooth, the full-size pattern where it has texture (coarser
+enlarged back, is used where the picture is smooth, the full-size pattern wherever it varies (coarser
 grain survives a platform's downscale and JPEG; fine grain hides in texture; measured in
 models/README.md). The pyramid widens the reach that tiles discard, so tiled output still equals one pass.
+A card may also make the pattern grey ("luminance_only": brightness changes only).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class CloakModel:
         self.factor = int(arch["factor"])
         self.reach = int(arch["receptive_radius_px"]) + self.factor
         self.pyramid = pyramid_of(self.card)
+        self.luminance_only = luminance_only_of(self.card)
         self.align = self.factor
         if self.pyramid:
             f = self.pyramid["shrink"]
@@ -150,14 +152,19 @@ class CloakModel:
         return w
 
     def _tile(self, rgb: np.ndarray, top: int, left: int, th: int, tw: int, cancelled) -> np.ndarray:
-        return self._run(rgb, top, left, th, tw, cancelled) if self.pyramid is None else \
+        pattern = self._run(rgb, top, left, th, tw, cancelled) if self.pyramid is None else \
             self._pyramid_tile(rgb, top, left, th, tw, cancelled)
+        if self.luminance_only:
+            _make_grey(pattern)
+        return pattern
 
     def _pyramid_tile(self, rgb: np.ndarray, top: int, left: int, th: int, tw: int, cancelled) -> np.ndarray:
-        """t x the net's pattern of the tile + (1 - t) x its pattern of the tile shrunk `shrink` times by
-        area, enlarged back by bicubic; t = `texture` of the shrunk tile, enlarged alike (texture measured
-        there steers as well as at full size, models/README.md, for a quarter of the work); the enlarged
-        planes are clipped to their range. (th, tw, 3)."""
+        """(u x the net's pattern of the tile + (1 - t) x its pattern of the tile shrunk `shrink` times by
+        area, enlarged back by bicubic) / the largest sum of the weights; t = `texture` of the shrunk tile
+        over texture_std, u the same over fine_std (at most texture_std), each at most 1, enlarged alike
+        (texture measured there steers as well as at full size, models/README.md, for a quarter of the
+        work): the fine pattern wherever the picture varies at all, the coarse one where it is smooth; the
+        enlarged planes are clipped to their range. (th, tw, 3)."""
         f = self.pyramid["shrink"]
         fine = self._run(rgb, top, left, th, tw, cancelled)  # a view of the net's planar output
         part = rgb[top:top + th, left:left + tw]
@@ -171,11 +178,19 @@ class CloakModel:
 
         sigma, std = self.pyramid["texture_sigma_px"] / f, self.pyramid["texture_std"]
         t = np.maximum(enlarged(texture(small, sigma, std)), 0.0)
+        ratio = std / self.pyramid["fine_std"]
+        u = np.minimum(t * np.float32(ratio), 1.0)  # t <= 1 reaches u = 1 first
+        np.subtract(1.0, t, out=t)  # the coarse pattern's weight
+        # The weights add up to at most 2 - 1 / ratio (where u first reaches 1): divided by that, the
+        # pattern stays within [-1, 1]; without fine_std (ratio 1) this is t x fine + (1 - t) x coarse.
+        most = np.float32(2.0 - 1.0 / ratio)
+        u /= most
+        t /= most
         coarse = self._run(small, 0, 0, th // f, tw // f, cancelled).transpose(2, 0, 1)  # planar
         for c in range(3):  # in place, plane by plane (the net's output is planar, so each is contiguous)
             plane, big = fine[:ph, :pw, c], enlarged(np.ascontiguousarray(coarse[c, :sh, :sw]))
-            plane -= big
-            plane *= t
+            plane *= u
+            big *= t
             plane += big
         return fine
 
@@ -194,14 +209,17 @@ class CloakModel:
 
 
 def pyramid_of(card: dict) -> dict | None:
-    """The card's "pyramid" ({"shrink": 2, "texture_sigma_px": 4, "texture_std": 0.1}), checked; None without."""
+    """The card's "pyramid" ({"shrink": 2, "texture_sigma_px": 4, "texture_std": 0.1, "fine_std": 0.01}),
+    checked; fine_std defaults to texture_std (then the fine and coarse weights add up to 1); None without."""
     pyramid = card.get("pyramid")
     if pyramid is None:
         return None
     try:
         checked = {"shrink": int(pyramid["shrink"]), "texture_sigma_px": float(pyramid["texture_sigma_px"]),
-                   "texture_std": float(pyramid["texture_std"])}
-        ok = checked["shrink"] in (2, 4) and checked["texture_sigma_px"] > 0 and checked["texture_std"] > 0
+                   "texture_std": float(pyramid["texture_std"]),
+                   "fine_std": float(pyramid.get("fine_std", pyramid["texture_std"]))}
+        ok = checked["shrink"] in (2, 4) and checked["texture_sigma_px"] > 0 and \
+            0 < checked["fine_std"] <= checked["texture_std"]
     except (TypeError, KeyError, ValueError):
         ok = False
     if not ok:
@@ -212,6 +230,28 @@ def pyramid_of(card: dict) -> dict | None:
 
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def luminance_only_of(card: dict) -> bool:
+    """The card's "luminance_only" (true: the pattern changes brightness only), checked; False without."""
+    value = card.get("luminance_only", False)
+    if not isinstance(value, bool):
+        raise ModelError(Text("model card {name}: bad luminance_only {value}; reinstall Omamori.",
+                              "モデルカード {name} の luminance_only {value} が不正です。Omamori を入れ直してください。"),
+                         name=card.get("name"), value=value)
+    return value
+
+
+def _make_grey(pattern: np.ndarray) -> None:
+    """Each pixel's change replaced by its luma in all three channels, in place, plane by plane. At equal
+    FLIP a grey pattern moves unseen encoders more after posting: the colour part shows, and the
+    platform's downscale and 4:2:0 JPEG remove most of it (models/README.md, 8th round)."""
+    planes = [pattern[..., c] for c in range(3)]
+    grey = planes[0] * LUMA[0]
+    grey += planes[1] * LUMA[1]
+    grey += planes[2] * LUMA[2]
+    for plane in planes:
+        plane[...] = grey
 
 
 def texture(rgb: np.ndarray, sigma: float, std_full: float) -> np.ndarray:

@@ -167,17 +167,22 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
         card["io"] += ("; pyramid: on each tile the runtime mixes in the pattern of the tile shrunk `shrink` "
                        "times (area), enlarged back (bicubic), where the picture is smooth: weight 1 - t, t = local "
                        "std of luma of the shrunk tile (Gaussian, texture_sigma_px / shrink there) / texture_std, "
-                       "at most 1, enlarged alike")
+                       "at most 1, enlarged alike; the full-size pattern's weight is the same std / fine_std, "
+                       "at most 1")
+    if info.get("luminance_only"):  # read by the runtime (omamori.models.luminance_only_of)
+        card["luminance_only"] = True
+        card["io"] += ("; luminance_only: the runtime replaces each pixel's change by its luma "
+                       "(0.299 R + 0.587 G + 0.114 B) in all three channels, a grey pattern")
     (folder / f"{name}.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return card
 
 
 def export_model(name: str, folder: Path, n_images: int, checkpoint: Path | None = None, run: str = None,
-                 scales: dict | None = None, pyramid: dict | None = None) -> dict:
+                 scales: dict | None = None, pyramid: dict | None = None, luminance_only: bool = False) -> dict:
     """Checkpoint (default: the run's last.pt) -> ONNX + card. The runtime caches one session per path,
     so measure a re-exported model in a fresh process (as the command line does)."""
     ckpt = torch.load(checkpoint or runs_dir() / (run or name) / "last.pt", weights_only=True)
-    info = dict(ckpt["info"], strength_scales=scales, pyramid=pyramid)
+    info = dict(ckpt["info"], strength_scales=scales, pyramid=pyramid, luminance_only=luminance_only)
     gen = generator_for(info)
     gen.load_state_dict(ckpt["state"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -204,6 +209,11 @@ def main(argv=None):
     p.add_argument("--pyramid", nargs=3, type=float, metavar=("SHRINK", "SIGMA", "STD"),
                    help="where the picture is smooth, use the pattern of the picture shrunk SHRINK times "
                         "(texture: local luma std, Gaussian SIGMA px, over STD), e.g. 2 4 0.1 (models/README.md)")
+    p.add_argument("--fine-std", type=float,
+                   help="with --pyramid: the full-size pattern's weight is the local luma std over FINE_STD "
+                        "(at most STD), at most 1, e.g. 0.01 (default: STD, the two weights add up to 1)")
+    p.add_argument("--luminance-only", action="store_true",
+                   help="the runtime makes the pattern grey (each pixel's change = its luma), models/README.md")
     p.add_argument("--images", type=int, default=8, help="held-out 512² crops to measure (0: skip metrics)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -213,8 +223,9 @@ def main(argv=None):
     else:
         scales = dict(zip(("low", "default", "high"), args.strength_scales)) if args.strength_scales else None
         pyramid = args.pyramid and dict(zip(("shrink", "texture_sigma_px", "texture_std"), args.pyramid),
-                                        shrink=int(args.pyramid[0]))
-        export_model(args.name, args.out, args.images, args.checkpoint, args.run, scales, pyramid)
+                                        shrink=int(args.pyramid[0]), fine_std=args.fine_std or args.pyramid[2])
+        export_model(args.name, args.out, args.images, args.checkpoint, args.run, scales, pyramid,
+                     args.luminance_only)
 
 
 if __name__ == "__main__":

@@ -42,36 +42,69 @@ class Residual(nn.Module):
         return x + self.body(x)
 
 
-class JudgeA(nn.Module):
-    """Space-to-depth stem (no full-resolution layer), 3x3 residual stages at 1/2, 1/4, 1/8, LeakyReLU."""
+class GlobalContext(nn.Module):
+    """Per-picture channel mean and spread -> per-channel scale and shift of the features.
+
+    TAEF2 normalises its 1/8 features over the whole picture (GroupNorm in its last blocks): swapping each
+    picture's statistics for those of a batch moves its latent by 0.17 (painted) / 0.29 (flat) relative,
+    which a purely local judge cannot follow. The last layer starts at zero, so the branch starts as the
+    identity and a judge trained without it continues from its checkpoint."""
+
+    def __init__(self, ch, hidden=128):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2 * ch, hidden), nn.SiLU(), nn.Linear(hidden, 2 * ch))
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    def forward(self, x):
+        stats = torch.cat([x.mean((2, 3)), (x.var((2, 3), unbiased=False) + 1e-6).sqrt()], 1)
+        scale, shift = self.mlp(stats)[..., None, None].chunk(2, 1)
+        return x * (1 + scale) + shift
+
+
+class WithContext(nn.Module):
+    """A sequential judge with GlobalContext after the layers listed in `at` (state keys of `net` unchanged)."""
+
+    def __init__(self, net: nn.Sequential, at: dict):
+        super().__init__()
+        self.net = net
+        self.context = nn.ModuleDict({str(i): GlobalContext(ch) for i, ch in at.items()})
+
+    def forward(self, x):
+        for i, layer in enumerate(self.net):
+            x = layer(x)
+            if str(i) in self.context:
+                x = self.context[str(i)](x)
+        return x
+
+
+class JudgeA(WithContext):
+    """Space-to-depth stem (no full-resolution layer), 3x3 residual stages at 1/2, 1/4, 1/8, LeakyReLU,
+    global context at 1/8."""
 
     def __init__(self):
-        super().__init__()
         act = lambda: nn.LeakyReLU(0.1)  # noqa: E731
-        self.net = nn.Sequential(
+        super().__init__(nn.Sequential(
             nn.PixelUnshuffle(2), nn.Conv2d(12, 48, 3, padding=1), act(), nn.Conv2d(48, 48, 3, padding=1), act(),
             nn.Conv2d(48, 96, 2, stride=2), act(), Residual(96, 3, act), Residual(96, 3, act),
             nn.Conv2d(96, 128, 2, stride=2), act(), Residual(128, 3, act), Residual(128, 3, act),
-            Residual(128, 3, act), nn.Conv2d(128, 32, 1))
+            Residual(128, 3, act), nn.Conv2d(128, 32, 1)), {10: 128, 11: 128, 12: 128, 13: 128})
 
     def forward(self, x):
-        return self.net(x * 2 - 1)
+        return super().forward(x * 2 - 1)
 
 
-class JudgeB(nn.Module):
-    """5x5 strided stem, SiLU, pixel-unshuffle downsampling, GroupNorm residual blocks at 1/8."""
+class JudgeB(WithContext):
+    """5x5 strided stem, SiLU, pixel-unshuffle downsampling, GroupNorm residual blocks and global context
+    at 1/8."""
 
     def __init__(self):
-        super().__init__()
         act = nn.SiLU
-        self.net = nn.Sequential(
+        super().__init__(nn.Sequential(
             nn.Conv2d(3, 64, 5, stride=2, padding=2), act(),
             nn.PixelUnshuffle(2), nn.Conv2d(256, 112, 1), act(), Residual(112, 3, act), Residual(112, 3, act),
             nn.PixelUnshuffle(2), nn.Conv2d(448, 160, 1), act(), Residual(160, 3, act, norm=True),
-            Residual(160, 3, act, norm=True), nn.Conv2d(160, 32, 3, padding=1))
-
-    def forward(self, x):
-        return self.net(x)
+            Residual(160, 3, act, norm=True), nn.Conv2d(160, 32, 3, padding=1)), {9: 160, 10: 160, 11: 160})
 
 
 JUDGES = {"a": (JudgeA, 101), "b": (JudgeB, 202)}  # architecture and its own data-order seed
@@ -102,8 +135,25 @@ def load_distilled(name: str) -> tuple:
     """(network ready to use, its training info: steps, evaluations) from the last checkpoint."""
     ckpt = torch.load(last_checkpoint(name), weights_only=True)
     net = DISTILLED[name][0]()
-    net.load_state_dict(ckpt["state"])
+    load_weights(net, ckpt["state"])
     return net.eval().requires_grad_(False), ckpt["info"]
+
+
+def load_weights(net: nn.Module, state: dict) -> bool:
+    """Load a checkpoint; one from before the judges' GlobalContext lacks only that branch, which then
+    stays the identity. True when every weight was there."""
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("context.") for k in missing):
+        raise RuntimeError(f"checkpoint does not fit {type(net).__name__}: missing {missing}, unexpected {unexpected}")
+    return not missing
+
+
+def param_groups(net: nn.Module, context_lr_scale: float) -> list:
+    """The context branch in its own group: when it is new on a trained judge it learns at a higher rate
+    than the trained layers, which a high rate would first undo."""
+    context = [p for n, p in net.named_parameters() if n.startswith("context.")]
+    rest = [p for n, p in net.named_parameters() if not n.startswith("context.")]
+    return [{"params": rest, "lr_scale": 1.0}] + ([{"params": context, "lr_scale": context_lr_scale}] if context else [])
 
 
 def load_ensemble_member(name: str) -> tuple:
@@ -157,13 +207,15 @@ def train(args):
     out = run_folder(args.name)
     out.mkdir(parents=True, exist_ok=True)
     state = {"steps": 0, "wall_time_s": 0.0, "evals": []}
-    opt = torch.optim.AdamW(judge.parameters(), lr=args.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(param_groups(judge, args.context_lr_scale), lr=args.lr, weight_decay=1e-4)
     resume_from = last_checkpoint(args.name) if args.resume else None
     if resume_from:
         ckpt = torch.load(resume_from, weights_only=False)
-        judge.load_state_dict(ckpt["state"])
+        complete = load_weights(judge, ckpt["state"])
         state = ckpt["info"]
-        if "optimizer" in ckpt:  # checkpoints before session 19 lack it: the warm-up below covers them
+        # Checkpoints before session 19 lack the optimizer, those before session 23 the context branch:
+        # fresh moments then, which the warm-up below covers.
+        if complete and "optimizer" in ckpt:
             opt.load_state_dict(ckpt["optimizer"])
     data = PaintedAndFlat("train")
     held = held_out_crops()
@@ -183,7 +235,7 @@ def train(args):
         # Warm-up over this run's steps: a resumed run from a checkpoint without optimizer state has fresh moments.
         warm = min(1.0, (state["steps"] - first_step + 1) / 100)
         for g in opt.param_groups:
-            g["lr"] = args.lr * warm * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * frac)))
+            g["lr"] = args.lr * g["lr_scale"] * warm * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * frac)))
         add_teacher_crops(replay, teacher, data, rng, args)
         x, z = replay.sample(rng, args.batch)
         loss = ((judge(x) - z).flatten(1).norm(dim=1) / z.flatten(1).norm(dim=1)).pow(2).mean()
@@ -246,6 +298,8 @@ def main(argv=None):
     p.add_argument("--prefill", type=int, default=512, help="teacher crops in the buffer before the first step")
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--lr", type=float, help="default: LR[name]")
+    p.add_argument("--context-lr-scale", type=float, default=1.0,
+                   help="learning rate of the global-context branch relative to --lr (higher when it is new)")
     p.add_argument("--save-every", type=float, default=3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--resume", action="store_true",

@@ -36,7 +36,8 @@ $PY -m models.training.distill guard --teacher "$CKPT/guard_v1.onnx" --minutes 4
 for m in style poison; do
     $PY -m models.training.distill $m --teacher "$CKPT/${m}_v1.onnx" --minutes "$DISTILL_MIN" --threads "$THREADS"
 done
-$PY -m models.training.export guard --run guard_fast --images 0 --strength-scales 0.25 0.35 0.6 --pyramid 2 4 0.1
+$PY -m models.training.export guard --run guard_fast --images 0 --strength-scales 0.6 0.9 1.5 --pyramid 2 4 0.1 \
+    --fine-std 0.01 --luminance-only
 for m in style poison; do
     $PY -m models.training.train $m --minutes "$V2_MIN" --batch 8 --crop 96 --threads "$THREADS" \
         --init-checkpoint "$RUNS/${m}_fast/last.pt" --flat --transfer --visibility 0.8 --run ${m}_v2 --lr 1e-3
@@ -44,12 +45,14 @@ done
 $PY -m models.training.export style --run style_v2 --images 0 --strength-scales 0.5 0.7 1.0
 $PY -m models.training.export poison --run poison_v2 --images 0 --strength-scales 0.5 0.7 1.0
 # The judges as measured: one 130-minute run each from scratch (session 21), then resumed at a low rate
-# (session 22: A 55 min, B 115 min), one core each side by side; --keep copies them to $CKPT, where
-# later runs resume from.
+# (session 22: A 55 min, B 115 min; session 23: A 100 min with its new global-context branch at 10x the
+# rate), one core each side by side; --keep copies them to $CKPT, where later runs resume from. (The
+# branch starts as the identity; run from scratch here it trains from the first step.)
 $PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS" --keep
 $PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS" --keep
 $PY -m models.training.judges a --resume --minutes 55 --lr 1e-4 --threads "$THREADS" --keep
 $PY -m models.training.judges b --resume --minutes 115 --lr 1.5e-4 --threads "$THREADS" --keep
+$PY -m models.training.judges a --resume --minutes 100 --lr 1e-4 --context-lr-scale 10 --threads "$THREADS" --keep
 # Surrogate C, an ensemble member for training (never a judge): 110 min as measured (2,307 steps).
 $PY -m models.training.judges c --minutes 110 --threads "$THREADS" --keep
 $PY -m models.training.train guard --minutes "$GUARD_MIN" --threads "$THREADS" \
@@ -57,6 +60,7 @@ $PY -m models.training.train guard --minutes "$GUARD_MIN" --threads "$THREADS" \
     --crop 96 --batch 8 --lr 3e-4
 $PY -m models.training.export guard --run guard_v2 --images 0 --strength-scales 0.7 1.0 1.4 --out "$V2_OUT"
 $PY tests/benchmarks/bench_cloak.py --pgd-only --images 7 --threads "$THREADS"
-# The shipped guard without its pyramid (one pass, the levels it had before), for comparison.
-$PY -m models.training.export guard --run guard_fast --images 0 --strength-scales 0.35 0.5 1.0 --out "$RUNS/single"
-$PY tests/benchmarks/bench_cloak.py --images 7 --threads 2 --compare single="$RUNS/single" --cards --readme
+# The guard as shipped in session 22 (in colour, coarse where smooth and fine only where textured), for comparison.
+$PY -m models.training.export guard --run guard_fast --images 0 --strength-scales 0.25 0.35 0.6 --pyramid 2 4 0.1 \
+    --out "$RUNS/colour"
+$PY tests/benchmarks/bench_cloak.py --images 7 --threads 2 --compare colour="$RUNS/colour" --cards --readme

@@ -121,18 +121,19 @@ def test_unknown_strength_is_refused():
         build_steps([{"filter": "guard", "params": {"strength": "max"}}])
 
 
-def with_pyramid(tmp_path, shipped_models, pyramid) -> models.CloakModel:
-    """The shipped guard with its card's pyramid replaced, or removed for None (the sha256 covers the ONNX
-    file, not the card)."""
+def with_pyramid(tmp_path, shipped_models, pyramid, luminance_only=False) -> models.CloakModel:
+    """The shipped guard with its card's pyramid replaced, or removed for None, and its luminance_only set
+    (the sha256 covers the ONNX file, not the card)."""
     import json
 
-    folder = tmp_path / ("plain" if pyramid is None else "pyramid")
+    folder = tmp_path / f"{'plain' if pyramid is None else 'pyramid'}_{luminance_only}"
     folder.mkdir(exist_ok=True)
     shutil.copy(shipped_models / "guard.onnx", folder / "guard.onnx")
     card = json.loads((shipped_models / "guard.json").read_text())
     card.pop("pyramid", None)
     if pyramid is not None:
         card["pyramid"] = pyramid
+    card["luminance_only"] = luminance_only
     (folder / "guard.json").write_text(json.dumps(card))
     return models.load("guard", folder)
 
@@ -140,15 +141,17 @@ def with_pyramid(tmp_path, shipped_models, pyramid) -> models.CloakModel:
 PYRAMID = {"shrink": 2, "texture_sigma_px": 4.0, "texture_std": 0.1}
 
 
-@pytest.mark.parametrize("size", [(256, 256), (304, 400), (608, 96)])
-def test_pyramid_uses_the_coarse_pattern_where_the_picture_is_smooth(tmp_path, shipped_models, size):
-    """t x the net's pattern + (1 - t) x its pattern of the picture shrunk 2x by area, enlarged back by
+@pytest.mark.parametrize("size, fine_std", [((256, 256), None), ((304, 400), None), ((608, 96), None),
+                                            ((256, 256), 0.01), ((304, 400), 0.02)])
+def test_pyramid_uses_the_coarse_pattern_where_the_picture_is_smooth(tmp_path, shipped_models, size, fine_std):
+    """u x the net's pattern + (1 - t) x its pattern of the picture shrunk 2x by area, enlarged back by
     bicubic; t = local luma std (Gaussian, sigma 4 / 2 on the shrunk picture) / texture_std, at most 1,
-    enlarged alike, both clipped to their range. Sizes on the net's grid at both scales, so that no padding
-    is involved."""
+    enlarged alike, both clipped to their range; u = t x texture_std / fine_std, at most 1 (without
+    fine_std: u = t); divided by the largest sum of the two weights. Sizes on the net's grid at both scales, so that no padding is involved."""
     import cv2
 
-    model, plain = with_pyramid(tmp_path, shipped_models, PYRAMID), with_pyramid(tmp_path, shipped_models, None)
+    pyramid = PYRAMID if fine_std is None else dict(PYRAMID, fine_std=fine_std)
+    model, plain = with_pyramid(tmp_path, shipped_models, pyramid), with_pyramid(tmp_path, shipped_models, None)
     h, w = size
     img = np.random.default_rng(7).random((h, w, 3)).astype(np.float32)
     img[:, : w // 2] = 0.5  # a smooth half: t about 0 there, only the coarse pattern
@@ -160,7 +163,9 @@ def test_pyramid_uses_the_coarse_pattern_where_the_picture_is_smooth(tmp_path, s
     coarse = np.clip(coarse, -1, 1)
     t = np.clip(coarse[..., 3:], 0, 1)
     assert t[:, : w // 2 - 20].max() < 0.01 and t[:, w // 2 + 20:].mean() > 0.9
-    expected = t * plain.pattern(img) + (1 - t) * coarse[..., :3]
+    u = np.minimum(t * 0.1 / (fine_std or 0.1), 1)
+    most = 2 - (fine_std or 0.1) / 0.1  # the largest sum of the two weights: 1 without fine_std
+    expected = (u * plain.pattern(img) + (1 - t) * coarse[..., :3]) / most
     assert np.abs(model.pattern(img) - expected).max() < 1e-5
 
 
@@ -168,7 +173,7 @@ def test_pyramid_uses_the_coarse_pattern_where_the_picture_is_smooth(tmp_path, s
 def test_pyramid_tiles_equal_one_pass_within_the_bound(tmp_path, shipped_models, size):
     """The pyramid widens the reach tiles discard (shrink x the net's, the texture window's and the cubic
     kernel's), so tiles still blend into one pass, at any size."""
-    model = with_pyramid(tmp_path, shipped_models, PYRAMID)
+    model = with_pyramid(tmp_path, shipped_models, dict(PYRAMID, fine_std=0.01))
     assert model.align == 2 * model.factor and model.reach > 2 * (model.factor + 80)
     img = np.random.default_rng(8).random(size + (3,)).astype(np.float32)
     whole = np.array(model.pattern(img))
@@ -187,7 +192,31 @@ def test_pyramid_progress_reaches_one_and_cancels(tmp_path, shipped_models):
         model.pattern(np.zeros((300, 300, 3), np.float32), cancelled=lambda: True)
 
 
-@pytest.mark.parametrize("pyramid", [dict(PYRAMID, shrink=3), dict(PYRAMID, texture_std=0), {"shrink": 2}, [[1, 1]]])
+@pytest.mark.parametrize("pyramid", [dict(PYRAMID, shrink=3), dict(PYRAMID, texture_std=0), {"shrink": 2}, [[1, 1]],
+                                     dict(PYRAMID, fine_std=0.2), dict(PYRAMID, fine_std=0)])
 def test_bad_pyramid_is_a_clear_error(tmp_path, shipped_models, pyramid):
     with pytest.raises(ModelError, match="pyramid"):
         with_pyramid(tmp_path, shipped_models, pyramid)
+
+
+@pytest.mark.parametrize("size", [(300, 300), (700, 90)])
+def test_luminance_only_makes_the_pattern_grey_in_tiles_too(tmp_path, shipped_models, size):
+    """Each pixel's change becomes its luma in all three channels (after the pyramid's mix), the same in
+    tiles as in one pass; the shipped guard is grey."""
+    import json
+
+    assert json.loads((shipped_models / "guard.json").read_text())["luminance_only"] is True
+    grey = with_pyramid(tmp_path, shipped_models, PYRAMID, luminance_only=True)
+    colour = with_pyramid(tmp_path, shipped_models, PYRAMID)
+    img = np.random.default_rng(9).random(size + (3,)).astype(np.float32)
+    whole, coloured = np.array(grey.pattern(img)), np.array(colour.pattern(img))
+    assert np.abs(coloured[..., 0] - coloured[..., 1]).max() > 0.1, "the net's own pattern has colour"
+    assert np.array_equal(whole[..., 0], whole[..., 1]) and np.array_equal(whole[..., 0], whole[..., 2])
+    assert np.abs(whole[..., 0] - coloured @ np.array([0.299, 0.587, 0.114], np.float32)).max() < 1e-5
+    assert np.abs(grey.pattern(img, tile=grey.align * 30) - whole).max() < 1e-4
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_bad_luminance_only_is_a_clear_error(tmp_path, shipped_models, value):
+    with pytest.raises(ModelError, match="luminance_only"):
+        with_pyramid(tmp_path, shipped_models, PYRAMID, luminance_only=value)

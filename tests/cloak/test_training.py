@@ -164,6 +164,35 @@ def test_a_kept_judge_loads_and_resumes_on_a_machine_without_its_run_folder(surr
     assert resumed["info"]["steps"] > kept["info"]["steps"] and len(resumed["info"]["evals"]) > 1
 
 
+def test_judge_context_follows_picture_statistics_and_old_checkpoints_resume(surrogate, monkeypatch):
+    from models.training import judges
+
+    for cls, _seed in judges.JUDGES.values():
+        old = cls()
+        state = {k: v for k, v in old.state_dict().items() if not k.startswith("context.")}
+        new = cls()
+        assert not judges.load_weights(new, state), "a checkpoint without the branch is incomplete"
+        x = torch.rand(1, 3, 64, 64)
+        assert torch.equal(new(x), old(x)), "the new branch starts as the identity"
+        with pytest.raises(RuntimeError, match="does not fit"):
+            judges.load_weights(new, {**state, "stray.weight": torch.zeros(1)})
+    context = judges.GlobalContext(4)
+    torch.nn.init.normal_(context.mlp[2].weight)
+    a = torch.rand(1, 4, 8, 8)
+    b = torch.cat([a[..., :4], 3 * a[..., :4]], -1)  # the left half as in a, the rest of the picture other
+    assert not torch.allclose(context(a)[..., :4], context(b)[..., :4]), "a pixel's answer depends on the whole picture"
+    # a kept judge from before the branch resumes (fresh optimizer moments) and keeps the branch
+    monkeypatch.setattr(judges, "KEPT", surrogate / "kept_old")
+    (surrogate / "kept_old").mkdir()
+    torch.save({"state": state, "info": {"steps": 5, "wall_time_s": 1.0, "evals": []}}, surrogate / "kept_old" / "judge_b.pt")
+    monkeypatch.setenv("OMAMORI_RUNS", str(surrogate / "fresh_machine_b"))
+    judges.main(["b", "--minutes", "0.02", "--batch", "2", "--fresh", "1", "--crop", "32", "--replay", "8",
+                 "--prefill", "2", "--resume", "--context-lr-scale", "10"])
+    resumed = torch.load(surrogate / "fresh_machine_b" / "judge_b" / "last.pt", weights_only=False)
+    assert resumed["info"]["steps"] > 5 and any(k.startswith("context.") for k in resumed["state"])
+    assert judges.load_weights(judges.JudgeB(), resumed["state"])
+
+
 def test_surrogate_c_distils_apart_from_the_judges_and_joins_the_cloak_ensemble(surrogate):
     from models.training import export, judges, train
     from models.training.surrogates import load_encoder
@@ -217,13 +246,14 @@ def test_tiny_distillation_exports_a_student_the_runtime_tiles(surrogate):
     distill.main(["guard", "--teacher", str(teacher), "--steps", "2", "--batch", "2", "--crop", "64"])
     out = surrogate / "models"
     export.main(["guard", "--run", "guard_fast", "--images", "0", "--out", str(out), "--threads", "1",
-                 "--strength-scales", "0.25", "0.35", "0.6", "--pyramid", "2", "4", "0.1"])  # as run_all.sh
+                 "--strength-scales", "0.6", "0.9", "1.5", "--pyramid", "2", "4", "0.1", "--fine-std", "0.01",
+                 "--luminance-only"])  # as run_all.sh
     card = json.loads((out / "guard.json").read_text())
     assert card["architecture"]["stem"] == "patch" and card["architecture"]["factor"] == 8
-    assert card["pyramid"] == {"shrink": 2, "texture_sigma_px": 4.0, "texture_std": 0.1}
-    assert card["strength_scales"]["default"] == 0.35
+    assert card["pyramid"] == {"shrink": 2, "texture_sigma_px": 4.0, "texture_std": 0.1, "fine_std": 0.01}
+    assert card["strength_scales"]["default"] == 0.9 and card["luminance_only"] is True
     assert max_difference(generator_from_onnx(out / "guard.onnx"), out / "guard.onnx") < 1e-4
     model = models.load("guard", out)
-    assert model.pyramid == card["pyramid"]
+    assert model.pyramid == card["pyramid"] and model.luminance_only
     img = np.random.default_rng(2).random((300, 410, 3)).astype(np.float32)
     assert np.abs(model.pattern(img) - model.pattern(img, tile=200)).max() < 1e-4

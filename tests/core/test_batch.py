@@ -119,7 +119,7 @@ def test_a_dead_worker_is_one_line_and_the_batch_goes_on(tmp_path):
     results = [None] * len(inputs)
     call = partial(crash_on_named, preset=noise_preset(), overwrite=False)
     batch.run_in_processes(planned.tasks, list(range(len(inputs))), call, 2, results.__setitem__)
-    assert [r.ok for r in results] == [True, False, True, True]
+    assert [r.ok for r in results] == [True, False, True, True], [r.error for r in results]
     assert results[1].error.startswith(f"{inputs[1]}: the worker process stopped while protecting this file")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a-protected.png", "b-protected.png",
                                                                   "c-protected.png"]

@@ -228,7 +228,7 @@ def _init_worker(threads: int, event) -> None:
 
 # ---- running the plan ---------------------------------------------------------------------------
 
-Call = Callable[[Task], FileResult]
+Call = Callable[[Task], FileResult]  # also takes overwrite= (see run_in_processes)
 Done = Callable[[int, FileResult], None]
 
 
@@ -283,10 +283,13 @@ def run_in_processes(tasks: list[Task], indices: list[int], call: Call, workers:
     event = context.Event()
     threads = max(1, available_cores() // workers)
     queue = deque(indices)
+    # A suspect may have written its output before the death took its result with it; planning already
+    # refused targets that existed before the batch, so what is there now is this batch's own and may go.
+    again = partial(call, overwrite=True)
     while queue:
         suspects = _pool_pass(tasks, queue, call, workers, context, (threads, event), done)
         for index in suspects:  # alone, so that a second death names its file
-            if _pool_pass(tasks, deque([index]), call, 1, context, (available_cores(), event), done):
+            if _pool_pass(tasks, deque([index]), again, 1, context, (available_cores(), event), done):
                 done(index, FileResult(input=tasks[index].input, error=_crash_line(tasks[index].input)))
 
 

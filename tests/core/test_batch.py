@@ -2,6 +2,7 @@
 identical outputs, one line per failure whatever raised it."""
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,40 @@ def test_a_dead_worker_is_one_line_and_the_batch_goes_on(tmp_path):
     assert results[1].error.startswith(f"{inputs[1]}: the worker process stopped while protecting this file")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a-protected.png", "b-protected.png",
                                                                   "c-protected.png"]
+
+
+def crash_after_a_neighbour_wrote(task, preset, overwrite):
+    """crash.png dies once b.png's output is written but before b.png's result is back, as it can
+    happen under load: b.png is then in flight at the death and is run again alone."""
+    out = Path(task.target).parent
+    died = out / "crash.died"
+    if Path(task.input).name == "crash.png":
+        wait_for(out / "b-protected.png")
+        died.touch()
+        os._exit(9)
+    result = batch.protect_task(task, preset, overwrite)
+    if Path(task.input).name == "b.png" and not died.exists():
+        wait_for(died)
+        time.sleep(0.5)  # the pool sees the death first
+    return result
+
+
+def wait_for(path: Path, seconds: float = 20) -> None:
+    end = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < end:
+        time.sleep(0.02)
+
+
+def test_a_neighbour_written_before_the_death_is_run_again_not_refused(tmp_path):
+    from functools import partial
+
+    inputs = [small_picture(tmp_path / name, i) for i, name in enumerate(["a.png", "crash.png", "b.png"])]
+    planned = batch.plan(inputs, noise_preset(), tmp_path / "out")
+    results = [None] * len(inputs)
+    call = partial(crash_after_a_neighbour_wrote, preset=noise_preset(), overwrite=False)
+    batch.run_in_processes(planned.tasks, list(range(len(inputs))), call, 2, results.__setitem__)
+    assert [r.ok for r in results] == [True, False, True], [r.error for r in results]
+    assert results[1].error.startswith(f"{inputs[1]}: the worker process stopped")
 
 
 def test_an_unexpected_exception_is_one_line_and_debug_shows_it(tmp_path, monkeypatch, capsys):

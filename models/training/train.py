@@ -25,6 +25,7 @@ from .generator import Generator, generator_for
 from .judges import load_ensemble_member
 from .onnx_import import generator_from_onnx
 from .perceptual import relative_visibility
+from .pyramid import pyramid_pattern, shipped_guard_settings
 from .runs import runs_dir, save_atomic
 from .surrogates import TransferEncoder, load_encoder
 from .transfer import AugmentedEncoder, distortion, dropout_masks, features, pull
@@ -129,6 +130,7 @@ def train_generator(args):
     extra, ensemble = ensemble_members(args)
     members = AugmentedEncoder(enc, args.seed, extra) if args.transfer else None
     data = PaintedAndFlat("train") if args.flat else Artwork("train")
+    shipped = shipped_guard_settings() if args.pyramid_in_loop else None
     opt = torch.optim.Adam(gen.parameters(), lr=args.lr)
     nrng, prng = np.random.default_rng(args.seed), random.Random(args.seed)
     torch.manual_seed(args.seed)
@@ -151,7 +153,7 @@ def train_generator(args):
             target = torch.from_numpy(np.stack([restyled(im.transpose(1, 2, 0)).transpose(2, 0, 1) for im in x.numpy()]))
         elif kind == "poison":
             target = torch.from_numpy(brick_wall_batch(nrng, args.batch, args.crop))
-        delta = EPS * gen(x, target)
+        delta = EPS * (pyramid_pattern(gen, x, shipped) if shipped else gen(x, target))
         x_adv = (x + delta).clamp(0, 1)
         if members is not None:
             loss, metric = transfer_loss(kind, members, x, x_adv, target, prng)
@@ -168,9 +170,9 @@ def train_generator(args):
             print(f"{kind} step {step} t={time.time() - start:.0f}s metric={metric.item():.3f} ema={ema:.3f} "
                   f"{'visibility' if args.visibility else 'rms'}={vis.item():.2f}", flush=True)
         if time.time() - last_save > args.save_every * 60:
-            save(out, gen, kind, args, step, time.time() - start, ema, origin, ensemble)
+            save(out, gen, kind, args, step, time.time() - start, ema, origin, ensemble, shipped)
             last_save = time.time()
-    save(out, gen, kind, args, step, time.time() - start, ema, origin, ensemble)
+    save(out, gen, kind, args, step, time.time() - start, ema, origin, ensemble, shipped)
 
 
 def init_record(args) -> tuple[str | None, dict]:
@@ -182,7 +184,7 @@ def init_record(args) -> tuple[str | None, dict]:
     return args.init or str(path), torch.load(path, weights_only=True)["info"]
 
 
-def save(out, gen, kind, args, step, wall, ema, origin, ensemble):
+def save(out, gen, kind, args, step, wall, ema, origin, ensemble, shipped=None):
     prev = out / "last.pt"
     init, init_info = origin
     info = {"name": kind, "steps": step, "wall_time_s": round(wall, 1), "train_metric_ema": ema,
@@ -190,7 +192,7 @@ def save(out, gen, kind, args, step, wall, ema, origin, ensemble):
             "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": init, "init_info": init_info,
             "with_target": gen.with_target, "init_onnx": args.init_onnx, "flat": args.flat,
             "transfer": args.transfer, "ensemble": ensemble,
-            "visibility_budget": args.visibility, "architecture": gen.arch}
+            "visibility_budget": args.visibility, "architecture": gen.arch, "pyramid_in_loop": shipped}
     save_atomic(prev, {"state": gen.state_dict(), "info": info})  # export may read it at any time
     print(f"saved {prev} step {step}", flush=True)
 
@@ -243,6 +245,8 @@ def main(argv=None):
                    help="with --transfer: surrogate C (judges.py c, distilled from TAEF2) joins the members")
     p.add_argument("--visibility", type=float, default=0.0,
                    help="perceptual budget: visibility relative to uniform +-8 noise (0: v1 RMS cap)")
+    p.add_argument("--pyramid-in-loop", action="store_true",
+                   help="guard: train on the pattern as the shipped card makes it (pyramid, grey, default level)")
     p.add_argument("--save-every", type=float, default=3, help="minutes between checkpoints")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tiny", action="store_true", help="CI smoke config: 3 steps, batch 2, 32 px crops")

@@ -75,6 +75,38 @@ def test_v2_tiny_training_from_the_shipped_guard(surrogate):
     assert models.load("guard", surrogate / "models").pattern(np.zeros((20, 24, 3), np.float32)).shape == (20, 24, 3)
 
 
+def test_the_pyramid_in_the_loop_is_the_runtimes_pattern():
+    """Training with --pyramid-in-loop sees what the shipped card makes of the net (away from the borders,
+    where the two pad differently)."""
+    from models.training.generator import generator_for
+    from models.training.pyramid import pyramid_pattern, shipped_guard_settings
+    from omamori import models
+
+    ckpt = torch.load(Path(__file__).resolve().parents[2] / "models/training/checkpoints/guard_student.pt",
+                      weights_only=True)
+    gen = generator_for(ckpt["info"])
+    gen.load_state_dict(ckpt["state"])
+    y, x = np.mgrid[0:96, 0:128] / 128
+    picture = np.stack([x, y, 0.5 + 0.4 * np.sin(20 * x * y)], -1).astype(np.float32)
+    picture[40:70, 30:90] = [0.8, 0.3, 0.2]  # a flat patch, where the coarse pattern rules
+    settings = shipped_guard_settings()
+    with torch.no_grad():
+        got = pyramid_pattern(gen.eval(), torch.from_numpy(picture.transpose(2, 0, 1))[None], settings)[0]
+    got = got.numpy().transpose(1, 2, 0) / settings["scale"]
+    want = models.load("guard").pattern(picture)
+    assert np.abs(got - want)[16:-16, 16:-16].max() < 1e-3 and np.abs(want).mean() > 0.1
+
+
+def test_tiny_training_with_the_pyramid_in_the_loop(surrogate):
+    from models.training import train
+
+    ckpts = Path(__file__).resolve().parents[2] / "models" / "training" / "checkpoints"
+    train.main(["guard", "--tiny", "--threads", "1", "--init-checkpoint", str(ckpts / "guard_student.pt"),
+                "--flat", "--transfer", "--visibility", "2", "--pyramid-in-loop", "--run", "guard_pl"])
+    info = torch.load(surrogate / "runs" / "guard_pl" / "last.pt", weights_only=True)["info"]
+    assert info["steps"] == 3 and info["pyramid_in_loop"]["grey"] and info["pyramid_in_loop"]["scale"] > 0
+
+
 def test_v2_style_and_poison_from_a_student_checkpoint(surrogate):
     """Style and poison v2 start from a committed student checkpoint and keep its architecture."""
     from models.training import export, train

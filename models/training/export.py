@@ -152,7 +152,7 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
                    if info.get("flat") else ""),
         "training": {k: info.get(k) for k in ("batch", "crop", "lr", "seed", "init", "init_onnx", "transfer",
                                               "ensemble", "visibility_budget", "train_metric_ema",
-                                              "distilled_from")},
+                                              "distilled_from", "pyramid_in_loop")},
         "steps": info["steps"] + info.get("init_info", {}).get("steps", 0),
         "wall_time_s": round(info["wall_time_s"] + info.get("init_info", {}).get("wall_time_s", 0), 1),
         "sha256": models.sha256_of(onnx_path), "size_bytes": onnx_path.stat().st_size,
@@ -217,6 +217,8 @@ def main(argv=None):
     p.add_argument("--images", type=int, default=8, help="held-out 512² crops to measure (0: skip metrics)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
+    if args.fine_std is not None and not args.pyramid:
+        p.error("--fine-std only means something with --pyramid")
     torch.set_num_threads(args.threads)
     if args.name == "encoders":
         export_encoders(benchmeasure.encoders_dir())

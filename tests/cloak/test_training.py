@@ -289,3 +289,5 @@ def test_tiny_distillation_exports_a_student_the_runtime_tiles(surrogate):
     assert model.pyramid == card["pyramid"] and model.luminance_only
     img = np.random.default_rng(2).random((300, 410, 3)).astype(np.float32)
     assert np.abs(model.pattern(img) - model.pattern(img, tile=200)).max() < 1e-4
+    with pytest.raises(SystemExit):  # --fine-std alone would be silently ignored
+        export.main(["guard", "--run", "guard_fast", "--images", "0", "--out", str(out), "--fine-std", "0.01"])

@@ -24,6 +24,7 @@ from .data import Artwork, PaintedAndFlat
 from .generator import Generator, generator_for
 from .judges import load_ensemble_member
 from .onnx_import import generator_from_onnx
+from .flip_loss import relative_flip
 from .perceptual import relative_visibility
 from .pyramid import pyramid_pattern, shipped_guard_settings
 from .runs import runs_dir, save_atomic
@@ -114,10 +115,10 @@ def ensemble_members(args) -> tuple[list, list]:
 
 
 def visibility_loss(args, delta, x):
-    """Perceptual budget (perceptual.py) when --visibility is set, else the v1 RMS cap. Returns
+    """Perceptual budget (perceptual.py, or FLIP itself) when --visibility is set, else the v1 RMS cap. Returns
     (loss, figure to log: relative visibility or RMS in levels)."""
     if args.visibility:
-        rel = relative_visibility(delta, x, EPS)
+        rel = (relative_flip if args.visibility_measure == "flip" else relative_visibility)(delta, x, EPS)
         return VIS_WEIGHT * torch.relu(rel - args.visibility).pow(2).mean(), rel.mean()
     rms = delta.pow(2).mean(dim=(1, 2, 3)).sqrt()
     return RMS_WEIGHT * torch.relu(rms - RMS_CAP).pow(2).mean(), rms.mean() * 255
@@ -192,7 +193,8 @@ def save(out, gen, kind, args, step, wall, ema, origin, ensemble, shipped=None):
             "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": init, "init_info": init_info,
             "with_target": gen.with_target, "init_onnx": args.init_onnx, "flat": args.flat,
             "transfer": args.transfer, "ensemble": ensemble,
-            "visibility_budget": args.visibility, "architecture": gen.arch, "pyramid_in_loop": shipped}
+            "visibility_budget": args.visibility, "visibility_measure": args.visibility_measure,
+            "architecture": gen.arch, "pyramid_in_loop": shipped}
     save_atomic(prev, {"state": gen.state_dict(), "info": info})  # export may read it at any time
     print(f"saved {prev} step {step}", flush=True)
 
@@ -245,6 +247,9 @@ def main(argv=None):
                    help="with --transfer: surrogate C (judges.py c, distilled from TAEF2) joins the members")
     p.add_argument("--visibility", type=float, default=0.0,
                    help="perceptual budget: visibility relative to uniform +-8 noise (0: v1 RMS cap)")
+    p.add_argument("--visibility-measure", choices=["proxy", "flip"], default="proxy",
+                   help="what --visibility measures: our CSF-and-masking proxy (perceptual.py) or FLIP itself "
+                        "(flip_loss.py, the benchmark's measure)")
     p.add_argument("--pyramid-in-loop", action="store_true",
                    help="guard: train on the pattern as the shipped card makes it (pyramid, grey, default level)")
     p.add_argument("--save-every", type=float, default=3, help="minutes between checkpoints")

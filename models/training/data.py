@@ -113,11 +113,16 @@ class Artwork:
 
 
 class PaintedAndFlat:
-    """Both kinds of art in training: each batch is half painted, half flat-colour (shuffled order)."""
+    """Both kinds of art in training: each batch is `flat_share` flat-colour, the rest painted (shuffled order)."""
 
-    def __init__(self, split: str):
+    def __init__(self, split: str, flat_share: float = 0.5):
         self.painted, self.flat = Artwork(split), Artwork(split, flat_dir())
+        self.flat_share = flat_share
 
     def batch(self, rng: np.random.Generator, n: int, size: int) -> np.ndarray:
-        kinds = [self.painted, self.flat] * (n // 2 + 1)
+        flat = round(n * self.flat_share)
+        if 2 * flat == n:  # half and half as before shares existed, so earlier runs draw the same crops
+            kinds = [self.painted, self.flat] * (n // 2 + 1)
+        else:
+            kinds = [self.flat] * flat + [self.painted] * (n - flat)
         return np.stack([kinds[i].crop(rng, size).transpose(2, 0, 1) for i in rng.permutation(n)])

@@ -148,8 +148,8 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
                    "rms_cap_levels_at_training": info["rms_cap_levels"]},
         "data": "Wesnoth 1.16 artwork (GPL-2.0+), ../shared/data/artwork, training split; portraits composited on "
                 "varied backgrounds; random 0.35-1.2x scale, crops of %d px" % info["crop"]
-                + ("; half of each batch flat-colour drawings (../shared/data/flat, public domain, training split)"
-                   if info.get("flat") else ""),
+                + ("; %d%% of each batch flat-colour drawings (../shared/data/flat, public domain, training split)"
+                   % round(100 * (info.get("flat_share") or 0.5)) if info.get("flat") else ""),
         "training": {k: info.get(k) for k in ("batch", "crop", "lr", "seed", "init", "init_onnx", "transfer",
                                               "ensemble", "visibility_budget", "train_metric_ema",
                                               "distilled_from", "pyramid_in_loop",

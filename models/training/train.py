@@ -130,7 +130,7 @@ def train_generator(args):
     enc = load_encoder()
     extra, ensemble = ensemble_members(args)
     members = AugmentedEncoder(enc, args.seed, extra) if args.transfer else None
-    data = PaintedAndFlat("train") if args.flat else Artwork("train")
+    data = PaintedAndFlat("train", args.flat_share) if args.flat else Artwork("train")
     shipped = shipped_guard_settings() if args.pyramid_in_loop else None
     opt = torch.optim.Adam(gen.parameters(), lr=args.lr)
     nrng, prng = np.random.default_rng(args.seed), random.Random(args.seed)
@@ -192,6 +192,7 @@ def save(out, gen, kind, args, step, wall, ema, origin, ensemble, shipped=None):
             "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed, "eps": 8,
             "rms_cap_levels": None if args.visibility else RMS_CAP * 255, "init": init, "init_info": init_info,
             "with_target": gen.with_target, "init_onnx": args.init_onnx, "flat": args.flat,
+            "flat_share": args.flat_share if args.flat else None,
             "transfer": args.transfer, "ensemble": ensemble,
             "visibility_budget": args.visibility, "visibility_measure": args.visibility_measure,
             "architecture": gen.arch, "pyramid_in_loop": shipped}
@@ -240,6 +241,7 @@ def main(argv=None):
                    help="start from a checkpoint file with its architecture, e.g. checkpoints/style_student.pt")
     p.add_argument("--run", help="checkpoint folder name under $OMAMORI_RUNS (default: the model name)")
     p.add_argument("--flat", action="store_true", help="train on painted and flat-colour art (half each)")
+    p.add_argument("--flat-share", type=float, default=0.5, help="with --flat: the flat-colour share of each batch")
     p.add_argument("--transfer", action="store_true",
                    help="v2: augmented TAEF2 members and stage-feature losses (transfer.py); style: towards "
                         "the farthest named style on position-free statistics")

@@ -119,6 +119,18 @@ def test_v2_style_and_poison_from_a_student_checkpoint(surrogate):
         assert card["architecture"]["stem"] == "patch" and card["training"]["transfer"]
 
 
+def test_the_flat_share_of_a_training_batch(artwork_dir):
+    from models.training.data import PaintedAndFlat
+
+    data = PaintedAndFlat("train", flat_share=0.75)
+    data.painted.crop = lambda rng, size: np.zeros((size, size, 3), np.float32)
+    data.flat.crop = lambda rng, size: np.ones((size, size, 3), np.float32)
+    batch = data.batch(np.random.default_rng(0), 8, 16)
+    assert batch.shape == (8, 3, 16, 16) and batch.mean(axis=(1, 2, 3)).sum() == 6
+    data.flat_share = 0.5
+    assert data.batch(np.random.default_rng(0), 8, 16).mean(axis=(1, 2, 3)).sum() == 4
+
+
 def test_flip_in_torch_is_nvidias_flip():
     """flip_loss.py, written from the paper, against NVIDIA's flip-evaluator: grain, coarse blocks and a
     one-pixel shift on the bundled painting and on flat colour with a line."""

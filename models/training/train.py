@@ -21,10 +21,10 @@ from omamori.cloak_targets import brick_wall, restyle, style_target  # numpy onl
 
 from .augment import random_transform
 from .data import Artwork, PaintedAndFlat
+from .flip_loss import relative_flip
 from .generator import Generator, generator_for
 from .judges import load_ensemble_member
 from .onnx_import import generator_from_onnx
-from .flip_loss import relative_flip
 from .perceptual import relative_visibility
 from .pyramid import pyramid_pattern, shipped_guard_settings
 from .runs import runs_dir, save_atomic
@@ -258,6 +258,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tiny", action="store_true", help="CI smoke config: 3 steps, batch 2, 32 px crops")
     args = p.parse_args(argv)
+    if args.pyramid_in_loop and args.name != "guard":
+        p.error("--pyramid-in-loop is the guard's (its card carries the pyramid)")
     if args.tiny:
         args.steps, args.batch, args.crop = args.steps or 3, 2, 32
     torch.set_num_threads(args.threads)

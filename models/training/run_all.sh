@@ -46,12 +46,14 @@ $PY -m models.training.export style --run style_v2 --images 0 --strength-scales 
 $PY -m models.training.export poison --run poison_v2 --images 0 --strength-scales 0.5 0.7 1.0
 # The judges as measured: one 130-minute run each from scratch (session 21), then resumed at a low rate
 # (session 22: A 55 min, B 115 min; session 23: A 100 min with its new global-context branch at 10x the
-# rate), one core each side by side; --keep copies them to $CKPT, where later runs resume from. (The
-# branch starts as the identity; run from scratch here it trains from the first step.)
+# rate; session 24: the same 100 minutes again), one core each side by side; --keep copies them to $CKPT,
+# where later runs resume from. (The branch starts as the identity; run from scratch here it trains from
+# the first step.)
 $PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS" --keep
 $PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS" --keep
 $PY -m models.training.judges a --resume --minutes 55 --lr 1e-4 --threads "$THREADS" --keep
 $PY -m models.training.judges b --resume --minutes 115 --lr 1.5e-4 --threads "$THREADS" --keep
+$PY -m models.training.judges a --resume --minutes 100 --lr 1e-4 --context-lr-scale 10 --threads "$THREADS" --keep
 $PY -m models.training.judges a --resume --minutes 100 --lr 1e-4 --context-lr-scale 10 --threads "$THREADS" --keep
 # Surrogate C, an ensemble member for training (never a judge): 110 min as measured (2,307 steps).
 $PY -m models.training.judges c --minutes 110 --threads "$THREADS" --keep

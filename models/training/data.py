@@ -121,8 +121,7 @@ class PaintedAndFlat:
 
     def batch(self, rng: np.random.Generator, n: int, size: int) -> np.ndarray:
         flat = round(n * self.flat_share)
-        if 2 * flat == n:  # half and half as before shares existed, so earlier runs draw the same crops
-            kinds = [self.painted, self.flat] * (n // 2 + 1)
-        else:
-            kinds = [self.flat] * flat + [self.painted] * (n - flat)
+        # Flat slots spread evenly; half and half alternates painted, flat as before shares existed, so
+        # earlier runs draw the same crops.
+        kinds = [self.flat if (i + 1) * flat // n > i * flat // n else self.painted for i in range(n)]
         return np.stack([kinds[i].crop(rng, size).transpose(2, 0, 1) for i in rng.permutation(n)])

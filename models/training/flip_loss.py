@@ -12,7 +12,8 @@ feature width w); their largest difference, raised to qf, lowers the exponent of
 import math
 
 import torch
-import torch.nn.functional as F
+
+from .perceptual import separable_conv
 
 PPD = 67.0
 QC, QF, PC, PT, W = 0.7, 0.5, 0.4, 0.95, 0.082
@@ -22,6 +23,7 @@ RGB_TO_XYZ = torch.tensor([[0.4124564, 0.3575761, 0.1804375],
                            [0.2126729, 0.7151522, 0.0721750],
                            [0.0193339, 0.1191920, 0.9503041]])
 WHITE = RGB_TO_XYZ.sum(1)  # D65, the XYZ of linear (1, 1, 1)
+XYZ_TO_RGB = torch.linalg.inv(RGB_TO_XYZ)
 
 
 def linear(srgb: torch.Tensor) -> torch.Tensor:
@@ -40,7 +42,7 @@ def ycxcz(rgb_linear: torch.Tensor) -> torch.Tensor:
 def ycxcz_to_linear(c: torch.Tensor) -> torch.Tensor:
     y = (c[:, 0] + 16) / 116
     xyz = torch.stack([c[:, 1] / 500 + y, y, y - c[:, 2] / 200], 1) * WHITE.to(c.dtype).view(1, 3, 1, 1)
-    return _mix(torch.linalg.inv(RGB_TO_XYZ), xyz)
+    return _mix(XYZ_TO_RGB, xyz)
 
 
 def hunt_lab(rgb_linear: torch.Tensor) -> torch.Tensor:
@@ -57,13 +59,6 @@ def hyab(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return d[:, :1].abs() + (d[:, 1:2] ** 2 + d[:, 2:3] ** 2 + 1e-12).sqrt()
 
 
-def _separable(x: torch.Tensor, kx: torch.Tensor, ky: torch.Tensor) -> torch.Tensor:
-    """Per-channel separable convolution, the picture's edges repeated."""
-    c, rx, ry = x.shape[1], kx.numel() // 2, ky.numel() // 2
-    x = F.conv2d(F.pad(x, (rx, rx, 0, 0), mode="replicate"), kx.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(F.pad(x, (0, 0, ry, ry), mode="replicate"), ky.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
-
-
 def csf_filtered(c: torch.Tensor) -> torch.Tensor:
     """Each channel convolved with its contrast sensitivity (normalised to sum 1), one separable
     Gaussian at a time."""
@@ -73,7 +68,7 @@ def csf_filtered(c: torch.Tensor) -> torch.Tensor:
     for i, (a1, b1, a2, b2) in enumerate(CSF):
         terms = [(a * math.sqrt(math.pi / b), torch.exp(-math.pi ** 2 * d2 / b)) for a, b in ((a1, b1), (a2, b2)) if a]
         total = sum(w * g.sum() ** 2 for w, g in terms)
-        out.append(sum(w * g.sum() ** 2 / total * _separable(c[:, i:i + 1], g / g.sum(), g / g.sum())
+        out.append(sum(w * g.sum() ** 2 / total * separable_conv(c[:, i:i + 1], g / g.sum(), g / g.sum())
                        for w, g in terms))
     return torch.cat(out, 1)
 
@@ -93,8 +88,8 @@ def _feature_kernels(dtype) -> tuple:
 def feature_magnitudes(y: torch.Tensor) -> tuple:
     """(edge, point) magnitudes of normalised luminance (N, 1, H, W)."""
     g, edge, point = _feature_kernels(y.dtype)
-    e = (_separable(y, edge, g) ** 2 + _separable(y, g, edge) ** 2 + 1e-12).sqrt()
-    p = (_separable(y, point, g) ** 2 + _separable(y, g, point) ** 2 + 1e-12).sqrt()
+    e = (separable_conv(y, edge, g) ** 2 + separable_conv(y, g, edge) ** 2 + 1e-12).sqrt()
+    p = (separable_conv(y, point, g) ** 2 + separable_conv(y, g, point) ** 2 + 1e-12).sqrt()
     return e, p
 
 

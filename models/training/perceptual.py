@@ -31,13 +31,18 @@ MASK_EXP = 0.7
 LUM_BASE, LUM_GAIN = 0.6, 0.8  # visibility relative to mid-grey: LUM_BASE + LUM_GAIN * local luminance
 
 
+def separable_conv(x: torch.Tensor, kx: torch.Tensor, ky: torch.Tensor) -> torch.Tensor:
+    """Each channel convolved with kx along rows, then ky along columns (odd lengths), edges repeated."""
+    c, rx, ry = x.shape[1], kx.numel() // 2, ky.numel() // 2
+    x = F.conv2d(F.pad(x, (rx, rx, 0, 0), mode="replicate"), kx.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, ry, ry), mode="replicate"), ky.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = max(1, int(3 * sigma))
     k = torch.arange(-radius, radius + 1, dtype=x.dtype)
     k = torch.exp(-k ** 2 / (2 * sigma ** 2))
-    k = (k / k.sum()).view(1, 1, 1, -1).repeat(x.shape[1], 1, 1, 1)
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k, groups=x.shape[1])
-    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.transpose(2, 3), groups=x.shape[1])
+    return separable_conv(x, k / k.sum(), k / k.sum())
 
 
 def opponent(rgb: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import traceback
+import uuid
 import warnings
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, wait  # light: the process pool is imported when used
@@ -342,7 +343,9 @@ def _run_cluster(tasks: list[Task], indices: list[int], preset: presets.Preset, 
     from distributed import KilledWorker, as_completed
 
     lang = current_language()
-    futures = {client.submit(protect_task_on_worker, tasks[i], preset, overwrite, lang, report_dir, pure=False): i
+    claims = f"omamori-batch-{uuid.uuid4().hex}"  # this batch's claims on its targets, in the scheduler
+    futures = {client.submit(protect_task_on_worker, tasks[i], preset, overwrite, lang, report_dir, claims,
+                             pure=False): i
                for i in indices}
     try:
         for future in as_completed(futures):
@@ -358,16 +361,32 @@ def _run_cluster(tasks: list[Task], indices: list[int], preset: presets.Preset, 
     except KeyboardInterrupt:
         client.cancel(list(futures))  # queued files never start; running ones finish their file
         raise
+    client.set_metadata(claims, None)  # the scheduler keeps metadata until told otherwise
 
 
 def protect_task_on_worker(task: Task, preset: presets.Preset, overwrite: bool, lang: str,
-                           report_dir: str | os.PathLike | None = None) -> FileResult:
+                           report_dir: str | os.PathLike | None = None, claims: str | None = None) -> FileResult:
     """protect_task inside a Dask worker, its onnxruntime threads divided between its task threads."""
     from distributed import get_worker
 
     threads = max(1, available_cores() // max(1, get_worker().state.nthreads))
     os.environ.setdefault("OMAMORI_THREADS", str(threads))
-    return protect_task(task, preset, overwrite, lang, report_dir)
+    own = claims is not None and _claimed_by_an_earlier_try(task, claims)
+    return protect_task(task, preset, overwrite or own, lang, report_dir)
+
+
+def _claimed_by_an_earlier_try(task: Task, claims: str) -> bool:
+    """Whether an earlier try of this file in this batch found its target free. Dask tries a file
+    again elsewhere when its worker dies, possibly after the output was written; that output is
+    the batch's own and may go (the local twin: `again` in run_in_processes)."""
+    from distributed import get_client
+
+    client, claim = get_client(), [claims, str(task.target)]
+    if client.get_metadata(claim, default=False):
+        return True
+    if not os.path.lexists(task.target):  # a file that appeared since planning is never claimed
+        client.set_metadata(claim, True)
+    return False
 
 
 # ---- the Python API (contract 3) ------------------------------------------------------------------

@@ -17,15 +17,18 @@ from omamori.cli import main
 
 distributed = pytest.importorskip("distributed", reason="needs the cluster extra: pip install 'omamori[cluster]'")
 
-REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
 EXAMPLE = REPO / "examples" / "omamori-example.png"
 START_TIMEOUT_S = 120
 
 
 def dask(*args: str, log: Path) -> subprocess.Popen:
-    """One of dask's own commands, in its own process group so that teardown reaches its children."""
+    """One of dask's own commands, in its own process group so that teardown reaches its children;
+    it can import this file, as pytest does, for the task a test submits from here."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])))
     return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -95,6 +98,29 @@ def test_a_cluster_run_equals_the_local_run(cluster, tmp_path, capsys):
     assert code == 1 and err.splitlines()[-1] == f"omamori: {broken}: not an image, or a damaged one."
     assert out.splitlines() == [str(tmp_path / "cli" / f"art{i}-protected.png") for i in range(4)]
     assert (tmp_path / "cli" / "art3-protected.png").read_bytes() == Path(local[4].output).read_bytes()
+
+
+def die_once_after_writing(task, preset, overwrite, lang, report_dir=None, claims=None):
+    """The worker holding art1.png dies once, right after its output is written and before its
+    result is back; Dask then tries art1.png again on a worker that is alive."""
+    result = batch.protect_task_on_worker(task, preset, overwrite, lang, report_dir, claims)
+    died = Path(task.target).with_name("art1.died")
+    if Path(task.input).name == "art1.png" and not died.exists():
+        died.touch()
+        os._exit(9)
+    return result
+
+
+def test_a_file_written_before_its_worker_died_is_tried_again_not_refused(cluster, tmp_path, monkeypatch):
+    monkeypatch.setattr(batch, "protect_task_on_worker", die_once_after_writing)
+    inputs = crops(tmp_path / "in", 3)
+    preset = presets.load_preset("standard")
+    with distributed.Client(cluster) as client:
+        remote = batch.protect_paths(inputs, preset, tmp_path / "remote", client=client)
+    assert (tmp_path / "remote" / "art1.died").exists()
+    assert [r.ok for r in remote] == [True, True, True], [r.error for r in remote]
+    local = batch.protect_paths(inputs[1:2], preset, tmp_path / "local", jobs=1)
+    assert Path(remote[1].output).read_bytes() == Path(local[0].output).read_bytes()
 
 
 def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys, monkeypatch):

@@ -262,6 +262,8 @@ def main(argv=None):
         p.error("--pyramid-in-loop is the guard's (its card carries the pyramid)")
     if args.tiny:
         args.steps, args.batch, args.crop = args.steps or 3, 2, 32
+    if args.pyramid_in_loop and args.crop % (step := 8 * shipped_guard_settings()["pyramid"]["shrink"]):
+        p.error(f"--pyramid-in-loop needs --crop a multiple of {step} (the shrink times the net's factor 8)")
     torch.set_num_threads(args.threads)
     (train_transfer if args.name == "transfer" else train_generator)(args)
 

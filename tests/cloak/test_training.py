@@ -107,6 +107,14 @@ def test_tiny_training_with_the_pyramid_in_the_loop(surrogate):
     assert info["steps"] == 3 and info["pyramid_in_loop"]["grey"] and info["pyramid_in_loop"]["scale"] > 0
 
 
+def test_the_pyramid_in_the_loop_refuses_a_crop_it_cannot_shrink(capsys):
+    from models.training import train
+
+    with pytest.raises(SystemExit):  # inside torch it would be a shape error many lines deep
+        train.main(["guard", "--steps", "1", "--crop", "40", "--pyramid-in-loop"])
+    assert "--pyramid-in-loop needs --crop a multiple of 16" in capsys.readouterr().err
+
+
 def test_v2_style_and_poison_from_a_student_checkpoint(surrogate):
     """Style and poison v2 start from a committed student checkpoint and keep its architecture."""
     from models.training import export, train

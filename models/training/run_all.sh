@@ -8,8 +8,8 @@
 #         models/training/checkpoints/<name>_v1.onnx (committed there, so this is rarely needed).
 # Always: the v1 teachers distilled into the faster patch-stem students (DISTILL_MIN each, the guard
 # 40 min); the shipped guard is its student; style and poison are their students fine-tuned with the v2
-# transfer losses (V2_MIN each; style towards style_target on position-free statistics); all exported
-# to models/ with their strength levels; the held-out judges, guard v2 (exported to $V2_OUT, not
+# transfer losses (V2_MIN each; style towards style_target on position-free statistics), then again with
+# FLIP as their visibility budget (these ship); all exported to models/ with their strength levels; the held-out judges, guard v2 (exported to $V2_OUT, not
 # shipped: see models/README.md) and the benchmark of the shipped models beside PGD and uniform noise.
 set -eu
 PY=${PY:-python}
@@ -42,8 +42,18 @@ for m in style poison; do
     $PY -m models.training.train $m --minutes "$V2_MIN" --batch 8 --crop 96 --threads "$THREADS" \
         --init-checkpoint "$RUNS/${m}_fast/last.pt" --flat --transfer --visibility 0.8 --run ${m}_v2 --lr 1e-3
 done
-$PY -m models.training.export style --run style_v2 --images 0 --strength-scales 0.5 0.7 1.0
-$PY -m models.training.export poison --run poison_v2 --images 0 --strength-scales 0.5 0.7 1.0
+$PY -m models.training.export style --run style_v2 --images 0 --strength-scales 0.5 0.7 1.0 --out "$V2_OUT"
+$PY -m models.training.export poison --run poison_v2 --images 0 --strength-scales 0.5 0.7 1.0 --out "$V2_OUT"
+# What ships (sessions 24-25): v2 fine-tuned with FLIP itself as the visibility budget (1.0x uniform noise's
+# FLIP); poison 24 min on 2 threads, style 80 min on one; levels chosen so the default stays near 0.8x noise.
+$PY -m models.training.train poison --minutes 24 --batch 8 --crop 96 --threads "$THREADS" \
+    --init-checkpoint "$RUNS/poison_v2/last.pt" --flat --transfer --visibility 1.0 --visibility-measure flip \
+    --run poison_fl --lr 5e-4
+$PY -m models.training.train style --minutes 80 --batch 8 --crop 96 --threads "$THREADS" \
+    --init-checkpoint "$RUNS/style_v2/last.pt" --flat --transfer --visibility 1.0 --visibility-measure flip \
+    --run style_fl --lr 5e-4
+$PY -m models.training.export poison --run poison_fl --images 0 --strength-scales 0.5 0.75 1.0
+$PY -m models.training.export style --run style_fl --images 0 --strength-scales 0.6 0.9 1.25
 # The judges as measured: one 130-minute run each from scratch (session 21), then resumed at a low rate
 # (session 22: A 55 min, B 115 min; session 23: A 100 min with its new global-context branch at 10x the
 # rate; session 24: the same 100 minutes again), one core each side by side; --keep copies them to $CKPT,

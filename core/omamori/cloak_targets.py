@@ -46,16 +46,20 @@ def brick_wall(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarr
     """A red brick wall (the poison's unrelated concept): 64x32 px bricks, 4 px mortar, fixed per-brick tint.
 
     `top`/`left` give the window's place in the whole image, so tiles of one image line up."""
-    y, x = np.mgrid[top:top + height, left:left + width]
+    # A row and a column of coordinates, broadcast, and one channel at a time: a 2048² wall once took
+    # several full-size float64 copies, whose page faults made the poison's speed erratic.
+    y = np.arange(top, top + height)[:, None]
+    x = np.arange(left, left + width)[None, :]
     row = y // 32
     xs = x + (row % 2) * 32  # running bond: every other row shifted by half a brick
     col = xs // 64
     mortar = ((y % 32) < 4) | ((xs % 64) < 4)
     tint = ((row * 7919 + col * 104729) % 97) / 97.0  # deterministic per-brick variation
-    brick = np.stack([0.55 + 0.2 * tint, 0.22 + 0.08 * tint, 0.15 + 0.05 * tint], -1)
-    grain = 0.04 * np.sin(x * 1.7 + y * 2.3)[..., None]  # fine texture inside bricks
-    img = np.where(mortar[..., None], np.float32(0.78), brick + grain)
-    return np.clip(img, 0.0, 1.0).astype(np.float32)
+    grain = 0.04 * np.sin(x * 1.7 + y * 2.3)  # fine texture inside bricks
+    img = np.empty((height, width, 3), np.float32)
+    for channel, (base, spread) in enumerate(((0.55, 0.2), (0.22, 0.08), (0.15, 0.05))):
+        img[..., channel] = np.where(mortar, 0.78, np.clip(base + spread * tint + grain, 0.0, 1.0))
+    return img
 
 
 def poison_target(height: int, width: int) -> np.ndarray:

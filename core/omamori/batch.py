@@ -365,13 +365,13 @@ def _run_cluster(tasks: list[Task], indices: list[int], preset: presets.Preset, 
 
 
 def protect_task_on_worker(task: Task, preset: presets.Preset, overwrite: bool, lang: str,
-                           report_dir: str | os.PathLike | None = None, claims: str | None = None) -> FileResult:
+                           report_dir: str | os.PathLike | None, claims: str) -> FileResult:
     """protect_task inside a Dask worker, its onnxruntime threads divided between its task threads."""
     from distributed import get_worker
 
     threads = max(1, available_cores() // max(1, get_worker().state.nthreads))
     os.environ.setdefault("OMAMORI_THREADS", str(threads))
-    own = claims is not None and _claimed_by_an_earlier_try(task, claims)
+    own = _claimed_by_an_earlier_try(task, claims)
     return protect_task(task, preset, overwrite or own, lang, report_dir)
 
 

@@ -9,8 +9,9 @@
 # Always: the v1 teachers distilled into the faster patch-stem students (DISTILL_MIN each, the guard
 # 40 min); the shipped guard is its student; style and poison are their students fine-tuned with the v2
 # transfer losses (V2_MIN each; style towards style_target on position-free statistics), then again with
-# FLIP as their visibility budget (these ship); all exported to models/ with their strength levels; the held-out judges, guard v2 (exported to $V2_OUT, not
-# shipped: see models/README.md) and the benchmark of the shipped models beside PGD and uniform noise.
+# FLIP as their visibility budget (these ship); all exported to models/ with their strength levels; the
+# held-out judges, guard v2 (exported to $V2_OUT, not shipped: see models/README.md) and the benchmark of
+# the shipped models beside PGD and uniform noise.
 set -eu
 PY=${PY:-python}
 THREADS=${THREADS:-1}

@@ -100,7 +100,7 @@ def test_a_cluster_run_equals_the_local_run(cluster, tmp_path, capsys):
     assert (tmp_path / "cli" / "art3-protected.png").read_bytes() == Path(local[4].output).read_bytes()
 
 
-def die_once_after_writing(task, preset, overwrite, lang, report_dir=None, claims=None):
+def die_once_after_writing(task, preset, overwrite, lang, report_dir, claims):
     """The worker holding art1.png dies once, right after its output is written and before its
     result is back; Dask then tries art1.png again on a worker that is alive."""
     result = batch.protect_task_on_worker(task, preset, overwrite, lang, report_dir, claims)

@@ -75,6 +75,13 @@ def _expand(paths, out_dir) -> tuple[list[tuple[Path, Path]], list[str]]:
     order and mirrored under `out_dir`."""
     pairs, notices, seen = [], [], set()
     out = Path(out_dir) if out_dir is not None else None
+    if out is not None and not out.is_dir() and out.suffix.lower() in Image.registered_extensions():
+        # `--out p.png` would otherwise quietly become a folder called p.png
+        raise InputError(Text("--out {out} names a folder, not a file: outputs are named NAME-protected "
+                              "inside it. Give a folder (e.g. --out protected).",
+                              "--out {out} はファイルではなくフォルダを指定します（出力は中に NAME-protected "
+                              "の名前で作られます）。フォルダ名を指定してください（例: --out protected）。"),
+                         out=out)
     for raw in paths:
         path = Path(raw)
         if path.is_dir():

@@ -70,6 +70,15 @@ def test_unwritable_output_folder_is_one_line(capsys, picture, tmp_path):
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_an_out_that_looks_like_a_file_name_is_refused_in_one_line(capsys, picture, tmp_path):
+    code, out, err = run(capsys, "protect", "--preset", "light", "--out", tmp_path / "p.png", picture)
+    assert code == 1 and out == "" and err.count("\n") == 1 and "names a folder, not a file" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["art.png"]  # no folder called p.png
+    (tmp_path / "p.png").mkdir()  # an existing folder of that name is a folder: used as given
+    assert run(capsys, "protect", "--preset", "light", "--out", tmp_path / "p.png", picture)[0] == 0
+    assert (tmp_path / "p.png" / "art-protected.png").is_file()
+
+
 def test_usage_errors_exit_2_before_touching_files(capsys, picture):
     assert run(capsys, "apply", "noise", "--set", "amount=99", picture)[0] == 2
     code, _, err = run(capsys, "apply", "nope", picture)

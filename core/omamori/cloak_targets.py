@@ -45,21 +45,30 @@ def restyle(img: np.ndarray, levels: int = 5) -> np.ndarray:
 def brick_wall(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
     """A red brick wall (the poison's unrelated concept): 64x32 px bricks, 4 px mortar, fixed per-brick tint.
 
-    `top`/`left` give the window's place in the whole image, so tiles of one image line up."""
-    # A row and a column of coordinates, broadcast, and one channel at a time: a 2048² wall once took
-    # several full-size float64 copies, whose page faults made the poison's speed erratic.
-    y = np.arange(top, top + height)[:, None]
+    `top`/`left` give the window's place in the whole image, so tiles of one image line up. (H, W, 3)."""
+    return np.ascontiguousarray(brick_wall_planes(height, width, top, left).transpose(1, 2, 0))
+
+
+def brick_wall_planes(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
+    """`brick_wall` as three planes (3, H, W), the layout the poison's net takes, without a transposing copy."""
+    # Drawn a band of rows at a time: a 2048² wall drawn at once took several full-size float64
+    # temporaries, whose page faults made the poison's speed erratic; a band's stay in cache.
+    planes = np.empty((3, height, width), np.float32)
     x = np.arange(left, left + width)[None, :]
-    row = y // 32
-    xs = x + (row % 2) * 32  # running bond: every other row shifted by half a brick
-    col = xs // 64
-    mortar = ((y % 32) < 4) | ((xs % 64) < 4)
-    tint = ((row * 7919 + col * 104729) % 97) / 97.0  # deterministic per-brick variation
-    grain = 0.04 * np.sin(x * 1.7 + y * 2.3)  # fine texture inside bricks
-    img = np.empty((height, width, 3), np.float32)
-    for channel, (base, spread) in enumerate(((0.55, 0.2), (0.22, 0.08), (0.15, 0.05))):
-        img[..., channel] = np.where(mortar, 0.78, np.clip(base + spread * tint + grain, 0.0, 1.0))
-    return img
+    for start in range(0, height, _BAND_ROWS):
+        stop = min(start + _BAND_ROWS, height)
+        y = np.arange(top + start, top + stop)[:, None]
+        row = y // 32
+        xs = x + (row % 2) * 32  # running bond: every other row shifted by half a brick
+        mortar = ((y % 32) < 4) | ((xs % 64) < 4)
+        tint = ((row * 7919 + (xs // 64) * 104729) % 97) / 97.0  # deterministic per-brick variation
+        grain = 0.04 * np.sin(x * 1.7 + y * 2.3)  # fine texture inside bricks
+        for channel, (base, spread) in enumerate(((0.55, 0.2), (0.22, 0.08), (0.15, 0.05))):
+            planes[channel, start:stop] = np.where(mortar, 0.78, np.clip(base + spread * tint + grain, 0.0, 1.0))
+    return planes
+
+
+_BAND_ROWS = 32
 
 
 def poison_target(height: int, width: int) -> np.ndarray:

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from .bands import for_each_band
-from .cloak_targets import brick_wall
+from .cloak_targets import brick_wall_planes
 from .errors import Cancelled, ModelError
 from .i18n import Text
 
@@ -200,7 +200,7 @@ class CloakModel:
             raise Cancelled()
         feeds = {"image": _planar_tile(rgb, top, left, th, tw)}
         if self.target == "poison":  # the brick wall drawn at the tile's place, so tiles line up
-            feeds["target"] = brick_wall(th, tw, top, left).transpose(2, 0, 1)[None]
+            feeds["target"] = brick_wall_planes(th, tw, top, left)[None]
         try:
             return self.session.run(None, feeds)[0][0].transpose(1, 2, 0)
         except Exception as err:  # ORT raises its own types; the user gets one line

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from omamori.cloak_targets import STYLES, pick_style, poison_target, style_signature, style_target
+from omamori.cloak_targets import (STYLES, brick_wall, brick_wall_planes, pick_style, poison_target, style_signature,
+                                   style_target)
 
 
 def flat_drawing(h=96, w=128):
@@ -38,3 +39,11 @@ def test_poison_target_is_the_same_wall_at_any_size():
     assert small.shape == (40, 60, 3) and small.dtype == np.float32
     assert np.array_equal(small, big[:40, :60])
     assert 0 <= big.min() and big.max() <= 1 and big.std() > 0.05
+
+
+def test_a_window_of_the_wall_is_the_same_as_the_crop_of_the_whole_in_either_layout():
+    whole = poison_target(300, 200)
+    for top, left, h, w in ((0, 0, 300, 200), (45, 91, 100, 77), (31, 63, 1, 1), (200, 3, 97, 150)):
+        window = brick_wall(h, w, top, left)  # bands of rows start at the window's top, not the wall's
+        assert window.flags.c_contiguous and np.array_equal(window, whole[top:top + h, left:left + w])
+        assert np.array_equal(brick_wall_planes(h, w, top, left), window.transpose(2, 0, 1))

@@ -42,6 +42,9 @@ def restyle(img: np.ndarray, levels: int = 5) -> np.ndarray:
     return (warm * (1.0 - 0.85 * ink)).astype(np.float32)
 
 
+_BAND_ROWS = 32  # rows of the brick wall drawn at once: a band's temporaries stay in cache
+
+
 def brick_wall(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
     """A red brick wall (the poison's unrelated concept): 64x32 px bricks, 4 px mortar, fixed per-brick tint.
 
@@ -52,7 +55,7 @@ def brick_wall(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarr
 def brick_wall_planes(height: int, width: int, top: int = 0, left: int = 0) -> np.ndarray:
     """`brick_wall` as three planes (3, H, W), the layout the poison's net takes, without a transposing copy."""
     # Drawn a band of rows at a time: a 2048² wall drawn at once took several full-size float64
-    # temporaries, whose page faults made the poison's speed erratic; a band's stay in cache.
+    # temporaries, whose page faults made the poison's speed erratic.
     planes = np.empty((3, height, width), np.float32)
     x = np.arange(left, left + width)[None, :]
     for start in range(0, height, _BAND_ROWS):
@@ -66,9 +69,6 @@ def brick_wall_planes(height: int, width: int, top: int = 0, left: int = 0) -> n
         for channel, (base, spread) in enumerate(((0.55, 0.2), (0.22, 0.08), (0.15, 0.05))):
             planes[channel, start:stop] = np.where(mortar, 0.78, np.clip(base + spread * tint + grain, 0.0, 1.0))
     return planes
-
-
-_BAND_ROWS = 32
 
 
 def poison_target(height: int, width: int) -> np.ndarray:

@@ -247,6 +247,33 @@ def targets_of(method: str) -> tuple:
     return ("style", "poison") if method.startswith("uniform noise") else ()
 
 
+def guard_against_pgd(rows: dict, pgd_steps: int, draws: int = 5000) -> dict:
+    """The issue's guard target per kind and encoder: mean r after posting of the guard (default) over
+    PGD's scaled to its FLIP, with a 90% bootstrap interval over the crops (how sure a verdict is)."""
+    out = {}
+    rng = np.random.default_rng(0)
+    for kind, by_method in rows.items():
+        guard, pgd_rows = by_method.get("guard default"), by_method.get(f"PGD-{pgd_steps} at guard's FLIP")
+        if not guard or not pgd_rows:
+            continue
+        picks = rng.integers(0, len(guard), (draws, len(guard)))
+        for key in (k for k in guard[0] if k.startswith("r_post_")):
+            g, p = np.array([r[key] for r in guard]), np.array([r[key] for r in pgd_rows])
+            boots = g[picks].mean(1) / p[picks].mean(1)
+            out.setdefault(kind, {})[key[len("r_post_"):]] = {
+                "ratio": round(float(g.mean() / p.mean()), 3),
+                "interval_90": [round(float(v), 3) for v in np.percentile(boots, [5, 95])]}
+    return out
+
+
+def ratio_line(ratios: dict, pgd_steps: int) -> str:
+    """The guard's ratios to PGD as one line of the README's benchmark section."""
+    parts = [f"{kind}: " + ", ".join(f"{enc} {v['ratio']:.2f}× ({v['interval_90'][0]:.2f}–{v['interval_90'][1]:.2f})"
+                                     for enc, v in encs.items()) for kind, encs in ratios.items()]
+    return (f"Guard (default) r after posting over PGD-{pgd_steps}'s at the guard's FLIP, 90% bootstrap interval "
+            f"over the crops: " + "; ".join(parts) + ".")
+
+
 def summarise(rows: dict) -> dict:
     return {kind: {m: {k: float(np.mean([r[k] for r in rs])) for k in rs[0]} for m, rs in by_method.items()}
             for kind, by_method in rows.items()}
@@ -318,12 +345,15 @@ def main(argv=None) -> int:
     summary = {"crops_per_kind": args.images, "crop": args.crop, "epsilon": args.eps, "threads": args.threads,
                "posting": "0.75x area downscale + JPEG 85", "flip": "flip-evaluator, LDR, 67 ppd, mean error",
                "judges": {j: info["evals"][-1] for j, (_net, info) in loaded.items()},
-               "cpu": os.cpu_count(), "load_average_at_end": os.getloadavg(), "methods": summarise(rows)}
+               "cpu": os.cpu_count(), "load_average_at_end": os.getloadavg(), "methods": summarise(rows),
+               "guard_over_pgd_at_its_flip": guard_against_pgd(rows, args.pgd_steps)}
     if not args.no_speed:
         summary["mp_per_s_2048"] = speed_2048(folders["shipped"])
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     text = "\n\n".join(f"**{kind}** ({args.images} held-out {args.crop}² crops)\n\n"
                        + table(m, judges) for kind, m in summary["methods"].items())
+    if summary["guard_over_pgd_at_its_flip"]:
+        text += "\n\n" + ratio_line(summary["guard_over_pgd_at_its_flip"], args.pgd_steps)
     if "mp_per_s_2048" in summary:
         text += "\n\n" + speed_line(summary["mp_per_s_2048"], args.threads)
     print(text)

@@ -174,6 +174,11 @@ def scaled_to_flip(x: np.ndarray, xp: np.ndarray, goal: float, steps: int = 10) 
 BESIDE = {"guard": "", "style": " towards style", "poison": " towards poison"}  # cloak: the PGD set beside it
 
 
+def pgd_at_flip_label(cloak: str, pgd_steps: int) -> str:
+    """The row of the PGD set beside `cloak`, scaled to its FLIP: "PGD-50 towards style at style's FLIP"."""
+    return f"PGD-{pgd_steps}{BESIDE[cloak]} at {cloak}'s FLIP"
+
+
 def at_cloak_visibility(x: np.ndarray, outputs: dict, pgd_steps: int) -> dict:
     """Each PGD scaled down to the FLIP of the shipped cloak it is set beside (at its default) on this
     crop: the issue compares them "at that visibility", and full PGD shows about twice as much."""
@@ -183,7 +188,7 @@ def at_cloak_visibility(x: np.ndarray, outputs: dict, pgd_steps: int) -> dict:
         if name in outputs and default in outputs:
             image, seconds = outputs[name]
             goal = flip(x, outputs[default][0])
-            out[f"{name} at {cloak}'s FLIP"] = (scaled_to_flip(x, image, goal), seconds)
+            out[pgd_at_flip_label(cloak, pgd_steps)] = (scaled_to_flip(x, image, goal), seconds)
     return out
 
 
@@ -253,7 +258,7 @@ def guard_against_pgd(rows: dict, pgd_steps: int, draws: int = 5000) -> dict:
     out = {}
     rng = np.random.default_rng(0)
     for kind, by_method in rows.items():
-        guard, pgd_rows = by_method.get("guard default"), by_method.get(f"PGD-{pgd_steps} at guard's FLIP")
+        guard, pgd_rows = by_method.get("guard default"), by_method.get(pgd_at_flip_label("guard", pgd_steps))
         if not guard or not pgd_rows:
             continue
         picks = rng.integers(0, len(guard), (draws, len(guard)))

@@ -111,10 +111,7 @@ def measure_model(name: str, folder: Path, n_images: int, eps: int = 8) -> dict:
                          "r_after_resize0.75+jpeg85": round(mean(t_rows, lambda r: r["r"]["resize0.75+jpeg85"]), 4),
                          "r_uniform_noise": round(mean(tn_rows, lambda r: r["r"]["none"]), 4)}
         m["transfer"]["ratio_to_noise"] = round(m["transfer"]["r"] / m["transfer"]["r_uniform_noise"], 3)
-    big = np.random.default_rng(1).random((2048, 2048, 3), dtype=np.float32)
-    t0 = time.perf_counter()
-    model.pattern(big)
-    m["mp_per_s_2048"] = round(2048 * 2048 / 1e6 / (time.perf_counter() - t0), 2)
+    m["mp_per_s_2048"] = benchmeasure.pass_speed_2048(model)
     return m
 
 

@@ -25,7 +25,6 @@ import hashlib
 import io
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ import torch
 from PIL import Image
 
 from omamori import measuring, models
-from omamori.benchmeasure import target_image
+from omamori.benchmeasure import pass_speed_2048, target_image
 from omamori.pipeline import build_steps, run_steps
 
 REPO = Path(__file__).resolve().parents[2]
@@ -212,19 +211,9 @@ def cloak_outputs(x: np.ndarray, folders: dict, eps: int) -> dict:
 
 
 def speed_2048(folder: Path, passes: int = 7) -> dict:
-    """Each model's full pass (pattern + rounding) at 2048² on the threads set at start, in MP/s: the
-    median of several passes, with the slowest and fastest beside it (single passes vary on a busy
-    machine, so neither the best nor one pass says what a user gets)."""
-    img = np.random.default_rng(1).random((2048, 2048, 3), dtype=np.float32)
-    out = {}
-    for name in CLOAKS:
-        if (folder / f"{name}.onnx").is_file():
-            model = models.load(name, folder)
-            model.pattern(img[:256, :256])  # warm-up
-            rates = [2048 * 2048 / 1e6 / _timed(lambda: models.protect(img, model, 8)) for _ in range(passes)]
-            out[name] = {"median": round(statistics.median(rates), 2), "slowest": round(min(rates), 2),
-                         "fastest": round(max(rates), 2), "passes": passes}
-    return out
+    """Each shipped cloak's `benchmeasure.pass_speed_2048` (median of several 2048² passes)."""
+    return {name: pass_speed_2048(models.load(name, folder), passes)
+            for name in CLOAKS if (folder / f"{name}.onnx").is_file()}
 
 
 def speed_line(speeds: dict, threads: int) -> str:
@@ -233,12 +222,6 @@ def speed_line(speeds: dict, threads: int) -> str:
     passes = next(iter(speeds.values()))["passes"] if speeds else 0
     return (f"Pass at 2048² on {threads} threads, pattern and rounding, median of {passes} passes "
             f"(slowest–fastest), MP/s: " + ", ".join(parts) + ".")
-
-
-def _timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
 
 
 def targets_of(method: str) -> tuple:

@@ -180,7 +180,7 @@ def held_out_figures() -> dict | None:
         # Each judge apart: they differ (judge B answers the guard less than noise), an average would hide it.
         held = {f"judge_{j}": {name: mean_r(key, [f"judge_{j}"]) for name, key in keys.items()} for j in judges}
         return {"source": "models/benchmark.json (tests/benchmarks/bench_cloak.py)", "epsilon": bench["epsilon"],
-                "crops": bench["crops_per_kind"] * len(kinds), "crop": bench["crop"], "after": bench["posting"],
+                "crops": sum(bench["crops"].values()), "crop": bench["crop"], "after": bench["posting"],
                 "encoder": "judges distilled from TAEF2 with other architectures, never trained against",
                 "judges_relative_error": bench["judges"],
                 "r_taef2": _rounded(taef2),

@@ -6,7 +6,7 @@ torch==2.13.0, flip-evaluator, ../shared and trained judges (their run folders i
 the committed models/training/checkpoints/judge_{a,b}.pt).
 
     python tests/benchmarks/bench_cloak.py --pgd-only              # fill the PGD cache first (slow on CPU)
-    python tests/benchmarks/bench_cloak.py [--images 3] [--crop 256] [--compare v1=DIR] [--cards] [--readme]
+    python tests/benchmarks/bench_cloak.py [--images 3|all] [--crop 256] [--compare v1=DIR] [--cards] [--readme]
 
 r = ||E(x') - E(x)|| / ||E(x)||. Target distances (1 = no pull, lower = pulled towards the target):
 poison ||E(x') - E(t)|| / ||E(x) - E(t)|| with t = poison_target; style the same on position-free
@@ -286,9 +286,15 @@ def table(methods: dict, judges: list) -> str:
     return "\n".join(lines)
 
 
+def crop_count(value: str) -> int | None:
+    """--images: a number of crops per kind, or "all" (None): one centre crop of every held-out picture."""
+    return None if value == "all" else int(value)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--images", type=int, default=3, help="held-out crops per kind (painted, flat)")
+    p.add_argument("--images", type=crop_count, default=3,
+                   help="held-out crops per kind (painted, flat), or all: one from every held-out picture")
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--eps", type=int, default=8)
     p.add_argument("--pgd-steps", type=int, default=50)
@@ -311,8 +317,9 @@ def main(argv=None) -> int:
     loaded = {j: load_distilled(j) for j in judges}  # (network, training info): one read of each checkpoint
     nets.update({f"judge_{j}": net for j, (net, _info) in loaded.items()})
     folders = {"shipped": models.models_dir(), **{t: Path(d) for t, d in (c.split("=", 1) for c in args.compare)}}
-    sets = {"painted": Artwork("val").validation_crops(args.images, args.crop),
-            "flat": Artwork("val", flat_dir()).validation_crops(args.images, args.crop)}
+    arts = {"painted": Artwork("val"), "flat": Artwork("val", flat_dir())}
+    sets = {kind: art.validation_crops(len(art.images) if args.images is None else args.images, args.crop)
+            for kind, art in arts.items()}
     rows: dict = {}
     rng = np.random.default_rng(0)
     for kind, crops in sets.items():
@@ -330,7 +337,7 @@ def main(argv=None) -> int:
                     {**visibility(x, xp), **effect(nets, x, xp, targets_of(method)), "seconds": seconds})
     if args.pgd_only:
         return 0
-    summary = {"crops_per_kind": args.images, "crop": args.crop, "epsilon": args.eps, "threads": args.threads,
+    summary = {"crops": {kind: len(crops) for kind, crops in sets.items()}, "crop": args.crop, "epsilon": args.eps, "threads": args.threads,
                "posting": "0.75x area downscale + JPEG 85", "flip": "flip-evaluator, LDR, 67 ppd, mean error",
                "judges": {j: info["evals"][-1] for j, (_net, info) in loaded.items()},
                "cpu": os.cpu_count(), "load_average_at_end": os.getloadavg(), "methods": summarise(rows),
@@ -338,7 +345,7 @@ def main(argv=None) -> int:
     if not args.no_speed:
         summary["mp_per_s_2048"] = speed_2048(folders["shipped"])
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
-    text = "\n\n".join(f"**{kind}** ({args.images} held-out {args.crop}² crops)\n\n"
+    text = "\n\n".join(f"**{kind}** ({summary['crops'][kind]} held-out {args.crop}² crops)\n\n"
                        + table(m, judges) for kind, m in summary["methods"].items())
     if summary["guard_over_pgd_at_its_flip"]:
         text += "\n\n" + ratio_line(summary["guard_over_pgd_at_its_flip"], args.pgd_steps)

@@ -361,6 +361,9 @@ def main(argv=None) -> int:
             card["benchmark"]["reference"] = {kind: {m: v for m, v in ms.items() if m.split()[0] not in CLOAKS}
                                               for kind, ms in summary["methods"].items()}
             card["benchmark"]["script"] = "tests/benchmarks/bench_cloak.py"
+            card["benchmark"]["crops"] = {"size": args.crop, **summary["crops"]}
+            if name == "guard" and summary["guard_over_pgd_at_its_flip"]:
+                card["benchmark"]["over_pgd_at_its_flip"] = summary["guard_over_pgd_at_its_flip"]
             card["benchmark"]["judges"] = summary["judges"]  # how faithful the judges were (steps, error)
             if name in summary.get("mp_per_s_2048", {}):
                 card["benchmark"]["mp_per_s_2048"] = summary["mp_per_s_2048"][name]

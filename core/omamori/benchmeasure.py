@@ -1,6 +1,7 @@
 """Per-transform latent measurement for the model cards and the cloak benchmark
 (`models/training/export.py`, `tests/benchmarks/bench_cloak.py`): r on a centre crop after each of
-TRANSFORMS, PSNR, SSIM, decoder round trip, target distance. `omamori evaluate` uses `evaluate.py`.
+TRANSFORMS, PSNR, SSIM, decoder round trip, target distance, and a cloak's speed at 2048².
+`omamori evaluate` uses `evaluate.py`.
 
 Encoders: "taef2" is the shipped, verified TAEF2; any other name is <omamori home>/encoders/<name>_encoder.onnx
 (+ _decoder.onnx), e.g. the benchmark's held-out encoder built by `python -m models.training.export encoders`;

@@ -57,7 +57,8 @@ $PY -m models.training.export poison --run poison_fl --images 0 --strength-scale
 $PY -m models.training.export style --run style_fl --images 0 --strength-scales 0.6 0.9 1.25
 # The judges as measured: one 130-minute run each from scratch (session 21), then resumed at a low rate
 # (session 22: A 55 min, B 115 min; session 23: A 100 min with its new global-context branch at 10x the
-# rate; session 24: the same 100 minutes again), one core each side by side; --keep copies them to $CKPT,
+# rate, B 42 min with it at 20x; session 24: A's 100 minutes again; session 27: A 90 and B 43 minutes at
+# a lower rate), one core each side by side; --keep copies them to $CKPT,
 # where later runs resume from. (The branch starts as the identity; run from scratch here it trains from
 # the first step.)
 $PY -m models.training.judges a --minutes "$JUDGE_MIN" --threads "$THREADS" --keep
@@ -65,15 +66,20 @@ $PY -m models.training.judges b --minutes "$JUDGE_MIN" --threads "$THREADS" --ke
 $PY -m models.training.judges a --resume --minutes 55 --lr 1e-4 --threads "$THREADS" --keep
 $PY -m models.training.judges b --resume --minutes 115 --lr 1.5e-4 --threads "$THREADS" --keep
 $PY -m models.training.judges a --resume --minutes 100 --lr 1e-4 --context-lr-scale 10 --threads "$THREADS" --keep
+$PY -m models.training.judges b --resume --minutes 42 --lr 7e-5 --context-lr-scale 20 --threads "$THREADS" --keep
 $PY -m models.training.judges a --resume --minutes 100 --lr 1e-4 --context-lr-scale 10 --threads "$THREADS" --keep
+$PY -m models.training.judges a --resume --minutes 90 --lr 6e-5 --context-lr-scale 10 --threads "$THREADS" --keep
+$PY -m models.training.judges b --resume --minutes 43 --lr 5e-5 --context-lr-scale 20 --threads "$THREADS" --keep
 # Surrogate C, an ensemble member for training (never a judge): 110 min as measured (2,307 steps).
 $PY -m models.training.judges c --minutes 110 --threads "$THREADS" --keep
 $PY -m models.training.train guard --minutes "$GUARD_MIN" --threads "$THREADS" \
     --init-onnx models/training/checkpoints/guard_v1.onnx --flat --transfer --visibility 0.8 --run guard_v2 \
     --crop 96 --batch 8 --lr 3e-4
 $PY -m models.training.export guard --run guard_v2 --images 0 --strength-scales 0.7 1.0 1.4 --out "$V2_OUT"
-$PY tests/benchmarks/bench_cloak.py --pgd-only --images 7 --threads "$THREADS"
+$PY tests/benchmarks/bench_cloak.py --pgd-only --images all --threads "$THREADS"
 # The guard as shipped in session 22 (in colour, coarse where smooth and fine only where textured), for comparison.
 $PY -m models.training.export guard --run guard_fast --images 0 --strength-scales 0.25 0.35 0.6 --pyramid 2 4 0.1 \
     --out "$RUNS/colour"
-$PY tests/benchmarks/bench_cloak.py --images 7 --threads 2 --compare colour="$RUNS/colour" --cards --readme
+$PY tests/benchmarks/bench_cloak.py --images 7 --threads 2 --compare colour="$RUNS/colour" --out "$RUNS/bench_7crops.json"
+# The benchmark of record (session 27): one crop of every held-out picture, 28 painted + 47 flat.
+$PY tests/benchmarks/bench_cloak.py --images all --threads 2 --cards --readme

@@ -136,7 +136,7 @@ def measure(original: np.ndarray, protected: np.ndarray, enc: Net, dec: Net | No
     return out
 
 
-def pass_speed_2048(model: "models.CloakModel", passes: int = 7) -> dict:
+def pass_speed_2048(model: models.CloakModel, passes: int = 7) -> dict:
     """A model's full pass (pattern + rounding, ε 8) at 2048² on the threads set at start, in MP/s: the
     median of several passes after a warm-up, with the slowest and fastest beside it (single passes vary
     on a busy machine, so neither the best nor one pass says what a user gets)."""

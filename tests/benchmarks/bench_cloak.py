@@ -337,8 +337,8 @@ def main(argv=None) -> int:
                     {**visibility(x, xp), **effect(nets, x, xp, targets_of(method)), "seconds": seconds})
     if args.pgd_only:
         return 0
-    summary = {"crops": {kind: len(crops) for kind, crops in sets.items()}, "crop": args.crop, "epsilon": args.eps,
-               "threads": args.threads,
+    summary = {"crops": {kind: len(crops) for kind, crops in sets.items()}, "crop": args.crop,
+               "epsilon": args.eps, "threads": args.threads,
                "posting": "0.75x area downscale + JPEG 85", "flip": "flip-evaluator, LDR, 67 ppd, mean error",
                "judges": {j: info["evals"][-1] for j, (_net, info) in loaded.items()},
                "cpu": os.cpu_count(), "load_average_at_end": os.getloadavg(), "methods": summarise(rows),

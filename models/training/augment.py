@@ -42,15 +42,16 @@ def _blockwise(ch: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """DCT, quantise with `table`, dequantise and invert on 8x8 blocks of (N, H, W) in 0..255 units."""
     n, h, w = ch.shape
     b = ch.view(n, h // 8, 8, w // 8, 8).transpose(2, 3)
-    coef = _D @ (b - 128) @ _D.T
+    d = _D.to(ch.device)
+    coef = d @ (b - 128) @ d.T
     coef = _soft_round(coef / table) * table
-    return (_D.T @ coef @ _D + 128).transpose(2, 3).reshape(n, h, w)
+    return (d.T @ coef @ d + 128).transpose(2, 3).reshape(n, h, w)
 
 
 def jpeg(x: torch.Tensor, quality: float) -> torch.Tensor:
     """Differentiable JPEG approximation with 4:2:0 chroma; H and W must be multiples of 16."""
     s = _quality_scale(quality)
-    qy, qc = (_QY * s).clamp(min=1), (_QC * s).clamp(min=1)
+    qy, qc = (_QY.to(x.device) * s).clamp(min=1), (_QC.to(x.device) * s).clamp(min=1)
     r, g, b = (x.clamp(0, 1) * 255).unbind(1)
     y = 0.299 * r + 0.587 * g + 0.114 * b
     cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
@@ -74,7 +75,7 @@ def rescale(x: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    k = torch.arange(-2, 3, dtype=x.dtype)
+    k = torch.arange(-2, 3, dtype=x.dtype, device=x.device)
     k = torch.exp(-k ** 2 / (2 * sigma ** 2))
     k = (k / k.sum()).view(1, 1, 1, 5).repeat(3, 1, 1, 1)
     x = F.conv2d(F.pad(x, (2, 2, 0, 0), mode="replicate"), k, groups=3)

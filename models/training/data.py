@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from .surrogates import REPO
@@ -125,3 +126,28 @@ class PaintedAndFlat:
         # earlier runs draw the same crops.
         kinds = [self.flat if (i + 1) * flat // n > i * flat // n else self.painted for i in range(n)]
         return np.stack([kinds[i].crop(rng, size).transpose(2, 0, 1) for i in rng.permutation(n)])
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    """Endless batches from `make_batch(rng)`, each worker on its own stream of one seed."""
+
+    def __init__(self, make_batch, seed: int):
+        self.make_batch, self.seed = make_batch, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, info.id if info else 0])
+        while True:
+            yield self.make_batch(rng)
+
+
+def batches(make_batch, rng: np.random.Generator, workers: int = 0):
+    """Endless batches from `make_batch(rng)`. With no workers they are made here in turn from `rng` (the
+    order CPU runs have always drawn); with workers, in that many processes ahead of use, so that a GPU
+    does not wait for the crops."""
+    if not workers:
+        while True:
+            yield make_batch(rng)
+    stream = _Stream(make_batch, int(rng.integers(2 ** 32)))
+    yield from torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, prefetch_factor=4,
+                                           persistent_workers=True)

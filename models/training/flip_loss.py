@@ -31,23 +31,23 @@ def linear(srgb: torch.Tensor) -> torch.Tensor:
 
 
 def _mix(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("oc,nchw->nohw", m.to(x.dtype), x)
+    return torch.einsum("oc,nchw->nohw", m.to(x), x)
 
 
 def ycxcz(rgb_linear: torch.Tensor) -> torch.Tensor:
-    x, y, z = (_mix(RGB_TO_XYZ, rgb_linear) / WHITE.to(rgb_linear.dtype).view(1, 3, 1, 1)).unbind(1)
+    x, y, z = (_mix(RGB_TO_XYZ, rgb_linear) / WHITE.to(rgb_linear).view(1, 3, 1, 1)).unbind(1)
     return torch.stack([116 * y - 16, 500 * (x - y), 200 * (y - z)], 1)
 
 
 def ycxcz_to_linear(c: torch.Tensor) -> torch.Tensor:
     y = (c[:, 0] + 16) / 116
-    xyz = torch.stack([c[:, 1] / 500 + y, y, y - c[:, 2] / 200], 1) * WHITE.to(c.dtype).view(1, 3, 1, 1)
+    xyz = torch.stack([c[:, 1] / 500 + y, y, y - c[:, 2] / 200], 1) * WHITE.to(c).view(1, 3, 1, 1)
     return _mix(XYZ_TO_RGB, xyz)
 
 
 def hunt_lab(rgb_linear: torch.Tensor) -> torch.Tensor:
     """CIELAB with a and b scaled by L / 100."""
-    t = _mix(RGB_TO_XYZ, rgb_linear) / WHITE.to(rgb_linear.dtype).view(1, 3, 1, 1)
+    t = _mix(RGB_TO_XYZ, rgb_linear) / WHITE.to(rgb_linear).view(1, 3, 1, 1)
     d = 6 / 29
     f = torch.where(t > d ** 3, t.clamp(min=d ** 3) ** (1 / 3), t / (3 * d * d) + 4 / 29)
     lum = 116 * f[:, 1] - 16
@@ -63,7 +63,7 @@ def csf_filtered(c: torch.Tensor) -> torch.Tensor:
     """Each channel convolved with its contrast sensitivity (normalised to sum 1), one separable
     Gaussian at a time."""
     radius = math.ceil(3 * math.sqrt(max(max(p[1], p[3]) for p in CSF) / (2 * math.pi ** 2)) * PPD)
-    d2 = (torch.arange(-radius, radius + 1, dtype=c.dtype) / PPD) ** 2
+    d2 = (torch.arange(-radius, radius + 1, dtype=c.dtype, device=c.device) / PPD) ** 2
     out = []
     for i, (a1, b1, a2, b2) in enumerate(CSF):
         terms = [(a * math.sqrt(math.pi / b), torch.exp(-math.pi ** 2 * d2 / b)) for a, b in ((a1, b1), (a2, b2)) if a]
@@ -73,10 +73,10 @@ def csf_filtered(c: torch.Tensor) -> torch.Tensor:
     return torch.cat(out, 1)
 
 
-def _feature_kernels(dtype) -> tuple:
+def _feature_kernels(like: torch.Tensor) -> tuple:
     sigma = 0.5 * W * PPD
     radius = math.ceil(3 * sigma)
-    x = torch.arange(-radius, radius + 1, dtype=dtype)
+    x = torch.arange(-radius, radius + 1, dtype=like.dtype, device=like.device)
     g = torch.exp(-x ** 2 / (2 * sigma ** 2))
     edge = -x * g
     edge = edge / edge.clamp(min=0).sum()
@@ -87,7 +87,7 @@ def _feature_kernels(dtype) -> tuple:
 
 def feature_magnitudes(y: torch.Tensor) -> tuple:
     """(edge, point) magnitudes of normalised luminance (N, 1, H, W)."""
-    g, edge, point = _feature_kernels(y.dtype)
+    g, edge, point = _feature_kernels(y)
     e = (separable_conv(y, edge, g) ** 2 + separable_conv(y, g, edge) ** 2 + 1e-12).sqrt()
     p = (separable_conv(y, point, g) ** 2 + separable_conv(y, g, point) ** 2 + 1e-12).sqrt()
     return e, p

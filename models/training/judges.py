@@ -25,9 +25,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .data import Artwork, PaintedAndFlat, flat_dir
+from .data import Artwork, PaintedAndFlat, batches, flat_dir
 from .surrogates import C_TAPS, load_encoder, surrogate_c
-from .runs import runs_dir, save_atomic
+from .runs import cpu_state, runs_dir, save_atomic, set_up_device
 
 
 class Residual(nn.Module):
@@ -173,7 +173,7 @@ def relative_error(judge, teacher_latents, crops) -> float:
     errs = []
     with torch.no_grad():
         for z, x in zip(teacher_latents, crops):
-            j = judge(torch.from_numpy(x.transpose(2, 0, 1))[None])
+            j = judge(torch.from_numpy(x.transpose(2, 0, 1))[None].to(z.device))
             errs.append(((j - z).norm() / z.norm()).item())
     return float(np.mean(errs))
 
@@ -187,30 +187,31 @@ class Replay:
 
     def add(self, x: torch.Tensor, z: torch.Tensor) -> None:
         if self.x is None:
-            self.x = torch.empty((self.size, *x.shape[1:]), dtype=torch.uint8)
-            self.z = torch.empty((self.size, *z.shape[1:]))
-        idx = torch.arange(self.n, self.n + len(x)) % self.size
+            self.x = torch.empty((self.size, *x.shape[1:]), dtype=torch.uint8, device=x.device)
+            self.z = torch.empty((self.size, *z.shape[1:]), device=z.device)
+        idx = torch.arange(self.n, self.n + len(x), device=x.device) % self.size
         self.x[idx] = (x * 255).round().to(torch.uint8)  # inputs are on the 8-bit grid: stored exactly
         self.z[idx] = z
         self.n += len(x)
         self.newest = idx
 
     def sample(self, rng: np.random.Generator, n: int):
-        old = torch.from_numpy(rng.integers(min(self.n, self.size), size=n - len(self.newest)))
+        old = torch.from_numpy(rng.integers(min(self.n, self.size), size=n - len(self.newest))).to(self.x.device)
         idx = torch.cat([self.newest, old])
         return self.x[idx].float() / 255, self.z[idx]
 
 
 def train(args):
     cls, seed = DISTILLED[args.name]
-    teacher, judge = load_encoder(), cls()
+    device = set_up_device(args.device)
+    teacher, judge = load_encoder().to(device), cls().to(device)
     out = run_folder(args.name)
     out.mkdir(parents=True, exist_ok=True)
     state = {"steps": 0, "wall_time_s": 0.0, "evals": []}
     opt = torch.optim.AdamW(param_groups(judge, args.context_lr_scale), lr=args.lr, weight_decay=1e-4)
     resume_from = last_checkpoint(args.name) if args.resume else None
     if resume_from:
-        ckpt = torch.load(resume_from, weights_only=False)
+        ckpt = torch.load(resume_from, weights_only=False, map_location=device)
         complete = load_weights(judge, ckpt["state"])
         state = ckpt["info"]
         # Checkpoints before session 19 lack the optimizer, those before session 23 the context branch:
@@ -220,14 +221,16 @@ def train(args):
     data = PaintedAndFlat("train")
     held = held_out_crops()
     with torch.no_grad():
-        held_z = {k: [teacher(torch.from_numpy(x.transpose(2, 0, 1))[None]) for x in v] for k, v in held.items()}
+        held_z = {k: [teacher(torch.from_numpy(x.transpose(2, 0, 1))[None].to(device)) for x in v]
+                  for k, v in held.items()}
     rng = np.random.default_rng(seed + state["steps"])
     torch.manual_seed(seed)
     replay = Replay(args.replay)
+    fresh = batches(lambda r: data.batch(r, args.fresh, args.crop), rng, args.workers)
     # With a near-empty buffer the first steps would fit a few crops over and over: after a resume that
     # undoes trained ground, so part of the buffer is filled first.
     while replay.n < min(args.prefill, args.replay):
-        add_teacher_crops(replay, teacher, data, rng, args)
+        add_teacher_crops(replay, teacher, fresh, device)
     start, last_save = time.time(), time.time()
     budget, first_step = args.minutes * 60, state["steps"]
     while time.time() - start < budget:
@@ -236,7 +239,7 @@ def train(args):
         warm = min(1.0, (state["steps"] - first_step + 1) / 100)
         for g in opt.param_groups:
             g["lr"] = args.lr * g["lr_scale"] * warm * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * frac)))
-        add_teacher_crops(replay, teacher, data, rng, args)
+        add_teacher_crops(replay, teacher, fresh, device)
         x, z = replay.sample(rng, args.batch)
         loss = ((judge(x) - z).flatten(1).norm(dim=1) / z.flatten(1).norm(dim=1)).pow(2).mean()
         opt.zero_grad()
@@ -265,10 +268,11 @@ def keep(out: Path) -> None:
     print(f"kept in {KEPT / out.name}.pt", flush=True)
 
 
-def add_teacher_crops(replay, teacher, data, rng, args) -> None:
-    fresh = torch.from_numpy(data.batch(rng, args.fresh, args.crop))
+def add_teacher_crops(replay, teacher, stream, device) -> None:
+    fresh = torch.as_tensor(next(stream)).to(device)
+    n = len(fresh)
     # Half the fresh crops with uniform noise up to 12 levels: judges must also answer small perturbations.
-    amp = torch.rand(args.fresh, 1, 1, 1) * (12 / 255) * (torch.arange(args.fresh) % 2).view(-1, 1, 1, 1)
+    amp = torch.rand(n, 1, 1, 1, device=device) * (12 / 255) * (torch.arange(n, device=device) % 2).view(-1, 1, 1, 1)
     fresh = ((fresh + amp * (2 * torch.rand_like(fresh) - 1)).clamp(0, 1) * 255).round() / 255
     with torch.no_grad():
         replay.add(fresh, teacher(fresh))
@@ -280,7 +284,8 @@ def evaluate_and_save(judge, opt, held_z, held, state, out, wall, final=False):
     judge.train()
     info = dict(state, wall_time_s=round(wall, 1))
     info["evals"] = state["evals"] + [{"steps": state["steps"], "wall_s": round(wall), **errs}]
-    save_atomic(out / "last.pt", {"state": judge.state_dict(), "optimizer": opt.state_dict(), "info": info})
+    save_atomic(out / "last.pt", {"state": cpu_state(judge.state_dict()), "optimizer": cpu_state(opt.state_dict()),
+                                  "info": info})
     (out / "log.json").write_text(json.dumps(info, indent=1))
     print(f"held-out relative latent error {errs} (saved step {state['steps']}{', final' if final else ''})",
           flush=True)
@@ -302,6 +307,9 @@ def main(argv=None):
                    help="learning rate of the global-context branch relative to --lr (higher when it is new)")
     p.add_argument("--save-every", type=float, default=3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (a GPU machine)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes making crops ahead of use (0: in turn, the order CPU runs have drawn)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the run's last.pt, or from the committed checkpoints/<run>.pt")
     p.add_argument("--keep", action="store_true", help="copy the final checkpoint and log to checkpoints/")

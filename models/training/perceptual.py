@@ -40,13 +40,13 @@ def separable_conv(x: torch.Tensor, kx: torch.Tensor, ky: torch.Tensor) -> torch
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = max(1, int(3 * sigma))
-    k = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    k = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-k ** 2 / (2 * sigma ** 2))
     return separable_conv(x, k / k.sum(), k / k.sum())
 
 
 def opponent(rgb: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("oc,nchw->nohw", _OPPONENT.to(rgb.dtype), rgb)
+    return torch.einsum("oc,nchw->nohw", _OPPONENT.to(rgb), rgb)
 
 
 def bands(x: torch.Tensor) -> list:
@@ -67,7 +67,7 @@ def masking_threshold(rgb: torch.Tensor) -> torch.Tensor:
 def visibility_map(delta: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) squared visibility of the change `delta` on the picture `rgb` (both (N, 3, H, W))."""
     threshold = masking_threshold(rgb)
-    w = _BAND_WEIGHTS.to(delta.dtype)
+    w = _BAND_WEIGHTS.to(delta)
     total = 0
     for i, band in enumerate(bands(opponent(delta))):
         total = total + ((band * w[:, i].view(1, 3, 1, 1)) ** 2).sum(1, keepdim=True)

@@ -14,3 +14,23 @@ def save_atomic(path: Path, obj) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     tmp.replace(path)
+
+
+def cpu_state(obj):
+    """A state dict (or optimizer state, nested) with every tensor on the CPU: checkpoints load anywhere."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: cpu_state(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(cpu_state(v) for v in obj)
+    return obj
+
+
+def set_up_device(name: str) -> torch.device:
+    """The torch device to train on; on a GPU, cuDNN picks its fastest kernels for the fixed crop size."""
+    device = torch.device(name)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+    return device

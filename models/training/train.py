@@ -20,14 +20,14 @@ import torch
 from omamori.cloak_targets import brick_wall, restyle, style_target  # numpy only, shared with evaluate
 
 from .augment import random_transform
-from .data import Artwork, PaintedAndFlat
+from .data import Artwork, PaintedAndFlat, batches
 from .flip_loss import relative_flip
 from .generator import Generator, generator_for
 from .judges import load_ensemble_member
 from .onnx_import import generator_from_onnx
 from .perceptual import relative_visibility
 from .pyramid import pyramid_pattern, shipped_guard_settings
-from .runs import runs_dir, save_atomic
+from .runs import cpu_state, runs_dir, save_atomic, set_up_device
 from .surrogates import TransferEncoder, load_encoder
 from .transfer import AugmentedEncoder, distortion, dropout_masks, features, pull
 
@@ -74,7 +74,7 @@ def transfer_loss(kind, members: AugmentedEncoder, x, x_adv, target, rng):
     n = x.shape[0]
     t = random_transform(torch.cat([x, x_adv] + ([target] if target is not None else [])), rng)
     net, taps, use_dropout = members.pick()
-    masks = dropout_masks(n, generator=members.gen) if use_dropout else None
+    masks = dropout_masks(n, generator=members.gen, device=x.device) if use_dropout else None
     with torch.no_grad():  # the clean and target pictures share the adversarial copy's masks
         refs = features(net, torch.cat([t[:n], t[2 * n:]]), _repeat(masks, len(t) // n - 1), taps)
     adv = features(net, t[n:2 * n], masks, taps)
@@ -124,11 +124,25 @@ def visibility_loss(args, delta, x):
     return RMS_WEIGHT * torch.relu(rms - RMS_CAP).pow(2).mean(), rms.mean() * 255
 
 
+def batch_maker(kind: str, data, args):
+    """make(rng) -> (crops, target or None) as numpy: the style's target per crop, the poison's brick wall."""
+    restyled = style_target if args.transfer else restyle  # v2: the farthest named style; v1: poster
+
+    def make(rng):
+        x = data.batch(rng, args.batch, args.crop)
+        if kind == "style":
+            return x, np.stack([restyled(im.transpose(1, 2, 0)).transpose(2, 0, 1) for im in x])
+        return x, brick_wall_batch(rng, args.batch, args.crop) if kind == "poison" else None
+    return make
+
+
 def train_generator(args):
     kind = args.name
-    gen = initial_generator(args, kind)
-    enc = load_encoder()
+    device = set_up_device(args.device)
+    gen = initial_generator(args, kind).to(device)
+    enc = load_encoder().to(device)
     extra, ensemble = ensemble_members(args)
+    extra = [(net.to(device), taps) for net, taps in extra]
     members = AugmentedEncoder(enc, args.seed, extra) if args.transfer else None
     data = PaintedAndFlat("train", args.flat_share) if args.flat else Artwork("train")
     shipped = shipped_guard_settings() if args.pyramid_in_loop else None
@@ -138,6 +152,7 @@ def train_generator(args):
     out = runs_dir() / (args.run or kind)
     out.mkdir(parents=True, exist_ok=True)
     origin = init_record(args)
+    stream = batches(batch_maker(kind, data, args), nrng, args.workers)
     start = last_save = time.time()
     step, ema = 0, None
     while True:
@@ -147,13 +162,7 @@ def train_generator(args):
             break
         for g in opt.param_groups:  # cosine decay over the time budget
             g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1))))
-        x = torch.from_numpy(data.batch(nrng, args.batch, args.crop))
-        target = None
-        if kind == "style":
-            restyled = style_target if args.transfer else restyle  # v2: the farthest named style; v1: poster
-            target = torch.from_numpy(np.stack([restyled(im.transpose(1, 2, 0)).transpose(2, 0, 1) for im in x.numpy()]))
-        elif kind == "poison":
-            target = torch.from_numpy(brick_wall_batch(nrng, args.batch, args.crop))
+        x, target = (None if t is None else torch.as_tensor(t).to(device) for t in next(stream))
         delta = EPS * (pyramid_pattern(gen, x, shipped) if shipped else gen(x, target))
         x_adv = (x + delta).clamp(0, 1)
         if members is not None:
@@ -196,7 +205,7 @@ def save(out, gen, kind, args, step, wall, ema, origin, ensemble, shipped=None):
             "transfer": args.transfer, "ensemble": ensemble,
             "visibility_budget": args.visibility, "visibility_measure": args.visibility_measure,
             "architecture": gen.arch, "pyramid_in_loop": shipped}
-    save_atomic(prev, {"state": gen.state_dict(), "info": info})  # export may read it at any time
+    save_atomic(prev, {"state": cpu_state(gen.state_dict()), "info": info})  # export may read it at any time
     print(f"saved {prev} step {step}", flush=True)
 
 
@@ -256,6 +265,9 @@ def main(argv=None):
                    help="guard: train on the pattern as the shipped card makes it (pyramid, grey, default level)")
     p.add_argument("--save-every", type=float, default=3, help="minutes between checkpoints")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (a GPU machine)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes making crops ahead of use (0: in turn, the order CPU runs have drawn)")
     p.add_argument("--tiny", action="store_true", help="CI smoke config: 3 steps, batch 2, 32 px crops")
     args = p.parse_args(argv)
     if args.pyramid_in_loop and args.name != "guard":

@@ -40,7 +40,7 @@ class AugmentedEncoder:
     def _refresh(self) -> None:
         with torch.no_grad():
             for p, q in zip(self.base.parameters(), self.perturbed.parameters()):
-                q.copy_(p * (1 + WEIGHT_SIGMA * torch.randn(p.shape, generator=self.gen)))
+                q.copy_(p * (1 + WEIGHT_SIGMA * torch.randn(p.shape, generator=self.gen).to(p.device)))
 
     def pick(self):
         """One member for this step: (network, its taps, whether to drop TAEF2 channels)."""
@@ -62,8 +62,9 @@ def features(net: nn.Sequential, x: torch.Tensor, masks: dict | None, taps: tupl
     return out
 
 
-def dropout_masks(n: int, channels: int = 64, generator=None) -> dict:
-    return {i: (torch.rand(n, channels, 1, 1, generator=generator) > DROP_P).float() / (1 - DROP_P)
+def dropout_masks(n: int, channels: int = 64, generator=None, device="cpu") -> dict:
+    # Drawn on the CPU generator whatever the device, so a seed gives the same masks everywhere.
+    return {i: ((torch.rand(n, channels, 1, 1, generator=generator) > DROP_P).float() / (1 - DROP_P)).to(device)
             for i in DROP_AT}
 
 

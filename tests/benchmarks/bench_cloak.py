@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import cv2
-import flip_evaluator
 import numpy as np
 import torch
 from PIL import Image
@@ -69,7 +68,7 @@ def chw(rgb: np.ndarray) -> torch.Tensor:
 
 def latent(net, rgb: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        return net(chw(rgb))[0].numpy()
+        return net(chw(rgb).to(device_of(net)))[0].cpu().numpy()
 
 
 def effect(nets: dict, x: np.ndarray, xp: np.ndarray, targets: tuple) -> dict:
@@ -88,6 +87,8 @@ def effect(nets: dict, x: np.ndarray, xp: np.ndarray, targets: tuple) -> dict:
 
 
 def flip(x: np.ndarray, xp: np.ndarray) -> float:
+    import flip_evaluator  # here, not above: --pgd-only also runs on a GPU machine without it
+
     return float(flip_evaluator.evaluate(x, xp, "LDR", applyMagma=False)[1])
 
 
@@ -104,19 +105,29 @@ def attack_objective(enc, x: np.ndarray, target: str | None):
         return measuring.position_free(z, torch.cat) if target == "style" else z
 
     with torch.no_grad():
-        ref = stats(enc(chw(x if target is None else target_image(target, x))))
+        ref = stats(enc(chw(x if target is None else target_image(target, x)).to(device_of(enc))))
     if target is None:
         return lambda z: (z - ref).norm()
     return lambda z: -(stats(z) - ref).norm()
 
 
+def device_of(net) -> torch.device:
+    return next(net.parameters()).device
+
+
+def device_name(net) -> str:
+    """Where PGD's seconds were measured: the cache keeps it beside them."""
+    device = device_of(net)
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+
+
 def pgd(enc, x: np.ndarray, eps: int, steps: int, target: str | None = None, keep=(20,)) -> dict:
     """{step: 8-bit image} for the iterates in `keep` and the last one, plus the seconds taken."""
-    xt, objective = chw(x), attack_objective(enc, x, target)
+    xt, objective = chw(x).to(device_of(enc)), attack_objective(enc, x, target)
     e, alpha = eps / 255, eps / 255 / 8
     # Random start within one step (the norm's gradient is zero at delta = 0); seeded for a stable cache.
     gen = torch.Generator().manual_seed(0)
-    delta = (alpha * (2 * torch.rand(xt.shape, generator=gen) - 1)).requires_grad_(True)
+    delta = (alpha * (2 * torch.rand(xt.shape, generator=gen) - 1)).to(xt.device).requires_grad_(True)
     out, start = {}, time.perf_counter()
     for step in range(1, steps + 1):
         (grad,) = torch.autograd.grad(objective(enc((xt + delta).clamp(0, 1))), delta)
@@ -124,7 +135,7 @@ def pgd(enc, x: np.ndarray, eps: int, steps: int, target: str | None = None, kee
             delta += alpha * grad.sign()
             delta.clamp_(-e, e)
         if step in keep or step == steps:
-            out[f"s{step}"] = to8((xt + delta).clamp(0, 1)[0].permute(1, 2, 0).detach().numpy())
+            out[f"s{step}"] = to8((xt + delta).clamp(0, 1)[0].permute(1, 2, 0).detach().cpu().numpy())
             out[f"t{step}"] = np.float64(time.perf_counter() - start)
     return out
 
@@ -138,7 +149,7 @@ def pgd_cached(enc, x: np.ndarray, key: str, args, target: str | None = None) ->
         args.cache.mkdir(parents=True, exist_ok=True)
         res = pgd(enc, x, args.eps, args.pgd_steps, target, keep=(20,) if target is None else ())
         tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez_compressed(tmp, x=x, load=np.array(os.getloadavg()), **res)
+        np.savez_compressed(tmp, x=x, load=np.array(os.getloadavg()), device=np.array(device_name(enc)), **res)
         tmp.replace(path)
     data = np.load(path)
     if not np.array_equal(data["x"], x):
@@ -306,12 +317,13 @@ def main(argv=None) -> int:
     p.add_argument("--cards", action="store_true", help="add the results to the model cards")
     p.add_argument("--cache", type=Path, default=Path.home() / ".omamori" / "bench_cache")
     p.add_argument("--pgd-only", action="store_true", help="only fill the PGD cache")
+    p.add_argument("--device", default="cpu", help="torch device for PGD, e.g. cuda to fill the cache on a GPU")
     p.add_argument("--no-speed", action="store_true", help="skip the 2048² speed runs")
     p.add_argument("--no-pgd", action="store_true", help="skip PGD (a quick look at the cloaks only)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.environ["OMAMORI_THREADS"] = str(args.threads)
-    taef2 = load_encoder()
+    taef2 = load_encoder().to(args.device)
     nets = {"taef2": taef2}
     judges = [] if args.pgd_only else available(sorted(JUDGES))
     loaded = {j: load_distilled(j) for j in judges}  # (network, training info): one read of each checkpoint

@@ -152,6 +152,7 @@ def pgd_cached(enc, x: np.ndarray, key: str, args, target: str | None = None) ->
         np.savez_compressed(tmp, x=x, load=np.array(os.getloadavg()), device=np.array(device_name(enc)), **res)
         tmp.replace(path)
     data = np.load(path)
+    args.pgd_devices.add(str(data["device"]) if "device" in data.files else "CPU (filled before session 29)")
     if not np.array_equal(data["x"], x):
         raise SystemExit(f"stale PGD cache {path}: delete it")
     suffix = "" if target is None else f" towards {target}"
@@ -321,6 +322,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-speed", action="store_true", help="skip the 2048² speed runs")
     p.add_argument("--no-pgd", action="store_true", help="skip PGD (a quick look at the cloaks only)")
     args = p.parse_args(argv)
+    args.pgd_devices = set()  # where the PGD seconds read from the cache were measured
     torch.set_num_threads(args.threads)
     os.environ["OMAMORI_THREADS"] = str(args.threads)
     taef2 = load_encoder().to(args.device)
@@ -354,7 +356,8 @@ def main(argv=None) -> int:
                "posting": "0.75x area downscale + JPEG 85", "flip": "flip-evaluator, LDR, 67 ppd, mean error",
                "judges": {j: info["evals"][-1] for j, (_net, info) in loaded.items()},
                "cpu": os.cpu_count(), "load_average_at_end": os.getloadavg(), "methods": summarise(rows),
-               "guard_over_pgd_at_its_flip": guard_against_pgd(rows, args.pgd_steps)}
+               "guard_over_pgd_at_its_flip": guard_against_pgd(rows, args.pgd_steps),
+               "pgd_seconds_measured_on": sorted(args.pgd_devices)}
     if not args.no_speed:
         summary["mp_per_s_2048"] = speed_2048(folders["shipped"])
     args.out.write_text(json.dumps(summary, indent=2) + "\n")

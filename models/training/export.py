@@ -126,8 +126,21 @@ def teacher_summary(teacher: Path, info: dict) -> dict:
             "relative_mse_ema": info.get("train_metric_ema")}
 
 
+def lineage(info: dict) -> list:
+    """Every training run a checkpoint grew from, newest first: what it started from, its steps, wall time
+    and device (runs before session 29 recorded none: they all ran on CPUs)."""
+    runs = []
+    while info:
+        runs.append({"started_from": info.get("init") or info.get("init_onnx") or info.get("distilled_from"),
+                     "steps": info.get("steps", 0), "wall_time_s": info.get("wall_time_s", 0),
+                     "device": info.get("device", "cpu")})
+        info = info.get("init_info") or {}
+    return runs
+
+
 def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dict:
     onnx_path = folder / f"{name}.onnx"
+    runs = lineage(info)
     gen = generator_for(info)
     card = {
         "name": name, "format": "onnx", "opset": OPSET,
@@ -150,9 +163,10 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
         "training": {k: info.get(k) for k in ("batch", "crop", "lr", "seed", "init", "init_onnx", "transfer",
                                               "ensemble", "visibility_budget", "train_metric_ema",
                                               "distilled_from", "pyramid_in_loop",
-                                              "visibility_measure")},
-        "steps": info["steps"] + info.get("init_info", {}).get("steps", 0),
-        "wall_time_s": round(info["wall_time_s"] + info.get("init_info", {}).get("wall_time_s", 0), 1),
+                                              "visibility_measure", "device")},
+        "lineage": runs,
+        "steps": sum(r["steps"] for r in runs),
+        "wall_time_s": round(sum(r["wall_time_s"] for r in runs), 1),
         "sha256": models.sha256_of(onnx_path), "size_bytes": onnx_path.stat().st_size,
         "metrics": metrics, "defeated_by": DEFEATED_BY,
     }

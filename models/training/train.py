@@ -204,7 +204,7 @@ def save(out, gen, kind, args, step, wall, ema, origin, ensemble, shipped=None):
             "flat_share": args.flat_share if args.flat else None,
             "transfer": args.transfer, "ensemble": ensemble,
             "visibility_budget": args.visibility, "visibility_measure": args.visibility_measure,
-            "architecture": gen.arch, "pyramid_in_loop": shipped}
+            "architecture": gen.arch, "pyramid_in_loop": shipped, "device": args.device}
     save_atomic(prev, {"state": cpu_state(gen.state_dict()), "info": info})  # export may read it at any time
     print(f"saved {prev} step {step}", flush=True)
 

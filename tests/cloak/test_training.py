@@ -335,3 +335,31 @@ def test_tiny_distillation_exports_a_student_the_runtime_tiles(surrogate):
     assert np.abs(model.pattern(img) - model.pattern(img, tile=200)).max() < 1e-4
     with pytest.raises(SystemExit):  # --fine-std alone would be silently ignored
         export.main(["guard", "--run", "guard_fast", "--images", "0", "--out", str(out), "--fine-std", "0.01"])
+
+
+def test_batches_come_in_turn_without_workers_and_from_separate_streams_with_them():
+    from models.training.data import batches
+
+    def draw(rng):
+        return rng.random(4)
+
+    in_turn = batches(draw, np.random.default_rng(7))
+    expected = np.random.default_rng(7)
+    assert all(np.array_equal(next(in_turn), expected.random(4)) for _ in range(3))
+    ahead = batches(draw, np.random.default_rng(7), workers=2)
+    got = [np.asarray(next(ahead)) for _ in range(4)]
+    assert all(g.shape == (4,) for g in got) and len({g.tobytes() for g in got}) == 4
+
+
+def test_a_run_with_crops_from_workers_records_its_device_and_the_card_its_lineage(surrogate):
+    from models.training import export, train
+
+    ckpts = Path(__file__).resolve().parents[2] / "models" / "training" / "checkpoints"
+    train.main(["style", "--tiny", "--threads", "1", "--workers", "1", "--init-checkpoint",
+                str(ckpts / "style_student.pt"), "--flat", "--transfer", "--run", "style_w"])
+    card = export.export_model("style", surrogate / "models", n_images=0, run="style_w")
+    runs = card["lineage"]
+    assert runs[0] == {"started_from": str(ckpts / "style_student.pt"), "steps": 3,
+                       "wall_time_s": runs[0]["wall_time_s"], "device": "cpu"}
+    assert card["training"]["device"] == "cpu" and len(runs) >= 2
+    assert card["steps"] == sum(r["steps"] for r in runs) and runs[1]["started_from"].endswith("style_v1.onnx")

@@ -27,7 +27,7 @@ import torch.nn as nn
 
 from .data import Artwork, PaintedAndFlat, batches, flat_dir
 from .surrogates import C_TAPS, load_encoder, surrogate_c
-from .runs import cpu_state, runs_dir, save_atomic, set_up_device
+from .runs import cpu_state, device_arg, runs_dir, save_atomic, set_up_device, workers_arg
 
 
 class Residual(nn.Module):
@@ -307,8 +307,8 @@ def main(argv=None):
                    help="learning rate of the global-context branch relative to --lr (higher when it is new)")
     p.add_argument("--save-every", type=float, default=3)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (a GPU machine)")
-    p.add_argument("--workers", type=int, default=0,
+    p.add_argument("--device", type=device_arg, default="cpu", help="torch device, e.g. cuda (a GPU machine)")
+    p.add_argument("--workers", type=workers_arg, default=0,
                    help="processes making crops ahead of use (0: in turn, the order CPU runs have drawn)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the run's last.pt, or from the committed checkpoints/<run>.pt")

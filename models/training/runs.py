@@ -1,4 +1,6 @@
-"""Where training runs keep their checkpoints ($OMAMORI_RUNS, default ~/.omamori/runs), written atomically."""
+"""Where training runs keep their checkpoints ($OMAMORI_RUNS, default ~/.omamori/runs), written atomically,
+and the device they run on."""
+import argparse
 import os
 from pathlib import Path
 
@@ -34,3 +36,21 @@ def set_up_device(name: str) -> torch.device:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
     return device
+
+
+def device_arg(name: str) -> str:
+    """argparse type of --device: a torch device this machine has, else a one-line usage error."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"not a torch device: {name!r} (e.g. cpu, cuda)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{name}: no CUDA GPU on this machine (use cpu)")
+    return name
+
+
+def workers_arg(text: str) -> int:
+    """argparse type of --workers: 0 or more processes."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a count of processes: {text!r} (0 or more)")
+    return int(text)

@@ -27,7 +27,7 @@ from .judges import load_ensemble_member
 from .onnx_import import generator_from_onnx
 from .perceptual import relative_visibility
 from .pyramid import pyramid_pattern, shipped_guard_settings
-from .runs import cpu_state, runs_dir, save_atomic, set_up_device
+from .runs import cpu_state, device_arg, runs_dir, save_atomic, set_up_device, workers_arg
 from .surrogates import TransferEncoder, load_encoder
 from .transfer import AugmentedEncoder, distortion, dropout_masks, features, pull
 
@@ -265,8 +265,8 @@ def main(argv=None):
                    help="guard: train on the pattern as the shipped card makes it (pyramid, grey, default level)")
     p.add_argument("--save-every", type=float, default=3, help="minutes between checkpoints")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (a GPU machine)")
-    p.add_argument("--workers", type=int, default=0,
+    p.add_argument("--device", type=device_arg, default="cpu", help="torch device, e.g. cuda (a GPU machine)")
+    p.add_argument("--workers", type=workers_arg, default=0,
                    help="processes making crops ahead of use (0: in turn, the order CPU runs have drawn)")
     p.add_argument("--tiny", action="store_true", help="CI smoke config: 3 steps, batch 2, 32 px crops")
     args = p.parse_args(argv)

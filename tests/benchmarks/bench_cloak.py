@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO))  # `models.training` lives at the repository root,
 
 from models.training.data import Artwork, flat_dir  # noqa: E402
 from models.training.judges import JUDGES, available, load_distilled  # noqa: E402
+from models.training.runs import device_arg  # noqa: E402
 from models.training.surrogates import load_encoder  # noqa: E402
 
 CLOAKS = ("guard", "style", "poison")
@@ -318,7 +319,8 @@ def main(argv=None) -> int:
     p.add_argument("--cards", action="store_true", help="add the results to the model cards")
     p.add_argument("--cache", type=Path, default=Path.home() / ".omamori" / "bench_cache")
     p.add_argument("--pgd-only", action="store_true", help="only fill the PGD cache")
-    p.add_argument("--device", default="cpu", help="torch device for PGD, e.g. cuda to fill the cache on a GPU")
+    p.add_argument("--device", type=device_arg, default="cpu",
+                   help="torch device for PGD, e.g. cuda to fill the cache on a GPU")
     p.add_argument("--no-speed", action="store_true", help="skip the 2048² speed runs")
     p.add_argument("--no-pgd", action="store_true", help="skip PGD (a quick look at the cloaks only)")
     args = p.parse_args(argv)

@@ -363,3 +363,14 @@ def test_a_run_with_crops_from_workers_records_its_device_and_the_card_its_linea
                        "wall_time_s": runs[0]["wall_time_s"], "device": "cpu"}
     assert card["training"]["device"] == "cpu" and len(runs) >= 2
     assert card["steps"] == sum(r["steps"] for r in runs) and runs[1]["started_from"].endswith("style_v1.onnx")
+
+
+def test_a_device_or_worker_count_that_cannot_be_used_is_a_one_line_usage_error(capsys):
+    from models.training import judges, train
+
+    for main, argv in ((train.main, ["style", "--tiny", "--device", "nonsense"]),
+                       (train.main, ["style", "--tiny", "--workers", "-1"]),
+                       (judges.main, ["a", "--device", "nonsense"])):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert "error: argument --" in capsys.readouterr().err

@@ -29,7 +29,11 @@ def check_target(path: str | os.PathLike, overwrite: bool) -> None:
     if not folder.is_dir():
         raise InputError(Text("{path}: the folder {folder} does not exist.", "{path}: フォルダ {folder} がありません。"),
                          path=path, folder=folder)
-    if path.is_dir():
+    try:
+        is_folder = path.is_dir()
+    except OSError as err:  # e.g. a name longer than the file system allows
+        raise write_error(path, err) from None
+    if is_folder:
         raise InputError(Text("{path}: is a folder.", "{path}: フォルダです。"), path=path)
     if not overwrite and os.path.lexists(path):
         raise exists_error(path)
@@ -47,7 +51,8 @@ def write_atomic(path: str | os.PathLike, data_or_writer: Content, *, overwrite:
     the folder cannot be written; the temp file never stays behind."""
     path = Path(path)
     check_target(path, overwrite)
-    temp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    # The name is cut short: a target name near the 255-byte limit must not make its temp name too long.
+    temp = path.parent / f".{path.name[:40]}.{secrets.token_hex(4)}.tmp"
     try:
         # os.open with 0o666 lets the umask decide the permissions, like any new file
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 from PIL import Image
 
 from . import export, imageio, jobs, presets
+from .atomicfile import check_target
 from .errors import InputError, OmamoriError
 from .filters.base import CancelToken
 from .i18n import Text, current_language
@@ -166,12 +167,10 @@ def _target_problem(target: Path, overwrite: bool) -> str | None:
         return InputError(Text("{path}: cannot create the folder {folder} ({why}).",
                                "{path}: フォルダ {folder} を作れません（{why}）。"),
                           path=target, folder=folder, why=err.strerror or err).message()
-    if target.is_dir():
-        return InputError(Text("{path}: is a folder.", "{path}: フォルダです。"), path=target).message()
-    if (target.exists() or target.is_symlink()) and not overwrite:
-        return InputError(Text("{path}: already exists; not overwritten (use --overwrite).",
-                               "{path}: 既に存在するため上書きしません（--overwrite で上書き）。"),
-                          path=target).message()
+    try:
+        check_target(target, overwrite)
+    except InputError as err:
+        return err.message()
     if not os.access(folder, os.W_OK | os.X_OK):
         return InputError(Text("{path}: cannot write into {folder}.", "{path}: {folder} に書き込めません。"),
                           path=target, folder=folder).message()

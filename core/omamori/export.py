@@ -29,6 +29,7 @@ EXTENSIONS = {"PNG": (".png",), "JPEG": (".jpg", ".jpeg"), "WEBP": (".webp",), "
               "GIF": (".gif",)}
 DEFAULT_QUALITY = 92
 MIN_QUALITY = 50  # below this, fitting a byte limit ruins the picture: ask for a smaller size instead
+MAX_SIDE = {"JPEG": 65500, "WEBP": 16383, "GIF": 65535}  # what each format can hold, in pixels a side
 _XMP_TAG, _ICC_TAG, _EXTRA_SAMPLES = 700, 34675, 338
 
 
@@ -97,6 +98,7 @@ def write_picture(pixels: np.ndarray, path: str | os.PathLike, *, source: Pictur
     settings = settings or ExportSettings()
     fmt = format_of(path)
     check_target(path, overwrite)  # before encoding: a refusal should cost nothing
+    _check_side(path, fmt, pixels.shape)
     if fmt == "GIF" and notices is not None:
         notices.append(_GIF_PALETTE)
     has_alpha = source.has_alpha if source else bool((pixels[..., 3] < 1.0).any())
@@ -128,6 +130,7 @@ def write_frames(frames: list[Frame], path: str | os.PathLike, *, source: Pictur
                             "（GIF・PNG・WebP ならアニメーションのまま保存できます）。"))
         return write_picture(frames[0].pixels, path, source=source, settings=settings, overwrite=overwrite,
                              notices=notices)
+    _check_side(path, fmt, frames[0].samples.shape)
     if fmt == "GIF":
         notices.append(_GIF_PALETTE)
     images = [Image.fromarray(f.samples if source.has_alpha else np.ascontiguousarray(f.samples[..., :3]))
@@ -137,6 +140,19 @@ def write_frames(frames: list[Frame], path: str | os.PathLike, *, source: Pictur
     data = _fit(lambda q: _animation(images, frames, fmt, q, exif, source.icc_profile, settings.metadata,
                                      source.plays), fmt, quality, max_bytes, path, settings.profile)
     return write_atomic(path, data, overwrite=overwrite)
+
+
+def _check_side(path: Path, fmt: str, shape: tuple[int, ...]) -> None:
+    """Refuses, before encoding, a picture larger than its format can hold (the encoders fail
+    with unclear words, or print to the terminal)."""
+    height, width = shape[:2]
+    limit = MAX_SIDE.get(fmt)
+    if limit and max(width, height) > limit:
+        raise InputError(Text("{path}: {width}×{height} is larger than {fmt} allows ({limit} pixels a side); "
+                              "use PNG or TIFF, or limit the size.",
+                              "{path}: {width}×{height} は {fmt} で保存できる大きさ（一辺 {limit} ピクセル）を超えます。"
+                              "PNG か TIFF を使うか、サイズを制限してください。"),
+                         path=path, width=width, height=height, fmt=fmt, limit=limit)
 
 
 _GIF_PALETTE = Text("GIF holds 256 colours a frame: part of the protection's fine detail is lost in the palette "

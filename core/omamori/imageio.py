@@ -104,7 +104,12 @@ def load(path: str | os.PathLike, data: bytes | None = None) -> Picture:
 
     EXIF orientation is applied; the ICC profile is kept. Any failure is an
     InputError with a one-line reason. `data`: the file's bytes when already read."""
-    path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # decoders' warnings about damage would print file paths and code
+        return _load(Path(path), data)
+
+
+def _load(path: Path, data: bytes | None) -> Picture:
     data = read_input(path) if data is None else data
     notices: list[Text] = []
     data = _check_structure(path, data, notices)
@@ -131,6 +136,7 @@ def _picture(path: Path, data: bytes, im: Image.Image, notices: list[Text]) -> P
         raise InputError(Text("{path}: unsupported format {fmt} (use PNG, JPEG, WebP, TIFF or GIF).",
                               "{path}: 未対応の形式 {fmt} です（PNG・JPEG・WebP・TIFF・GIF を使ってください）。"),
                          path=path, fmt=fmt)
+    _decode(path, im)  # before the EXIF: Pillow decodes a PNG to find it, and never retries a failed decode
     exif = _exif(im, notices)
     orientation = exif.get(ORIENTATION, 1)
     if frames > 1:
@@ -144,7 +150,6 @@ def _picture(path: Path, data: bytes, im: Image.Image, notices: list[Text]) -> P
             picture.notices.append(Text("the animation's frames are read with 8 bits a channel, not 16.",
                                         "アニメーションのフレームは 16 ビットではなく 8 ビットで読み込みました。"))
     else:
-        _decode(path, im)
         picture = _still(data, im, orientation)
         pages = getattr(im, "n_frames", 1) if fmt == "TIFF" else 1
         if pages > 1:
@@ -323,7 +328,13 @@ def _from_pillow(im: Image.Image, orientation: int) -> Picture:
 
 
 def _opencv_decode(data: bytes) -> np.ndarray | None:
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    logging = cv2.utils.logging
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)  # its many-line logs on damaged data: the one line is ours
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    finally:
+        logging.setLogLevel(level)
 
 
 def _from_opencv_tiff(path: Path, data: bytes) -> Picture:

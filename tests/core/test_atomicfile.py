@@ -83,3 +83,17 @@ def test_link_losing_the_race_is_the_same_one_line(tmp_path, monkeypatch):
         write_atomic(path, b"ours")
     assert "already exists" in caught.value.message("en") and "上書きしません" in caught.value.message("ja")
     assert path.read_bytes() == b"theirs" and sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_a_name_near_the_length_limit_is_written(tmp_path):
+    """254 bytes is a legal name: the temp file beside it must not need more."""
+    path = tmp_path / ("あ" * 80 + "-protected.png")  # 3 bytes a character in UTF-8
+    assert write_atomic(path, b"data").read_bytes() == b"data"
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_a_name_over_the_length_limit_is_one_line(tmp_path):
+    path = tmp_path / ("あ" * 90 + ".png")
+    with pytest.raises(InputError, match="cannot write into") as info:
+        write_atomic(path, b"data")
+    assert "\n" not in info.value.message() and os.listdir(tmp_path) == []

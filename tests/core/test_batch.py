@@ -270,3 +270,12 @@ def test_planning_a_huge_picture_says_nothing_of_its_own(tmp_path, monkeypatch, 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4000)  # 6912 pixels: a warning, not an error
     assert batch.plan([art], noise_preset(), None).tasks[0].target == str(tmp_path / "art-protected.png")
     assert not recwarn.list
+
+
+def test_an_output_name_too_long_for_the_disk_is_one_line_and_the_batch_goes_on(tmp_path):
+    """Japanese titles are 3 bytes a character: `-protected` can push a legal name past 255 bytes."""
+    long = small_picture(tmp_path / ("あ" * 83 + ".png"), 1)  # 253 bytes; its output would be 263
+    near = small_picture(tmp_path / ("い" * 80 + ".png"), 2)  # its output is 254 bytes: allowed
+    results = batch.protect_paths([long, near, small_picture(tmp_path / "art.png", 3)], noise_preset(), None, jobs=1)
+    assert [r.ok for r in results] == [False, True, True]
+    assert "cannot write into" in results[0].error and "\n" not in results[0].error

@@ -222,3 +222,12 @@ def test_oversized_exif_is_a_plain_error(tmp_path):
         write_picture(src.pixels, tmp_path / "a.jpg", source=src)
     assert only(tmp_path) == []
     assert load(write_picture(src.pixels, tmp_path / "a.png", source=src)).exif[0x010E] == "x" * 70_000
+
+
+@pytest.mark.parametrize("ext,side", [("webp", 16384), ("jpg", 65501), ("gif", 65536)])
+def test_a_picture_larger_than_its_format_holds_is_one_plain_line(tmp_path, capfd, ext, side):
+    """A long webtoon strip: the encoders would fail unclearly, print to the terminal or crash."""
+    pixels = np.ones((side, 2, 4), np.float32)
+    with pytest.raises(InputError, match=rf"2×{side} is larger than .* allows") as info:
+        write_picture(pixels, tmp_path / f"strip.{ext}")
+    assert "\n" not in info.value.message() and capfd.readouterr().err == "" and list(tmp_path.iterdir()) == []

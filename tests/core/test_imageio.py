@@ -230,3 +230,47 @@ def test_a_reader_that_raises_not_implemented_is_one_line(tmp_path):
     path.write_bytes(b"DDS " + header + pixel_format + struct.pack("<5I", 0x1000, 0, 0, 0, 0) + bytes(64))
     with pytest.raises(InputError, match="not an image, or a damaged one"):
         imageio.load(path)
+
+
+@pytest.mark.parametrize("animated", [False, True])
+def test_a_png_with_damaged_pixel_data_is_refused(tmp_path, animated):
+    """Pillow decodes a PNG to look for its EXIF; a failure there is the picture's damage, not
+    bad EXIF, and must not leave a half-decoded picture to protect."""
+    rng = np.random.default_rng(3)
+    frames = [Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)) for _ in range(2)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "PNG", **({"save_all": True, "append_images": frames[1:]} if animated else {}))
+    data = bytearray(buffer.getvalue())
+    at = data.find(b"IDAT") + 2000
+    data[at:at + 200] = bytes(200)  # the chunk's length and CRC still hold: only the data is wrong
+    path = tmp_path / "damaged.png"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match="damaged or truncated") as info:
+        imageio.load(path)
+    assert "damaged.png" in info.value.message() and "\n" not in info.value.message()
+
+
+def tiff_with_bad_entry(tag, kind=None, count=None):
+    """A small RGB TIFF whose `tag` entry claims another type or count."""
+    buffer = io.BytesIO()
+    Image.fromarray(gradient(8, 6)).save(buffer, "TIFF")
+    data = bytearray(buffer.getvalue())
+    (offset,) = struct.unpack("<I", data[4:8])
+    (entries,) = struct.unpack("<H", data[offset:offset + 2])
+    for at in range(offset + 2, offset + 2 + 12 * entries, 12):
+        entry_tag, entry_kind, entry_count = struct.unpack("<HHI", data[at:at + 8])
+        if entry_tag == tag:
+            data[at + 2:at + 8] = struct.pack("<HI", kind or entry_kind, count or entry_count)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("bad", [{"tag": 262, "kind": 100}, {"tag": 258, "count": 458756}])
+def test_decoders_say_nothing_of_their_own_about_damage(tmp_path, capfd, recwarn, bad):
+    """Pillow's warnings and OpenCV's logs would print many lines; the answer is omamori's own."""
+    path = tmp_path / "damaged.tif"
+    path.write_bytes(tiff_with_bad_entry(**bad))
+    try:
+        imageio.load(path)
+    except InputError as err:
+        assert "\n" not in err.message()
+    assert capfd.readouterr().err == "" and len(recwarn) == 0

@@ -73,6 +73,9 @@ def preset_from_dict(data: dict, source: str = "<preset>", builtin: bool = False
     check_keys(data, _KEYS, source)
     name = check_name(data.get("name"), source)
     seed = expect(data.get("seed", 0), int, source, "seed")
+    if seed < 0:  # NumPy's generators take only non-negative seeds
+        raise fail(source, "seed", Text("{seed} is negative; use 0 or more.", "{seed} は負の数です。0 以上にしてください。"),
+                   seed=seed)
     steps = [_step(raw, f"{source}: step {i}")
              for i, raw in enumerate(expect(data.get("steps", []), list, source, "steps"), start=1)]
     return Preset(name=name, label=text_field(data.get("label", name), source, "label"),

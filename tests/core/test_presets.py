@@ -188,6 +188,7 @@ def test_errors_name_file_step_and_field(tmp_path, registry):
     assert error_for(tmp_path, raw(export={"profile": "myspace"}), registry) == \
         "export.profile: unknown posting profile 'myspace'."
     assert error_for(tmp_path, raw(seed="1")) == "seed: expected an integer, got '1'."
+    assert error_for(tmp_path, raw(seed=-1)) == "seed: -1 is negative; use 0 or more."
     assert error_for(tmp_path, raw(name="My Preset")).startswith("name: 'My Preset': use a-z")
     assert error_for(tmp_path, raw(label={"en": "x", "fr": "y"})).startswith("label: unknown key(s) fr")
 

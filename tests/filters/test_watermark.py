@@ -50,6 +50,17 @@ def test_single_placement_stays_in_its_corner():
     assert ys.min() > 150 and xs.min() > 200
 
 
+@pytest.mark.parametrize("placement", ["bottom-right", "top-left", "center"])
+def test_single_mark_too_wide_for_the_image_shrinks_to_fit(placement):
+    """A long credit at the default size is wider than a portrait picture: it must shrink, not lose its
+    beginning (the name) past the edge."""
+    img = _flat(0.5, (400, 300))
+    out = run("watermark", img, text="© 2025 山田花子 / @hanako_art 無断転載禁止", placement=placement, opacity=1.0)
+    ys, xs = np.nonzero(_changed(img, out))
+    margin = round(0.03 * 300)
+    assert xs.min() >= margin - 1 and xs.max() <= 300 - margin and xs.max() - xs.min() > 200
+
+
 def test_jitter_differs_per_tile_and_zero_jitter_is_a_regular_grid():
     size, mark = (1200, 900), (180, 40)
     tiles = tile_layout(size, mark, _settings(jitter=0.6), np.random.default_rng(1))

@@ -21,6 +21,7 @@ MAX_SHIFT = 0.35  # of the tile step, at jitter 1: tiles wander but do not colli
 MAX_TURN = 20.0  # degrees at jitter 1
 MAX_SCALE = 0.25  # ± fraction at jitter 1
 MARGIN = 0.03  # of the short edge, for a single mark
+MIN_MARK_PX = 4
 
 
 @dataclass(frozen=True)
@@ -78,14 +79,15 @@ class WatermarkFilter(Filter):
         if settings["opacity"] == 0 or not (settings["logo"] or settings["text"].strip()):
             return rgba.copy()
         height, width = rgba.shape[:2]
-        mark_px = max(4, round(settings["size"] * min(height, width)))
-        colour, coverage = _sprite(settings, mark_px, math.ceil(math.hypot(width, height)))
+        mark_px = max(MIN_MARK_PX, round(settings["size"] * min(height, width)))
         out = rgba.copy()
         if settings["placement"] != "tiled":
             margin = round(MARGIN * min(height, width))
+            colour, coverage = _fitted_sprite(settings, mark_px, (width, height), margin)
             x, y = ov.anchor(settings["placement"], (width, height), coverage.shape[::-1], margin)
             ov.draw(out, colour, coverage, x, y, settings["opacity"])
             return out
+        colour, coverage = _sprite(settings, mark_px, math.ceil(math.hypot(width, height)))
         tiles = tile_layout((width, height), coverage.shape[::-1], settings, ctx.rng())
         for index, tile in enumerate(tiles):
             if index % 16 == 0:
@@ -139,6 +141,19 @@ def _sprite(settings: dict, mark_px: int, longest: int) -> tuple[np.ndarray, np.
     inner, ring, pad = ov.outline(coverage, outline_px)
     colour = np.pad(colour, ((pad, pad), (pad, pad), (0, 0)))
     return colour + ring[..., None] * ov.hex_rgb(settings["outline_color"]), inner + ring
+
+
+def _fitted_sprite(settings: dict, mark_px: int, size: tuple[int, int], margin: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sprite of a single mark, shrunk to fit inside the margins of an image of `size`
+    (w, h): a mark cut off at the image's edge loses the very name or credit it carries."""
+    width, height = size
+    while True:
+        colour, coverage = _sprite(settings, mark_px, math.ceil(math.hypot(width, height)))
+        scale = min((width - 2 * margin) / coverage.shape[1], (height - 2 * margin) / coverage.shape[0])
+        # Glyph widths do not scale exactly (hinting, the outline's rounding): step again if still over.
+        if scale >= 1 or mark_px <= MIN_MARK_PX:
+            return colour, coverage
+        mark_px = max(MIN_MARK_PX, min(mark_px - 1, math.floor(mark_px * scale)))
 
 
 def _transform(colour: np.ndarray, coverage: np.ndarray, tile: Tile) -> tuple[np.ndarray, np.ndarray, int, int]:

@@ -2,7 +2,8 @@
 
 It models what the adapter relies on, including the undo facts of Krita 5.2's libkis:
 `Node.addChildNode` and `Node.remove` are undoable commands, `setPixelData` is not.
-`Document.undo()` reverts the last command, as Edit › Undo would.
+`Document.undo()` reverts the last command, as Edit › Undo would. A removed node has no
+parent, and `Document.setColorSpace` answers True even for a profile it does not know.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import types
 
 BPP = {"U8": 4, "U16": 8, "F16": 8, "F32": 16}
+SRGB, LINEAR = "sRGB-elle-V2-srgbtrc.icc", "sRGB-elle-V2-g10.icc"
 
 
 class Node:
@@ -53,6 +55,7 @@ class Node:
         index = self.parent.children.index(self)
         self.parent.children.remove(self)
         self.doc.undo_stack.append(("remove", self.parent, self, index))
+        self.parent = None
         return True
 
 
@@ -65,8 +68,9 @@ class Selection:
 
 
 class Document:
-    def __init__(self, width=4, height=3, depth="U8", model="RGBA"):
-        self._w, self._h, self._depth, self._model = width, height, depth, model
+    def __init__(self, width=4, height=3, depth="U8", model="RGBA", profile=SRGB):
+        self._w, self._h, self._depth, self._model, self._profile = width, height, depth, model, profile
+        self.clones, self.closed = [], False
         self.undo_stack = []
         self.root = Node(self, "root", "grouplayer")
         self.active = None
@@ -77,6 +81,22 @@ class Document:
     def height(self): return self._h
     def colorDepth(self): return self._depth
     def colorModel(self): return self._model
+    def colorProfile(self): return self._profile
+    def close(self): self.closed = True
+
+    def clone(self):
+        """A copy holding the projection (libkis' clone: not one of the application's documents)."""
+        copy = Document(self._w, self._h, self._depth, self._model, self._profile)
+        copy.projection = self.pixelData(0, 0, self._w, self._h)
+        self.clones.append(copy)
+        return copy
+
+    def setColorSpace(self, model, depth, profile):
+        """Converts between the two profiles it knows; the fake's conversion inverts every byte."""
+        if {profile, self._profile} == {SRGB, LINEAR}:
+            self._profile = profile
+            self.projection = bytes(255 - b for b in self.pixelData(0, 0, self._w, self._h))
+        return True
     def rootNode(self): return self.root
     def topLevelNodes(self): return self.root.childNodes()
     def activeNode(self): return self.active
@@ -104,6 +124,7 @@ class Document:
             entry[1].children.remove(entry[2])
         else:
             entry[1].children.insert(entry[3], entry[2])
+            entry[2].parent = entry[1]
 
 
 class App:

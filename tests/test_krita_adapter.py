@@ -109,7 +109,8 @@ def document(kp, depth="U8", model="RGBA", width=4, height=3):
 
 # --- pixels between Krita and bytes ---------------------------------------------------
 
-@pytest.mark.parametrize("depth,layout", [("U8", "BGRA8"), ("U16", "BGRA16"), ("F16", "BGRAF16"), ("F32", "BGRAF32")])
+# Krita keeps integer RGBA as B,G,R,A and float RGBA as R,G,B,A (checked in the real Krita 5.2.9).
+@pytest.mark.parametrize("depth,layout", [("U8", "BGRA8"), ("U16", "BGRA16"), ("F16", "RGBAF16"), ("F32", "RGBAF32")])
 def test_every_rgba_depth_reaches_the_bridge_with_its_layout(kp, depth, layout):
     doc = document(kp, depth)
     original = bytes(doc.active.data)
@@ -189,6 +190,18 @@ def test_bridge_failure_leaves_the_document_and_says_why(kp):
     assert len(doc.root.children) == 1 and doc.undo_stack == []
 
 
+def test_a_layer_removed_during_the_run_is_reported_and_nothing_is_written(kp):
+    doc = document(kp)
+    job = kp.jobs.prepare_protect(doc, "light", new_layer=True)
+    kp.jobs.compute(job, kp.bridge)
+    job.node.remove()  # the docker works in the background: the user may delete the layer meanwhile
+    for new_layer in (True, False):
+        job.new_layer = new_layer
+        with pytest.raises(kp.strings.Problem, match="removed"):
+            kp.jobs.commit(job)
+    assert doc.root.children == [] and len(doc.undo_stack) == 1  # only the user's own removal
+
+
 def test_progress_is_reported(kp):
     seen = []
     kp.api.protect(document(kp), on_progress=lambda f, m: seen.append((f, m)))
@@ -229,6 +242,26 @@ def test_export_sends_the_flattened_image_and_leaves_the_document_unchanged(kp, 
     assert result["checklist"] and bytes(doc.active.data) == before and doc.undo_stack == []
 
 
+def test_export_of_a_linear_document_sends_srgb_pixels_from_a_converted_clone(kp, tmp_path):
+    doc = document(kp, "F32")
+    doc._profile = fake_krita.LINEAR  # Krita's default for float documents
+    doc.projection = bytes(range(4 * 3 * 16))
+    before = (bytes(doc.active.data), doc.projection)
+    kp.api.export_protected(doc, tmp_path / "post.png")
+    sent = kp.bridge.calls[0][6]
+    assert sent == bytes(255 - b for b in before[1])  # the fake's conversion to sRGB
+    assert [c.colorProfile() for c in doc.clones] == [fake_krita.SRGB] and doc.clones[0].closed
+    assert (bytes(doc.active.data), doc.projection, doc.colorProfile()) == (*before, fake_krita.LINEAR)
+
+
+def test_export_refuses_a_profile_krita_cannot_convert_to_srgb(kp, tmp_path):
+    doc = document(kp, "F32")
+    doc._profile = "Some-Camera-RGB.icc"  # the fake, like Krita, answers True and leaves it as it was
+    with pytest.raises(kp.strings.Problem, match="Some-Camera-RGB.icc"):
+        kp.api.export_protected(doc, tmp_path / "post.png")
+    assert kp.bridge.calls == [] and doc.clones[0].closed
+
+
 def test_export_replaces_a_file_only_when_asked(kp, tmp_path):
     doc = document(kp)
     kp.api.export_protected(doc, tmp_path / "post.png")
@@ -248,7 +281,7 @@ def test_check_measures_the_picture_and_leaves_the_document_untouched(kp):
     seen = []
     report = kp.api.check(doc, preset="strong", on_progress=lambda f, m: seen.append(f))
     op, w, h, layout, preset, sent_mask, pixels = kp.bridge.calls[0]
-    assert (op, w, h, layout, preset, sent_mask, pixels) == ("check", 4, 3, "BGRAF16", "strong", mask, doc.projection)
+    assert (op, w, h, layout, preset, sent_mask, pixels) == ("check", 4, 3, "RGBAF16", "strong", mask, doc.projection)
     assert report == {"verdict": "well protected", "latent": {"r": 0.41}}  # no path into the worker's folder
     assert (list(doc.root.children), bytes(doc.active.data)) == before and doc.undo_stack == [] and seen
 

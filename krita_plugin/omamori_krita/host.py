@@ -15,8 +15,11 @@ from typing import Optional
 from . import omamori_hostkit as hostkit
 from .strings import Problem
 
-# Krita's colour depth id -> the bridge's pixel layout (Krita stores RGBA as B,G,R,A).
-LAYOUTS = {"U8": "BGRA8", "U16": "BGRA16", "F16": "BGRAF16", "F32": "BGRAF32"}
+# Krita's colour depth id -> the bridge's pixel layout. Krita stores integer RGBA as B,G,R,A
+# but its float colour spaces as R,G,B,A.
+LAYOUTS = {"U8": "BGRA8", "U16": "BGRA16", "F16": "RGBAF16", "F32": "RGBAF32"}
+# Files and the core take pixels as sRGB; Krita's floats default to a linear (g10) profile.
+SRGB_PROFILE = "sRGB-elle-V2-srgbtrc.icc"
 SETTINGS_GROUP = "omamori"
 
 
@@ -80,7 +83,23 @@ def read_flattened(doc, with_selection: bool = False) -> Pixels:
     doc.waitForDone()  # the projection must include the latest strokes
     doc.refreshProjection()
     w, h = doc.width(), doc.height()
-    return Pixels(bytes(doc.pixelData(0, 0, w, h)), w, h, layout, read_selection(doc) if with_selection else None)
+    return Pixels(srgb_pixels(doc, w, h), w, h, layout, read_selection(doc) if with_selection else None)
+
+
+def srgb_pixels(doc, w, h) -> bytes:
+    """The merged picture in sRGB, converted on a clone when the document has another profile."""
+    if doc.colorProfile() == SRGB_PROFILE:
+        return bytes(doc.pixelData(0, 0, w, h))
+    copy = doc.clone()
+    try:
+        copy.setColorSpace(doc.colorModel(), doc.colorDepth(), SRGB_PROFILE)
+        copy.waitForDone()
+        if copy.colorProfile() != SRGB_PROFILE:  # setColorSpace says True even when it did nothing
+            raise Problem("unsupported_profile", profile=doc.colorProfile())
+        copy.refreshProjection()
+        return bytes(copy.pixelData(0, 0, w, h))
+    finally:
+        copy.close()
 
 
 def read_selection(doc) -> Optional[bytes]:
@@ -90,16 +109,25 @@ def read_selection(doc) -> Optional[bytes]:
     return bytes(selection.pixelData(0, 0, doc.width(), doc.height()))
 
 
+def parent_of(node):
+    """The node's parent; the docker works in the background, so the layer may be gone by now."""
+    parent = node.parentNode()
+    if parent is None:
+        raise Problem("layer_gone", name=node.name())
+    return parent
+
+
 def write_new_layer(doc, node, pixels: Pixels, result: bytes, name: str):
     """Puts `result` in a new layer above `node`: exactly one undo step (the add).
 
     A duplicate, not a fresh layer, so that it has the node's own colour space (which the
     pixels are in), blending mode, opacity and masks."""
     hostkit.check_result_size(result, pixels.width, pixels.height, pixels.layout)
+    parent = parent_of(node)
     layer = node.duplicate()
     layer.setName(name)
     layer.setPixelData(result, 0, 0, pixels.width, pixels.height)
-    node.parentNode().addChildNode(layer, node)
+    parent.addChildNode(layer, node)
     doc.setActiveNode(layer)
     doc.refreshProjection()
     return layer
@@ -111,10 +139,11 @@ def replace_layer(doc, node, pixels: Pixels, result: bytes):
     Written as add-copy + remove-original so that Krita's undo restores the original;
     Krita records these as two undo entries because Python cannot group commands."""
     hostkit.check_result_size(result, pixels.width, pixels.height, pixels.layout)
+    parent = parent_of(node)
     copy = node.duplicate()
     copy.setName(node.name())
     copy.setPixelData(result, 0, 0, pixels.width, pixels.height)
-    node.parentNode().addChildNode(copy, node)
+    parent.addChildNode(copy, node)
     node.remove()
     doc.setActiveNode(copy)
     doc.refreshProjection()

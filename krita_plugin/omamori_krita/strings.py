@@ -52,6 +52,12 @@ STRINGS = {
                           "（画像 › 画像の色空間を変換）。"),
     "unsupported_depth": ("Channel depth {depth} is not supported; use 8-bit, 16-bit or float.",
                           "チャンネル深度 {depth} には対応していません（8/16 ビット整数か浮動小数点を使ってください）。"),
+    "unsupported_profile": ("Could not convert a copy from colour profile {profile} to sRGB; convert the image "
+                            "to sRGB (Image › Convert Image Color Space).",
+                            "カラープロファイル {profile} のコピーを sRGB に変換できませんでした。画像を sRGB に変換してください"
+                            "（画像 › 画像の色空間を変換）。"),
+    "layer_gone": ("Layer “{name}” was removed while Omamori worked; nothing was changed.",
+                   "処理中にレイヤー「{name}」が削除されたため、何も変更していません。"),
     "not_installed": ("Omamori's engine was not found. Run “omamori install krita” in a terminal, "
                       "then restart Krita.",
                       "Omamori 本体が見つかりません。ターミナルで「omamori install krita」を実行して"

@@ -30,7 +30,7 @@ def case(name):
 
 
 def samples(data, depth):
-    """Channel values as numbers (B, G, R, A order) for a Krita colour depth."""
+    """Channel values as numbers in Krita's order (B, G, R, A for integer depths, R, G, B, A for float)."""
     data = bytes(data)
     if depth == "U8":
         return list(data)
@@ -154,6 +154,30 @@ def _():
         layer = api.protect(doc, preset=PRESET, new_layer=True, node=node)
         out[depth] = {"depth": doc.colorDepth(), "layers": layers(doc),
                       **compare(before, pixels(doc, layer), depth)}
+    return out
+
+
+@case("float_export_colours")
+def _():
+    """A reddish picture in float documents (Krita's default linear profile), exported: the file must
+    show the same red in sRGB, not blue (channel order) and not darker (linear values written as sRGB)."""
+    from krita import Krita
+    from omamori_krita import api
+    out = {}
+    for depth in ("F32", "F16"):
+        doc = Krita.instance().createDocument(200, 200, "omamori-red-" + depth, "RGBA", "U8", "", 72.0)
+        doc.topLevelNodes()[0].setPixelData(bytes([30, 60, 200, 255]) * (200 * 200), 0, 0, 200, 200)
+        doc.setColorSpace("RGBA", depth, "")
+        path = os.path.join(OUT, "krita-red-%s.png" % depth)
+        if os.path.exists(path):
+            os.unlink(path)
+        api.export_protected(doc, path, preset=PRESET)
+        exported = open_doc(path)  # an absolute path: os.path.join keeps it
+        bgra = samples(exported.pixelData(100, 100, 1, 1), exported.colorDepth())
+        scale = 255 / 65535 if exported.colorDepth() == "U16" else 1
+        out[depth] = {"profile": doc.colorProfile(), "rgb": [round(v * scale) for v in bgra[2::-1]]}
+        exported.close()
+        doc.close()
     return out
 
 

@@ -166,6 +166,13 @@ def test_float_documents(krita):
         assert r[depth]["changed"] > 0 and r[depth]["alpha_diff"] == 0, r[depth]
 
 
+def test_float_documents_export_their_colours_in_srgb(krita):
+    r = result(krita, "float_export_colours")
+    for depth in ("F32", "F16"):
+        assert "g10" in r[depth]["profile"], r[depth]  # Krita's linear default, the case under test
+        assert all(abs(got - want) <= 8 for got, want in zip(r[depth]["rgb"], (200, 60, 30))), r[depth]
+
+
 def test_unsupported_colour_model_is_refused_clearly(krita):
     r = result(krita, "unsupported_model")
     assert r["refused"] and "CMYK" in r["en"] and "RGB" in r["en"] and "RGB" in r["ja"]

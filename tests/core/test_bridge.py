@@ -193,3 +193,29 @@ def test_the_client_keeps_the_report_picture_after_the_job_folder_is_gone(rgba, 
         assert "omamori-job-" not in answer["report_png"]
     finally:
         os.unlink(answer["report_png"])
+
+
+@pytest.mark.parametrize("layout,dtype", [("RGBA8", np.uint8), ("BGRA16", np.uint16), ("RGBAF16", np.float16),
+                                          ("RGBAF32", np.float32), ("BGRAF32", np.float32)])
+def test_nothing_outside_the_selection_is_lost(bridge, rgba, layout, dtype):
+    """HDR and linear values (above 1, below 0) outside the selection come back bit-identical."""
+    h, w = rgba.shape[:2]
+    samples = np.frombuffer(rgba_to_bytes(rgba, layout), dtype).reshape(h, w, 4).copy()
+    if samples.dtype.kind == "f":
+        samples[::3, ::5, 0], samples[1::4, ::3, 1], samples[5, 7, 2] = 2.5, -0.3, np.nan
+    mask = np.zeros((h, w), np.uint8)
+    mask[:, : w // 2] = 255
+    out = bridge.process(samples.tobytes(), w, h, layout, NOISE, mask=mask.tobytes())
+    out = np.frombuffer(out, dtype).reshape(h, w, 4)
+    assert out[:, w // 2:].tobytes() == samples[:, w // 2:].tobytes()
+    assert out[:, : w // 2].tobytes() != samples[:, : w // 2].tobytes()
+
+
+def test_a_partly_selected_hdr_pixel_keeps_its_share_of_the_original(bridge, rgba):
+    h, w = rgba.shape[:2]
+    samples = np.full((h, w, 4), 2.5, np.float32)
+    mask = np.full((h, w), 128, np.uint8)
+    out = bridge.process(samples.tobytes(), w, h, "RGBAF32", NOISE, mask=mask.tobytes())
+    out = np.frombuffer(out, np.float32)
+    np.testing.assert_allclose(out.reshape(h, w, 4)[..., 3], 1.0 + 127 / 255 * 1.5, rtol=1e-6)  # alpha: no noise
+    np.testing.assert_allclose(out, 1.0 + 127 / 255 * 1.5, atol=0.1)

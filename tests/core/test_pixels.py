@@ -32,3 +32,43 @@ def test_wrong_sizes_and_layouts_are_clear_errors():
 
 def test_bit_depths():
     assert layout_bit_depth("BGRA8") == 8 and layout_bit_depth("RGBA16") == 16 and layout_bit_depth("RGBAF16") == 32
+
+
+def hdr_samples(dtype) -> np.ndarray:
+    """A (2, 3, 4) picture in `dtype`, with values a float layout can hold outside [0, 1]."""
+    if np.issubdtype(dtype, np.integer):
+        return np.arange(24, dtype=np.int64).reshape(2, 3, 4).astype(dtype) * (np.iinfo(dtype).max // 23)
+    samples = np.linspace(-0.3, 2.5, 24, dtype=np.float32).reshape(2, 3, 4)
+    samples[0, 0] = [2.5, -0.3, np.nan, 4.0]
+    samples[1, 2] = [-0.0, np.inf, 1e4, -np.inf]
+    return samples.astype(dtype)
+
+
+@pytest.mark.parametrize("layout,dtype", [("RGBA8", np.uint8), ("BGRA16", np.uint16), ("RGBAF16", np.float16),
+                                          ("BGRAF32", np.float32), ("RGBAF32", np.float32)])
+def test_pixels_outside_the_selection_come_back_bit_identical(layout, dtype):
+    original = hdr_samples(dtype).tobytes()
+    filtered = np.full((2, 3, 4), 0.5, np.float32)
+    mask = np.zeros((2, 3), np.float32)
+    mask[:, 0] = 1.0
+    out = np.frombuffer(rgba_to_bytes(filtered, layout, original, mask), dtype).reshape(2, 3, 4)
+    assert out[:, 1:].tobytes() == hdr_samples(dtype)[:, 1:].tobytes()
+    assert out[:, 0].tobytes() == rgba_to_bytes(filtered[:, :1], layout)  # the selected column is filtered
+
+
+def test_a_feathered_edge_fades_from_the_filtered_value_to_the_hdr_original():
+    original = np.array([[[2.5, -0.3, 0.25, 1.0]] * 3], np.float32)
+    filtered = np.full((1, 3, 4), 0.5, np.float32)
+    mask = np.array([[1.0, 0.5, 0.25]], np.float32)
+    out = np.frombuffer(rgba_to_bytes(filtered, "RGBAF32", original.tobytes(), mask), np.float32).reshape(1, 3, 4)
+    np.testing.assert_allclose(out[0, 0], [0.5, 0.5, 0.5, 0.5])
+    np.testing.assert_allclose(out[0, 1], [0.5 + 0.5 * 1.5, 0.5 - 0.5 * 0.3, 0.5, 0.5])
+    np.testing.assert_allclose(out[0, 2], [0.5 + 0.75 * 1.5, 0.5 - 0.75 * 0.3, 0.5, 0.5])
+
+
+def test_float_layouts_are_clipped_without_a_selection_and_nan_becomes_zero():
+    """No selection: the whole layer is the filters' domain, [0, 1]."""
+    samples = np.array([[[2.5, -0.3, np.nan, 0.25]]], np.float32)
+    rgba = bytes_to_rgba(samples.tobytes(), 1, 1, "RGBAF32")
+    np.testing.assert_array_equal(rgba[0, 0], [1.0, 0.0, 0.0, 0.25])
+    assert rgba_to_bytes(rgba, "RGBAF32") == np.array([1.0, 0.0, 0.0, 0.25], np.float32).tobytes()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
+import unicodedata
+from typing import NoReturn
 
 from . import __version__, batch, jobs, presets
 from .bridge.hostkit import new_preset
@@ -233,13 +236,89 @@ def cmd_install(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- argparse in the user's language ------------------------------------------
+
+# argparse's own usage errors (the same wording in Python 3.11–3.13), a `{field}` where it fills
+# something in: each is matched in English and said again in the user's language.
+ARGPARSE_MESSAGES = tuple(T(en, ja) for en, ja in (
+    ("the following arguments are required: {names}", "次の引数が必要です: {names}"),
+    ("unrecognized arguments: {args}", "認識できない引数です: {args}"),
+    ("argument {name}: {message}", "引数 {name}: {message}"),
+    ("expected one argument", "値を 1 つ指定してください"),
+    ("expected at least one argument", "値を 1 つ以上指定してください"),
+    ("invalid choice: {value} (choose from {choices})", "無効な選択です: {value}（選択肢: {choices}）"),
+    ("invalid {type} value: {value}", "{type} として無効な値です: {value}"),
+    ("ambiguous option: {option} could match {matches}",
+     "あいまいなオプションです: {option} は {matches} のどれとも取れます"),
+    ("ignored explicit argument {value}", "このオプションは値を取りません（{value}）"),
+))
+USAGE = T("usage: ", "使い方: ")
+HEADINGS = (T("positional arguments:", "位置引数:"), T("options:", "オプション:"))
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors, usage line and help headings follow the language."""
+
+    def __init__(self, *args, add_help: bool = True, **kwargs):
+        super().__init__(*args, add_help=False, **kwargs)
+        if add_help:  # argparse's own -h says this in English only
+            self.add_argument("-h", "--help", action="help", help=say(T(
+                "show this help message and exit", "このヘルプを表示して終了する")))
+
+    def format_usage(self) -> str:
+        return localise_usage(super().format_usage())
+
+    def format_help(self) -> str:
+        lines = localise_usage(super().format_help()).split("\n")
+        return "\n".join(next((h.get() for h in HEADINGS if line == h.en), line) for line in lines)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, say(T("{prog}: error: {message}\n", "{prog}: エラー: {message}\n"),
+                         prog=self.prog, message=argparse_message(message)))
+
+
+def argparse_message(message: str) -> str:
+    """One of argparse's messages in the user's language; one it does not know stays as it is."""
+    for text in ARGPARSE_MESSAGES:
+        match = re.fullmatch(template_pattern(text.en), message, re.DOTALL)
+        if match:
+            values = match.groupdict()
+            if "message" in values:  # "argument X: …" wraps another of argparse's messages
+                values["message"] = argparse_message(values["message"])
+            return text.get().format(**values)
+    return message
+
+
+def template_pattern(template: str) -> str:
+    """A regular expression for `template`, each `{field}` matching any text."""
+    return re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+?)", re.escape(template))
+
+
+def localise_usage(text: str) -> str:
+    """`text` with argparse's "usage: " in the user's language, its wrapped lines kept aligned."""
+    if not text.startswith(USAGE.en):
+        return text
+    usage, gap, rest = text.partition("\n\n")
+    # Japanese characters take two columns: indent the continuation lines by the difference.
+    shift = " " * (columns(USAGE.get()) - len(USAGE.en))
+    usage = USAGE.get() + re.sub(r"\n(?= )", "\n" + shift, usage[len(USAGE.en):])
+    return usage + gap + rest
+
+
+def columns(text: str) -> int:
+    """The width of `text` on a terminal (wide and full-width characters take two columns)."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
 # ---- parser -------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="omamori", description=say(T(
+    parser = Parser(prog="omamori", description=say(T(
         "Protect illustrations from AI training and image-to-image reuse.",
         "イラストを AI 学習と i2i（画像からの生成）から守ります。")))
-    parser.add_argument("--version", action="version", version=f"omamori {__version__}")
+    parser.add_argument("--version", action="version", version=f"omamori {__version__}", help=say(T(
+        "show program's version number and exit", "バージョンを表示して終了する")))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     protect = sub.add_parser("protect", help=say(T("protect images with a preset", "プリセットで画像を保護")))

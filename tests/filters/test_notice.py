@@ -135,3 +135,45 @@ def test_cost_is_bounded_whatever_the_text_length():
     long_text = "学習禁止" * 25_000
     np.testing.assert_array_equal(run("notice", img, text=long_text, subtext=""),
                                   run("notice", img, text=long_text[:200], subtext=""))
+
+
+def _ink_box(img, out):
+    ys, xs = np.nonzero(_changed(img, out))
+    return xs.min(), xs.max(), ys.min(), ys.max()
+
+
+@pytest.mark.parametrize("size", ((80, 100), (100, 90), (64, 110)))
+def test_both_lines_fit_a_small_picture(size):
+    """Under about 120 px the second line at the smallest size was wider than the picture."""
+    img = _flat(0.5, size)
+    margin = round(0.02 * min(size))
+    left, right, top, bottom = _ink_box(img, run("notice", img, placement="bottom-right"))
+    assert left >= margin and right < size[1] - margin and top >= margin and bottom < size[0] - margin
+    assert right - left > size[1] // 2  # shrunk to fit, not cut down to one short line
+
+
+@pytest.mark.parametrize("placement", ("bottom-right", "top", "center"))
+def test_notice_shrinks_to_fit_the_height(placement):
+    img = _flat(0.5, (80, 600))  # at size 0.5 the two lines alone would be about 70 px high
+    left, right, top, bottom = _ink_box(img, run("notice", img, size=0.5, margin=0.25, placement=placement))
+    assert top >= 20 and bottom < 60 and left >= 20 and right < 580
+    assert bottom - top > 20  # as large as the room allows
+
+
+@pytest.mark.parametrize("size", ((1, 1), (1, 300), (300, 1), (12, 12), (30, 40)))
+def test_a_notice_that_cannot_fit_is_drawn_as_far_as_it_goes(size):
+    img = _flat(0.5, size)
+    out = run("notice", img, size=0.5, margin=0.25)
+    assert out.shape == img.shape and np.isfinite(out).all()
+    if min(size) > 10:
+        assert _changed(img, out).any()
+
+
+def test_a_long_notice_is_measured_before_it_is_drawn(monkeypatch):
+    """Drawing it at full size first, only to shrink it, would make a picture far wider than the image."""
+    widths = []
+    text_sprite = _overlay.text_sprite
+    monkeypatch.setattr(_overlay, "text_sprite", lambda font, text: widths.append(font.getlength(text))
+                        or text_sprite(font, text))
+    run("notice", _flat(0.5, (400, 400)), text="学習禁止" * 10, size=0.5)  # 8000 px wide at 200 px
+    assert widths and max(widths) <= 400

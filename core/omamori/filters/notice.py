@@ -6,6 +6,8 @@ a one-line error rather than drawing empty boxes."""
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -18,7 +20,7 @@ from .base import Context, Filter
 DEFAULT_TEXT = "AI学習・無断転載禁止"
 DEFAULT_SUBTEXT = "No AI training / reposting"
 SUBTEXT_SCALE = 0.6  # the second line is a smaller translation, not a second headline
-MIN_FONT_PX = 8
+MIN_FONT_PX = 8  # the main line's: Japanese is a blur below it (the second line goes to 5 px)
 # (text, outline) colours: auto picks whichever contrasts with the local background.
 STYLES = {"light": ("#ffffff", "#000000"), "dark": ("#141414", "#ffffff")}
 # placement "auto": where a notice is usually put first, and the coverage that will do.
@@ -84,10 +86,7 @@ class NoticeFilter(Filter):
         short = min(height, width)
         margin = round(settings["margin"] * short)
         font_px = max(MIN_FONT_PX, round(settings["size"] * short))
-        # Room for the text is what the margins and the widest possible outline leave.
-        room = width - 2 * margin - 2 * (round(settings["outline"] * font_px) + 1)
-        sprite, font_px = _render(lines, settings["font"], font_px, room)
-        inner, ring, _ = ov.outline(sprite, round(settings["outline"] * font_px))
+        inner, ring = _fitted(lines, settings, font_px, (width - 2 * margin, height - 2 * margin))
         coverage = inner + ring
         placement = settings["placement"]
         if placement == "auto":
@@ -103,24 +102,40 @@ class NoticeFilter(Filter):
         return out
 
 
-def _render(lines: list[str], font_path: str, font_px: int, room: int) -> tuple[np.ndarray, int]:
-    """Coverage of the stacked lines, shrunk to fit `room` pixels of width, and the
-    main line's font size in pixels after shrinking."""
-    sizes = [font_px] + [max(MIN_FONT_PX, round(font_px * SUBTEXT_SCALE))] * (len(lines) - 1)
-    fonts = [ov.load_font(font_path, size) for size in sizes]
+def _fitted(lines: list[str], settings: dict, font_px: int, room: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(text, outline) coverage of the notice, shrunk until it fits `room` (w, h), but not
+    below MIN_FONT_PX: a notice cut off at the image's edge cannot be read."""
+    fonts = [ov.load_font(settings["font"], size) for size in _sizes(font_px, len(lines))]
     ov.check_glyphs(fonts[0], "".join(lines))
+    # Measure before drawing: a long notice drawn at full size only to be shrunk could be far larger than the image.
     widest = max(font.getlength(line) for font, line in zip(fonts, lines))
-    if widest > room > 0:  # a long notice on a narrow image: smaller beats cut off
-        scale = room / widest
-        fonts = [ov.load_font(font_path, max(MIN_FONT_PX, int(size * scale))) for size in sizes]
-    parts = [ov.text_sprite(font, line) for font, line in zip(fonts, lines)]
+    font_px = max(MIN_FONT_PX, min(font_px, math.floor(font_px * room[0] / max(widest, 1.0))))
+    while True:
+        inner, ring, _ = ov.outline(_render(lines, settings["font"], font_px), round(settings["outline"] * font_px))
+        scale = min(room[0] / inner.shape[1], room[1] / inner.shape[0])
+        # Glyph widths do not scale exactly (hinting, the outline's rounding): step again if still over.
+        if scale >= 1 or font_px <= MIN_FONT_PX:
+            return inner, ring
+        font_px = max(MIN_FONT_PX, min(font_px - 1, math.floor(font_px * scale)))
+
+
+def _sizes(font_px: int, count: int) -> list[int]:
+    """Font sizes of `count` lines: the main one, then the others SUBTEXT_SCALE of it (never
+    more, so a second line does not outgrow the first as the notice shrinks)."""
+    return [font_px] + [round(font_px * SUBTEXT_SCALE)] * (count - 1)
+
+
+def _render(lines: list[str], font_path: str, font_px: int) -> np.ndarray:
+    """Coverage of the lines stacked and centred, the main one `font_px` high."""
+    sizes = _sizes(font_px, len(lines))
+    parts = [ov.text_sprite(ov.load_font(font_path, size), line) for size, line in zip(sizes, lines)]
     out = np.zeros((sum(p.shape[0] for p in parts), max(p.shape[1] for p in parts)), np.float32)
     top = 0
     for part in parts:
         left = (out.shape[1] - part.shape[1]) // 2
         out[top:top + part.shape[0], left:left + part.shape[1]] = part
         top += part.shape[0]
-    return out, fonts[0].size
+    return out
 
 
 def _most_visible(alpha: np.ndarray, shape: tuple[int, int], margin: int) -> str:
@@ -161,7 +176,7 @@ def find_notice(rgba: np.ndarray) -> dict:
         font_px = round(size * min(luma.shape))
         if font_px < SEARCH_MIN_PX:
             continue
-        sprite, _ = _render([DEFAULT_TEXT, DEFAULT_SUBTEXT], "", font_px, 0)
+        sprite = _render([DEFAULT_TEXT, DEFAULT_SUBTEXT], "", font_px)
         inner, ring, _ = ov.outline(sprite, max(1, round(0.1 * font_px)))
         if inner.shape[0] > luma.shape[0] or inner.shape[1] > luma.shape[1]:
             continue

@@ -202,6 +202,30 @@ def test_a_layer_removed_during_the_run_is_reported_and_nothing_is_written(kp):
     assert doc.root.children == [] and len(doc.undo_stack) == 1  # only the user's own removal
 
 
+@pytest.mark.parametrize("new_layer", [True, False])
+def test_a_layer_painted_on_during_the_run_is_kept_and_nothing_is_written(kp, new_layer):
+    doc = document(kp)
+    node = doc.active
+    painted = bytes(255 - b for b in node.data[:4]) + bytes(node.data[4:])
+
+    def paint(fraction, message):  # the docker works in the background: the artist keeps painting
+        node.setPixelData(painted, 0, 0, doc.width(), doc.height())
+    with pytest.raises(kp.strings.Problem, match="changed while Omamori worked") as problem:
+        kp.api.protect(doc, new_layer=new_layer, on_progress=paint)
+    assert doc.root.children == [node] and bytes(node.data) == painted and doc.undo_stack == []
+    assert "Paint" in problem.value.message("en") and "もう一度" in problem.value.message("ja")
+
+
+def test_a_canvas_resized_during_the_run_counts_as_a_change(kp):
+    doc = document(kp)
+    job = kp.jobs.prepare_protect(doc, "light", new_layer=False)
+    kp.jobs.compute(job, kp.bridge)
+    doc._w, doc._h = 3, 4  # same number of pixels, so only the size tells
+    with pytest.raises(kp.strings.Problem, match="changed"):
+        kp.jobs.commit(job)
+    assert doc.root.children == [job.node] and doc.undo_stack == []
+
+
 def test_progress_is_reported(kp):
     seen = []
     kp.api.protect(document(kp), on_progress=lambda f, m: seen.append((f, m)))

@@ -73,6 +73,7 @@ def paint_target(doc, node=None):
 def read_layer(doc, node) -> Pixels:
     """The node's pixels over the canvas, and the selection (if any) as a mask."""
     layout = layout_of(node.colorModel(), node.colorDepth())
+    doc.waitForDone()  # a stroke just finished must be in the pixels (else commit sees it as a change)
     w, h = doc.width(), doc.height()
     return Pixels(bytes(node.pixelData(0, 0, w, h)), w, h, layout, read_selection(doc))
 
@@ -115,6 +116,16 @@ def parent_of(node):
     if parent is None:
         raise Problem("layer_gone", name=node.name())
     return parent
+
+
+def ensure_unchanged(doc, node, pixels: Pixels) -> None:
+    """Refuses a result made from pixels the layer no longer holds: the docker works in the
+    background, and writing it would hide what the artist painted meanwhile (or add a stale copy)."""
+    parent_of(node)  # a removed layer is reported as removed
+    doc.waitForDone()  # strokes still being applied count as changes
+    w, h = doc.width(), doc.height()
+    if (w, h) != (pixels.width, pixels.height) or bytes(node.pixelData(0, 0, w, h)) != pixels.data:
+        raise Problem("layer_changed", name=node.name())
 
 
 def write_new_layer(doc, node, pixels: Pixels, result: bytes, name: str):

@@ -3,7 +3,8 @@
 `prepare_*` and `commit` touch Krita (UI thread only); `compute` only talks to the
 worker process, so the docker runs it on a QThread while scripts call it directly.
 Nothing is written to the document before `commit`, which is why cancel or failure
-leaves the document exactly as it was.
+leaves the document exactly as it was; `commit` writes only while the layer still holds
+the pixels that were read, so strokes painted meanwhile are never covered.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def commit(job):
     """Writes a finished protect job into the document (UI thread); returns the layer."""
     if not isinstance(job, ProtectJob):
         return None  # checking and exporting never change the document
+    host.ensure_unchanged(job.doc, job.node, job.pixels)
     if job.new_layer:
         name = tr("layer_suffix", name=job.node.name())
         return host.write_new_layer(job.doc, job.node, job.pixels, job.result, name)

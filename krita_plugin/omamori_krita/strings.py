@@ -58,6 +58,8 @@ STRINGS = {
                             "（画像 › 画像の色空間を変換）。"),
     "layer_gone": ("Layer “{name}” was removed while Omamori worked; nothing was changed.",
                    "処理中にレイヤー「{name}」が削除されたため、何も変更していません。"),
+    "layer_changed": ("Layer “{name}” changed while Omamori worked; nothing was changed — run it again.",
+                      "処理中にレイヤー「{name}」が変更されたため、何も変更していません。もう一度実行してください。"),
     "not_installed": ("Omamori's engine was not found. Run “omamori install krita” in a terminal, "
                       "then restart Krita.",
                       "Omamori 本体が見つかりません。ターミナルで「omamori install krita」を実行して"

@@ -276,6 +276,32 @@ def _():
     return out
 
 
+@case("docker_layer_painted_meanwhile")
+def _():
+    """The artist paints on the layer while the docker works: the result must not cover it."""
+    from omamori_krita import host
+    from omamori_krita.docker import OmamoriPanel
+    panel = OmamoriPanel()
+    panel.load(wait=True)
+    names = [panel.preset_box.itemData(i)["name"] for i in range(panel.preset_box.count())]
+    panel.preset_box.setCurrentIndex(names.index(PRESET))
+    out = {}
+    for new_layer in (True, False):
+        doc = open_doc("rgba8.png")
+        host.active_document = lambda: doc
+        node = doc.topLevelNodes()[0]
+        panel.apply(new_layer)
+        # A red dab (B, G, R, A) while the worker runs; its answer reaches the UI thread only in wait_for.
+        node.setPixelData(bytes([0, 0, 255, 255]) * 16, 2, 2, 4, 4)
+        painted = pixels(doc, node)
+        wait_for(panel, seconds=120)
+        top = doc.topLevelNodes()[-1]
+        out["new_layer" if new_layer else "this_layer"] = {
+            "layers": layers(doc), "kept": top.name() == node.name() and pixels(doc, top) == painted,
+            "status": panel.status.text()}
+    return out
+
+
 def wait_for(panel, seconds=60):
     """Runs Qt's event loop until the docker's background task has finished."""
     from PyQt5.QtWidgets import QApplication

@@ -289,6 +289,13 @@ def test_docker_applies_in_the_background_and_cancels(krita):
     assert r["cancel"]["unchanged"] and "Cancelled" in r["cancel"]["status"], r["cancel"]
 
 
+def test_docker_writes_nothing_over_a_layer_painted_on_while_it_worked(krita):
+    r = result(krita, "docker_layer_painted_meanwhile")
+    for mode in ("new_layer", "this_layer"):
+        assert len(r[mode]["layers"]) == 1 and r[mode]["kept"], r[mode]
+        assert "changed while Omamori worked" in r[mode]["status"], r[mode]
+
+
 def test_docker_says_what_to_do_when_omamori_environment_is_missing(krita):
     r = result(krita, "docker")["missing_engine"]
     assert "omamori install krita" in r["status"], r

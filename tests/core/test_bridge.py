@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 import sys
 import textwrap
 import time
@@ -219,3 +220,20 @@ def test_a_partly_selected_hdr_pixel_keeps_its_share_of_the_original(bridge, rgb
     out = np.frombuffer(out, np.float32)
     np.testing.assert_allclose(out.reshape(h, w, 4)[..., 3], 1.0 + 127 / 255 * 1.5, rtol=1e-6)  # alpha: no noise
     np.testing.assert_allclose(out, 1.0 + 127 / 255 * 1.5, atol=0.1)
+
+
+def test_a_worker_whose_editor_is_gone_removes_its_job_folder(tmp_path, rgba):
+    """GIMP kills a cancelled plug-in: the worker finds its output pipe closed and must not leave
+    the job folder (a raw copy of the layer) behind."""
+    folder = tmp_path / "omamori-job-x"
+    folder.mkdir()
+    h, w = rgba.shape[:2]
+    (folder / "request.json").write_text(json.dumps({"op": "process", "args": {
+        "width": w, "height": h, "layout": "RGBA8", "preset": NOISE}}))
+    (folder / "input.raw").write_bytes(rgba_to_bytes(rgba, "RGBA8"))
+    process = subprocess.Popen([sys.executable, "-m", "omamori.bridge.worker", str(folder)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the editor is gone before the first progress line
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 1 and not folder.exists()
+    assert b"Traceback" not in stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -96,11 +97,28 @@ OPERATIONS = {"describe": op_describe, "preset": op_preset, "save_preset": op_sa
 def main(argv: list[str]) -> int:
     folder = Path(argv[1])
     try:
+        return run(folder)
+    except BrokenPipeError:
+        return editor_gone(folder)
+
+
+def editor_gone(folder: Path) -> int:
+    """The editor stopped listening (GIMP kills a plug-in whose progress is cancelled): nobody will
+    collect the job or remove its folder, which holds a raw copy of the artist's layer, so the worker does."""
+    shutil.rmtree(folder, ignore_errors=True)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second broken pipe at exit
+    return 1
+
+
+def run(folder: Path) -> int:
+    try:
         request = json.loads((folder / "request.json").read_text(encoding="utf-8"))
         result = OPERATIONS[request["op"]](folder, request.get("args", {}))
     except OmamoriError as err:
         emit({"error": err.message()})
         return 1
+    except BrokenPipeError:
+        raise
     except Exception as err:  # report, never hang the editor; the trace goes to stderr for bug reports
         traceback.print_exc()
         emit({"error": f"internal error / 内部エラー: {type(err).__name__}: {err}"})

@@ -11,6 +11,7 @@ import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -19,11 +20,15 @@ from PIL import Image
 from . import containers, encoders, metadata
 from .atomicfile import check_target, write_atomic
 from .errors import InputError
+from .filters.resize import target_size
 from .i18n import Text
 from .imageio import ANIMATED_FORMATS, Frame, Picture
 from .jsonchecks import check_keys, expect, fail
 from .metadata import OptOut
 from .pixels import from_float
+
+if TYPE_CHECKING:
+    from .profiles import Profile
 
 EXTENSIONS = {"PNG": (".png",), "JPEG": (".jpg", ".jpeg"), "WEBP": (".webp",), "TIFF": (".tif", ".tiff"),
               "GIF": (".gif",)}
@@ -37,7 +42,7 @@ _XMP_TAG, _ICC_TAG, _EXTRA_SAMPLES = 700, 34675, 338
 class ExportSettings:
     """A preset's export section: posting profile, format, quality, opt-out metadata."""
 
-    profile: str | None = None  # its quality and byte limit apply unless overridden here
+    profile: str | None = None  # its quality and byte limit apply unless overridden here; its size caps bound resize
     format: str | None = None  # None: the input's format
     quality: int | None = None  # JPEG/WebP; None: the profile's, else DEFAULT_QUALITY
     metadata: OptOut = field(default_factory=OptOut)
@@ -106,7 +111,9 @@ def write_picture(pixels: np.ndarray, path: str | os.PathLike, *, source: Pictur
     samples = _samples(pixels, fmt, has_alpha, bit_depth)
     exif = metadata.build_exif(settings.metadata, source.exif if source else None)
     icc = source.icc_profile if source else None
-    quality, max_bytes = _limits(settings)
+    profile = _profile(settings)
+    _note_shrinking(profile, pixels.shape, notices)
+    quality, max_bytes = _limits(settings, profile)
     data = _fit(lambda q: _encode(samples, fmt, q, exif, icc, settings.metadata), fmt, quality, max_bytes,
                 path, settings.profile)
     return write_atomic(path, data, overwrite=overwrite)
@@ -136,7 +143,9 @@ def write_frames(frames: list[Frame], path: str | os.PathLike, *, source: Pictur
     images = [Image.fromarray(f.samples if source.has_alpha else np.ascontiguousarray(f.samples[..., :3]))
               for f in frames]
     exif = metadata.build_exif(settings.metadata, source.exif)
-    quality, max_bytes = _limits(settings)
+    profile = _profile(settings)
+    _note_shrinking(profile, frames[0].samples.shape, notices)
+    quality, max_bytes = _limits(settings, profile)
     data = _fit(lambda q: _animation(images, frames, fmt, q, exif, source.icc_profile, settings.metadata,
                                      source.plays), fmt, quality, max_bytes, path, settings.profile)
     return write_atomic(path, data, overwrite=overwrite)
@@ -174,13 +183,39 @@ def _fit(encode, fmt: str, quality: int, max_bytes: int | None, path: Path, prof
     return data
 
 
-def _limits(settings: ExportSettings) -> tuple[int, int | None]:
+def _profile(settings: ExportSettings) -> Profile | None:
+    """The export's posting profile, or None."""
     if not settings.profile:
-        return settings.quality or DEFAULT_QUALITY, None
+        return None
     from .profiles import load_profile  # late: profiles read user files, plain exports need none
 
-    profile = load_profile(settings.profile)
+    return load_profile(settings.profile)
+
+
+def _limits(settings: ExportSettings, profile: Profile | None) -> tuple[int, int | None]:
+    if profile is None:
+        return settings.quality or DEFAULT_QUALITY, None
     return settings.quality or profile.quality, profile.max_bytes
+
+
+_SHRUNK = Text("{profile} shrinks pictures over {limit}: this one ({width}×{height}) will be shrunk after posting, "
+               "which weakens the cloak; add a resize step (Limit size) to the preset.",
+               "{profile} は {limit} を超える画像を縮小します。この画像（{width}×{height}）は投稿後に縮小され、"
+               "保護が弱まります。プリセットに resize（サイズ制限）のステップを加えてください。")
+
+
+def _note_shrinking(profile: Profile | None, shape: tuple[int, ...], notices: list[Text] | None) -> None:
+    """Warns when the platform will shrink the picture: the cloak is made for the size it is posted at."""
+    if profile is None or notices is None:
+        return
+    height, width = shape[:2]
+    if target_size(width, height, profile.max_long_edge or 0, profile.max_megapixels or 0) == (width, height):
+        return
+    caps = [f"{profile.max_long_edge}×{profile.max_long_edge} px"] if profile.max_long_edge else []
+    caps += [f"{profile.max_megapixels:g} MP"] if profile.max_megapixels else []
+    values = {"limit": " / ".join(caps), "width": width, "height": height}
+    notices.append(Text(_SHRUNK.en.format(profile=profile.label.en, **values),
+                        _SHRUNK.ja.format(profile=profile.label.ja, **values)))
 
 
 def _samples(pixels: np.ndarray, fmt: str, has_alpha: bool, bit_depth: int) -> np.ndarray:

@@ -47,11 +47,12 @@ def describe() -> dict:
 def protect_pixels(rgba: np.ndarray, preset: presets.Preset, *, bit_depth: int = 8,
                    mask: np.ndarray | None = None, seed: int | None = None, keep_size: bool = False,
                    progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> np.ndarray:
-    """Runs the preset's steps (validated first) over float32 RGBA pixels.
+    """Runs the preset's steps (validated first, `resize` within its posting profile's caps)
+    over float32 RGBA pixels.
 
     `keep_size` skips size-changing steps (posting-profile caps): an editor layer
     cannot change size, so those steps only apply when a copy is exported."""
-    steps = preset.validate()
+    steps = preset.sized_steps()
     if keep_size:
         steps = [step for step in steps if step.filter.category != "size"]
     return run_steps(rgba, steps, seed=preset.seed if seed is None else int(seed),

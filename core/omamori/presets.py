@@ -14,9 +14,10 @@ from pathlib import Path
 from .errors import ParamError, PresetError
 from .atomicfile import write_atomic
 from .export import ExportSettings
+from .filters.resize import ResizeFilter, within_caps
 from .i18n import Text
 from .pipeline import Step, build_steps
-from .profiles import list_profiles
+from .profiles import list_profiles, load_profile
 from .registry import Registry, get_registry
 from .jsonchecks import (SCHEMA_VERSION, check_bounds, check_file_name, check_keys, check_name, check_schema,
                          expect, fail, omamori_home, read_json, text_field)
@@ -64,6 +65,16 @@ class Preset:
             return build_steps(self.steps, registry, where=f"{self.source}: ")
         except ParamError as err:  # already names the step and the parameter
             raise PresetError(err.text, **err.values) from None
+
+    def sized_steps(self, registry: Registry | None = None) -> list[Step]:
+        """The validated steps, each `resize` also within the posting profile's size caps: the cloak
+        is made for the size the platform keeps, and a user's corrected profile must change that size."""
+        steps = self.validate(registry)
+        if not self.export.profile:
+            return steps
+        profile = load_profile(self.export.profile)
+        return [replace(step, settings=within_caps(step.settings, profile.max_long_edge, profile.max_megapixels))
+                if step.filter.name == ResizeFilter.name else step for step in steps]
 
 
 def preset_from_dict(data: dict, source: str = "<preset>", builtin: bool = False) -> Preset:

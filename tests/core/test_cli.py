@@ -40,6 +40,36 @@ def test_protect_writes_beside_the_input_and_keeps_it(capsys, picture):
     assert not np.array_equal(imageio.load(target).pixels, imageio.load(picture).pixels)
 
 
+def corrected_x_profile(home, max_long_edge):
+    """A user's own "x" profile, as when the platform changed before Omamori was updated."""
+    from omamori.profiles import load_profile
+
+    folder = home / "profiles"
+    folder.mkdir(exist_ok=True)
+    data = {**load_profile("x").to_dict(), "max_long_edge": max_long_edge}
+    (folder / "x.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def test_a_corrected_profile_sets_the_protected_size(capsys, picture, scratch_home):
+    corrected_x_profile(scratch_home, 512)  # the example is 768×576; the built-in preset says 4096
+    code, out, err = run(capsys, "protect", "--preset", "x", picture)
+    with Image.open(out.strip()) as im:
+        assert code == 0 and im.size == (512, 384)
+    assert "shrinks" not in err  # protected at the size it will be posted at
+
+
+def test_a_preset_that_will_be_shrunk_after_posting_says_so(capsys, picture, scratch_home, tmp_path):
+    corrected_x_profile(scratch_home, 512)
+    preset = tmp_path / "no-resize.json"
+    preset.write_text(json.dumps({"schema": 1, "name": "no-resize", "steps": [{"filter": "noise"}],
+                                  "export": {"profile": "x"}}), encoding="utf-8")
+    code, out, err = run(capsys, "protect", "--preset", preset, picture)
+    with Image.open(out.strip()) as im:
+        assert code == 0 and im.size == (768, 576)  # a notice, not a refusal
+    assert ("X (Twitter) shrinks pictures over 512×512 px: this one (768×576) will be shrunk after posting, "
+            "which weakens the cloak; add a resize step (Limit size) to the preset.") in err
+
+
 def test_batch_goes_on_past_bad_files_and_reports_json(capsys, picture, tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")

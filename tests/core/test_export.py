@@ -231,3 +231,15 @@ def test_a_picture_larger_than_its_format_holds_is_one_plain_line(tmp_path, capf
     with pytest.raises(InputError, match=rf"2×{side} is larger than .* allows") as info:
         write_picture(pixels, tmp_path / f"strip.{ext}")
     assert "\n" not in info.value.message() and capfd.readouterr().err == "" and list(tmp_path.iterdir()) == []
+
+
+def test_a_picture_over_the_profile_caps_gets_one_notice_in_both_languages(tmp_path):
+    notices = []
+    big, small = picture(size=(10, 1100)), picture(size=(10, 1080))
+    write_picture(small.pixels, tmp_path / "small.jpg", source=small, settings=ExportSettings("instagram"),
+                  notices=notices)
+    assert notices == []  # within Instagram's 1080 px
+    write_picture(big.pixels, tmp_path / "big.jpg", source=big, settings=ExportSettings("instagram"),
+                  notices=notices)
+    assert len(notices) == 1 and "over 1080×1080 px" in notices[0].en and "(1100×10)" in notices[0].en
+    assert notices[0].ja.startswith("Instagram / Facebook は 1080×1080 px を超える画像を縮小します。")

@@ -94,6 +94,21 @@ def test_profile_preset_matches_its_profile(name):
     assert preset.steps[1:] == standard
 
 
+@pytest.mark.parametrize("name", BUILTINS)
+def test_builtin_steps_are_unchanged_by_their_own_profile(name):
+    """The caps only bite when a profile is corrected: built-in outputs stay as they were."""
+    preset = load_preset(name)
+    assert [s.settings for s in preset.sized_steps()] == [s.settings for s in preset.validate()]
+
+
+def test_a_corrected_profile_tightens_the_resize_step(scratch_home):
+    data = profiles.load_profile("x").to_dict()
+    (scratch_home / "profiles").mkdir()
+    (scratch_home / "profiles" / "x.json").write_text(json.dumps({**data, "max_long_edge": 2000}), encoding="utf-8")
+    resize = load_preset("x").sized_steps()[0]
+    assert resize.filter.name == "resize" and resize.settings["max_long_edge"] == 2000
+
+
 def test_save_list_load_round_trip(registry, monkeypatch):
     monkeypatch.setattr(presets, "get_registry", lambda: registry)
     preset = preset_from_dict(raw(seed=5, export={"format": "png", "metadata": {"author": "A"}}))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from filterkit import check_declarations, check_rejects, cutout, run
-from omamori.filters.resize import target_size
+from omamori.filters.resize import target_size, within_caps
 from omamori.pipeline import build_steps, run_steps
 
 
@@ -63,3 +63,16 @@ def test_alpha_is_resized_premultiplied():
 def test_pipeline_passes_the_new_size_through():
     out = run_steps(cutout(), build_steps([{"filter": "resize", "params": {"max_long_edge": 64}}]))
     assert out.shape == (48, 64, 4)
+
+
+@pytest.mark.parametrize("own, profile, tighter", [
+    ((4096, 0.0), (2048, None), (2048, 0.0)),   # the profile's smaller cap wins
+    ((1080, 0.0), (4096, None), (1080, 0.0)),   # the step's own smaller cap stays
+    ((0, 0.0), (4000, 8.3), (4000, 8.3)),       # a step with no cap takes the profile's
+    ((2048, 2.0), (None, None), (2048, 2.0)),   # a profile with no caps changes nothing
+    ((0, 12.0), (0, 8.3), (0, 8.3))])
+def test_within_caps_keeps_the_tighter_of_each(own, profile, tighter):
+    settings = {"max_long_edge": own[0], "max_megapixels": own[1], "method": "lanczos"}
+    out = within_caps(settings, *profile)
+    assert (out["max_long_edge"], out["max_megapixels"], out["method"]) == (*tighter, "lanczos")
+    assert settings["max_long_edge"] == own[0]  # the step's own settings are not changed

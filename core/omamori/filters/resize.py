@@ -62,6 +62,16 @@ class ResizeFilter(Filter):
         return np.clip(out, 0.0, 1.0)
 
 
+def within_caps(settings: dict, max_long_edge: int | None, max_megapixels: float | None) -> dict:
+    """`settings` with each cap lowered to the given one where that is tighter (0 or None: no cap)."""
+    return {**settings, "max_long_edge": _tighter(settings["max_long_edge"], max_long_edge or 0),
+            "max_megapixels": float(_tighter(settings["max_megapixels"], max_megapixels or 0.0))}
+
+
+def _tighter(own, cap):
+    return min(own, cap) if own and cap else own or cap
+
+
 def target_size(width: int, height: int, max_long_edge: int, max_megapixels: float) -> tuple[int, int]:
     """The largest size within both caps with the same aspect ratio (never larger)."""
     scale = 1.0

@@ -1,5 +1,6 @@
 """Posting profiles: a platform's size limits, the format and quality to post in, and a
-dated checklist of the account and posting settings that matter for AI use there.
+dated checklist of the account and posting settings that matter for AI use there. A preset that
+names a profile has its `resize` steps capped by the profile's size limits too (`Preset.sized_steps`).
 
 Built-ins live in `omamori/data/profiles/`; users add or edit profiles as JSON files in
 `<omamori_home>/profiles/` (a user file with a built-in's name replaces it, so that a

@@ -232,8 +232,28 @@ def cmd_install(args: argparse.Namespace) -> int:
         print(krita.build_zip(args.zip))
         return 0
     where = installer.install(args.home) if args.action == "install" else installer.uninstall(args.home)
-    print(where)
+    for path in where:
+        print(path)
+    print(next_step(args.action, args.editor, bool(where)))
     return 0
+
+
+NEXT_STEPS = {
+    ("install", "gimp"): T("Restart GIMP, then use Filters › Omamori.", "GIMP を再起動し、フィルター › Omamori から使ってください。"),
+    ("install", "krita"): T("Restart Krita, then open Settings › Dockers › Omamori.",
+                            "Krita を再起動し、設定 › ドッキングパネル › Omamori を開いてください。"),
+    ("uninstall", "gimp"): T("Removed; restart GIMP.", "削除しました。GIMP を再起動してください。"),
+    ("uninstall", "krita"): T("Removed; restart Krita.", "削除しました。Krita を再起動してください。"),
+}
+
+
+def next_step(action: str, editor: str, changed: bool) -> str:
+    """What to do after `omamori install|uninstall EDITOR`: an uninstall that found nothing says so."""
+    if action == "uninstall" and not changed:
+        return say(T("The {editor} plug-in was not installed; nothing removed.",
+                     "{editor} のプラグインは入っていませんでした。何も削除していません。"),
+                   editor={"gimp": "GIMP", "krita": "Krita"}[editor])
+    return say(NEXT_STEPS[action, editor])
 
 
 # ---- argparse in the user's language ------------------------------------------
@@ -371,18 +391,19 @@ def build_parser() -> argparse.ArgumentParser:
 def add_presets_parser(sub) -> None:
     cmd = sub.add_parser("presets", help=say(T("manage presets", "プリセットの管理")))
     actions = cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("list")
-    actions.add_parser("show").add_argument("name")
+    actions.add_parser("list", help=say(T("list the presets", "プリセットの一覧")))
+    actions.add_parser("show", help=say(T("print a preset as JSON", "プリセットを JSON で表示"))).add_argument("name")
     save = actions.add_parser("save", help=say(T("save a copy of --base with changes", "--base を変更して保存")))
     save.add_argument("name")
     save.add_argument("--base", default="standard")
     save.add_argument("--set", action="append", metavar="FILTER.PARAM=VALUE")
     save.add_argument("--overwrite", action="store_true")
-    actions.add_parser("import").add_argument("path")
-    export = actions.add_parser("export")
+    actions.add_parser("import", help=say(T("add a preset from a JSON file", "JSON ファイルからプリセットを追加"))
+                       ).add_argument("path")
+    export = actions.add_parser("export", help=say(T("write a preset to a JSON file", "プリセットを JSON ファイルに書き出す")))
     export.add_argument("name")
     export.add_argument("path")
-    actions.add_parser("delete").add_argument("name")
+    actions.add_parser("delete", help=say(T("delete a preset of yours", "自分のプリセットを削除"))).add_argument("name")
     cmd.set_defaults(run=cmd_presets)
 
 
@@ -394,8 +415,10 @@ def add_evaluate_command(sub) -> None:
     cmd.add_argument("original", metavar="ORIGINAL")
     cmd.add_argument("protected", metavar="PROTECTED")
     cmd.add_argument("--profile", metavar="NAME", help=say(Text(
-        "simulate posting with this posting profile only (default: every profile)",
-        "この投稿プロファイルだけで投稿をシミュレート（既定: すべてのプロファイル）")))
+        "also simulate posting with this posting profile, or `all` for every profile (default: the generic "
+        "0.75x + JPEG 85 posting and the file as saved)",
+        "この投稿プロファイルでの投稿もシミュレート（`all` ですべてのプロファイル。既定: 一般的な 0.75 倍 + JPEG 85 "
+        "と保存したままのファイル）")))
     cmd.add_argument("--json", action="store_true", help=say(Text("all figures as JSON", "すべての数値を JSON で出力")))
     cmd.add_argument("--report", metavar="FILE", help=say(Text(
         "also write a report picture (PNG): original, protected, where it changed, what an AI model sees",

@@ -238,3 +238,22 @@ def test_an_unexpected_error_outside_a_file_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(cli, "cmd_filters", broken)
     code, out, err = run(capsys, "filters")
     assert code == 1 and err == "omamori: internal error (KeyError: 'surprise'); run with --debug for details.\n"
+
+
+@pytest.mark.parametrize("editor, menu", [("gimp", "Filters › Omamori"), ("krita", "Settings › Dockers › Omamori")])
+def test_install_prints_each_path_and_what_to_do_next(capsys, tmp_path, editor, menu):
+    assert main(["install", editor, "--home", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(Path(line).exists() for line in lines[:-1]) and lines[:-1] and menu in lines[-1]
+    assert main(["uninstall", editor, "--home", str(tmp_path)]) == 0
+    assert "restart" in capsys.readouterr().out.splitlines()[-1]
+    assert main(["uninstall", editor, "--home", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == f"The {editor.title() if editor == 'krita' else 'GIMP'} plug-in was not installed; nothing removed."
+
+
+def test_every_presets_action_has_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["presets", "--help"])
+    out = capsys.readouterr().out
+    for action in ("list", "show", "save", "import", "export", "delete"):
+        assert any(line.split()[:1] == [action] and len(line.split()) > 1 for line in out.splitlines()), action

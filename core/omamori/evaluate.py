@@ -28,7 +28,6 @@ from .visibility import MatchedNoise, visibility
 
 SCHEMA = 1
 AS_SAVED = posting.AS_SAVED
-HEADLINE = posting.GENERIC  # the verdict is about the picture after posting
 TARGETS = ("style", "poison")
 MARK_LEVELS = 16   # the largest cloak budget (epsilon) in 8-bit levels: more is a visible mark
 TARGET_REACH = 16  # > how far the style target looks around a pixel (box blur 2 + gradient 1)
@@ -44,8 +43,8 @@ STRONG_PULL, SOME_PULL = 0.25, 0.12
 def flatten_rgb(rgba: np.ndarray) -> np.ndarray:
     """RGB on white where transparent (what a JPEG post and most viewers show), float32 in [0, 1]."""
     rgba = np.asarray(rgba, np.float32)
-    if rgba.shape[-1] == 3:
-        return np.clip(rgba, 0, 1)
+    if rgba.shape[-1] == 3:  # already flat: no copy when in range (a copy costs 12 bytes a pixel)
+        return rgba if rgba.size and rgba.min() >= 0 and rgba.max() <= 1 else np.clip(rgba, 0, 1)
     alpha = rgba[..., 3:4]
     return np.clip(rgba[..., :3] * alpha + (1 - alpha), 0, 1)
 
@@ -66,7 +65,11 @@ def same_size(original: np.ndarray, protected: np.ndarray) -> tuple[np.ndarray, 
 
 
 def to_levels(rgb: np.ndarray) -> np.ndarray:
-    return np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+    """8-bit levels, converted band by band so that huge pictures need no float temporaries."""
+    out = np.empty(rgb.shape, np.uint8)
+    for y in range(0, rgb.shape[0], vis.BAND_ROWS):
+        out[y:y + vis.BAND_ROWS] = np.rint(np.clip(rgb[y:y + vis.BAND_ROWS], 0, 1) * 255)
+    return out
 
 
 def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: str | None = None,
@@ -93,10 +96,10 @@ def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: 
         result["postings"][way.name] = way.describe(w, h)
         key = way.key(w, h)
         if key not in done:
-            with_targets = way.name in (AS_SAVED, HEADLINE)
-            done[key] = latent_figures(encoder, pictures, way, places, targets if with_targets else None)
+            done[key] = latent_figures(encoder, pictures, way, places, targets)
         result["latent"][way.name] = done[key]
     result["verdict"] = verdict(result)
+    result["limits"] = LIMITS.as_dict()
     return result
 
 
@@ -202,10 +205,8 @@ def _gains(r: dict) -> dict:
 
 # ---- verdict ----------------------------------------------------------------------
 
-def effect(result: dict) -> tuple[float, float, str | None]:
-    """(gain over noise, best pull towards a target beyond the noise's, which target), after the generic
-    posting."""
-    posted = result["latent"][HEADLINE]
+def effect(posted: dict) -> tuple[float, float, str | None]:
+    """(gain over noise, best pull towards a target beyond the noise's, which target) of one posting's figures."""
     gain = posted["r"] / posted["r_noise"] if posted["r_noise"] > 0 else (float("inf") if posted["r"] else 0.0)
     pulls = {t: 1 - posted[f"{t}_distance"] / posted[f"{t}_distance_noise"]
              for t in TARGETS if posted.get(f"{t}_distance_noise")}
@@ -220,31 +221,53 @@ VERDICTS = {
     "weak": Text("Barely protected: an AI encoder sees {how}, about what plain noise does.",
                  "ほとんど保護されていません: AI のエンコーダには{how}。ただのノイズと同程度です。"),
 }
-GAIN = Text("{gain:.1f}x the change that equally visible noise makes, after posting",
-            "投稿後も、同じ目立ち方のノイズの {gain:.1f} 倍の変化が見えます")
+# What the figures cannot show (the model cards' "defeated_by"): stated beside every verdict.
+LIMITS = Text("What this does not measure: blur, added noise followed by upscaling, AI purification (diffusion or "
+              "an encoder-decoder round trip) and strong JPEG with shrinking can remove a cloak; no cloak stops a "
+              "determined attacker.",
+              "この測定に含まれないこと: ぼかし、ノイズを加えてからの拡大、AI による浄化（拡散モデルやエンコーダと"
+              "デコーダの往復）、強い JPEG 圧縮と縮小の組み合わせでクロークは消せます。本気の相手を止められる"
+              "クロークはありません。")
+GAIN = Text("{gain:.1f}x the change that equally visible noise makes, after posting ({posting})",
+            "投稿後（{posting_ja}）も、同じ目立ち方のノイズの {gain:.1f} 倍の変化が見えます")
 PULL = Text("a picture pulled {pull:.0%} closer to the {target} target than equally visible noise pulls it, "
-            "after posting",
-            "投稿後も、同じ目立ち方のノイズより {pull:.0%} 多く{target_ja}へ引き寄せられた画像が見えます")
+            "after posting ({posting})",
+            "投稿後（{posting_ja}）も、同じ目立ち方のノイズより {pull:.0%} 多く{target_ja}へ引き寄せられた画像が見えます")
 TARGET_JA = {"style": "別の画風の目標", "poison": "別の概念の目標（毒）"}
 
 
+def grade_of(gain: float, pull: float) -> str:
+    if gain >= STRONG_GAIN or pull >= STRONG_PULL:
+        return "strong"
+    return "some" if gain >= SOME_GAIN or pull >= SOME_PULL else "weak"
+
+
+RANK = {"weak": 0, "some": 1, "strong": 2}
+
+
+def weakest_posting(result: dict) -> str:
+    """The posting (generic or a profile the user asked for) where the protection does worst: the verdict
+    speaks for every platform measured, not only the generic one."""
+    effects = {name: effect(figures) for name, figures in result["latent"].items() if name != AS_SAVED}
+    return min(effects, key=lambda name: (RANK[grade_of(*effects[name][:2])], effects[name][0]))
+
+
 def verdict(result: dict) -> dict:
-    """One line in English and Japanese, and its grade."""
-    gain, pull, target = effect(result)
+    """One line in English and Japanese, and its grade, after the posting where the protection does worst."""
+    where = weakest_posting(result)
+    gain, pull, target = effect(result["latent"][where])
     if result["visibility"]["flip"] == 0 and result["latent"][AS_SAVED]["r"] == 0:
         grade = "unchanged"
-    elif gain >= STRONG_GAIN or pull >= STRONG_PULL:
-        grade = "strong"
-    elif gain >= SOME_GAIN or pull >= SOME_PULL:
-        grade = "some"
     else:
-        grade = "weak"
+        grade = grade_of(gain, pull)
     # Name the pull only when it is what earns the grade (a pull below SOME_PULL explains nothing).
     by_pull = pull >= SOME_PULL and pull / STRONG_PULL > (gain - 1) / (STRONG_GAIN - 1)
     how = PULL if by_pull else GAIN
-    values = {"gain": gain, "pull": pull, "target": target, "target_ja": TARGET_JA.get(target, "")}
+    label = Text.from_value(result["postings"][where]["label"])
+    values = {"gain": gain, "pull": pull, "target": target, "target_ja": TARGET_JA.get(target, ""),
+              "posting": label.en, "posting_ja": label.ja}
     line = VERDICTS[grade]
-    return {"grade": grade, "gain_over_noise": round(gain, 3), "pull_over_noise": round(pull, 3),
+    return {"grade": grade, "posting": where, "gain_over_noise": round(gain, 3), "pull_over_noise": round(pull, 3),
             "en": line.en.format(how=how.en.format(**values)), "ja": line.ja.format(how=how.ja.format(**values))}
 
 
@@ -285,7 +308,8 @@ def evaluate_files(original: str | os.PathLike, protected: str | os.PathLike, *,
 
     if report is not None:
         refuse_input_as_report(report, (original, protected))
-    before, after = load(original).pixels, load(protected).pixels
+    # Flattened at once, so the loaded RGBA (16 bytes a pixel each) is freed before measuring.
+    before, after = flatten_rgb(load(original).pixels), flatten_rgb(load(protected).pixels)
     result = measure_protection(before, after, profile=profile)
     result = {"original": str(original), "protected": str(protected), **result}
     if report is not None:
@@ -329,7 +353,9 @@ def summary_lines(result: dict, lang: str | None = None) -> list[str]:
                   "visibility FLIP {f:.4f} (noise of the same FLIP {nf:.4f}, ±{a:.1f} levels)  PSNR {p:.2f} dB "
                   "(noise {np_:.2f} dB)").format(f=vis["flip"], nf=noise["flip"], a=noise["amplitude_levels"],
                                                   p=vis["psnr"], np_=noise["psnr"]))
-    lines.append("r = 潜在表現の変化（保護 / ノイズ）:" if ja else "r = latent change (protected / noise):")
+    lines.append("r = 潜在表現の変化、style・poison = 目標との距離（1 = 引き寄せなし、小さいほど近い）（保護 / ノイズ）:"
+                 if ja else "r = latent change, style and poison = distance to that target (1 = not pulled, lower = "
+                 "pulled closer) (protected / noise):")
     for name, figures in result["latent"].items():
         label = (("保存したまま" if ja else "as saved") if name == AS_SAVED
                  else Text.from_value(result["postings"][name]["label"]).get("ja" if ja else "en"))
@@ -339,7 +365,7 @@ def summary_lines(result: dict, lang: str | None = None) -> list[str]:
                 line += f"  {target} {figures[f'{target}_distance']:.3f} / {figures[f'{target}_distance_noise']:.3f}"
         lines.append(line)
     enc = result["encoder"]
-    lines += ["", Text.from_value(enc["note"]).get("ja" if ja else "en")]
+    lines += ["", result["limits"]["ja" if ja else "en"], Text.from_value(enc["note"]).get("ja" if ja else "en")]
     if enc["held_out"]:
         held = enc["held_out"]
         lines.append(("ベンチマーク（ε={e}、投稿後、ノイズ比）: TAEF2 で {a}、学習に使っていないエンコーダで {b}" if ja else

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from . import measuring
-from .evaluate import AS_SAVED, flatten_rgb, gain_row, judge_gain_rows, same_size
+from .evaluate import AS_SAVED, flatten_rgb, gain_row, judge_gain_rows, same_size, to_levels
 from .atomicfile import write_atomic
 from .filters._overlay import load_font
 
@@ -50,6 +50,7 @@ def draw_report(original: np.ndarray, protected: np.ndarray, result: dict) -> Im
               (seen[1], "What an AI model sees: protected · AIに見える保護後", None))
     page.note(f"Centre detail ({box[2]}×{box[2]} px, framed above) through the TAEF2 encoder and decoder. "
               f"中央部分（上の枠）を TAEF2 のエンコーダとデコーダに通した結果です。")
+    page.note(both(result["limits"]))
     page.note(both(result["encoder"]["note"]))
     held = result["encoder"].get("held_out")
     if held:
@@ -76,7 +77,7 @@ def round_trips(before: np.ndarray, after: np.ndarray) -> tuple[tuple[int, int, 
 
 def heat_map(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Largest change per pixel over the channels, 0..HEAT_LEVELS 8-bit levels, as an inferno colour map."""
-    change = np.abs(np.rint(after * 255) - np.rint(before * 255)).max(axis=2)
+    change = np.abs(to_levels(after).astype(np.int16) - to_levels(before)).max(axis=2).astype(np.float32)
     scale = PANEL / max(before.shape[:2])
     if scale < 1:  # the area average shows how dense the change is at the panel's size
         change = cv2.resize(change, (max(1, round(before.shape[1] * scale)), max(1, round(before.shape[0] * scale))),
@@ -165,15 +166,15 @@ def figures_panel(result: dict, height: int) -> Image.Image:
              f"PSNR {vis['psnr']:.1f} dB ({noise['psnr']:.1f})",
              "r = AI latent change · AI の潜在変化"]
     for name, fig in result["latent"].items():
-        label = "as saved · 保存時" if name == AS_SAVED else result["postings"][name]["label"]["en"]
-        lines.append(f"{label}: {fig['r']:.2f} ({fig['r_noise']:.2f})")
-    lines.append(f"gain over noise · ノイズ比 {result['verdict']['gain_over_noise']:.2f}×")
-    lines.append("target distance · 目標との距離")
+        lines.append(f"{posting_label(result, name)}: {fig['r']:.2f} ({fig['r_noise']:.2f})")
+    verdict = result["verdict"]
+    lines.append(f"gain over noise · ノイズ比 ({posting_label(result, verdict['posting'])}) "
+                 f"{verdict['gain_over_noise']:.2f}×")
+    lines.append("target distance (1 = not pulled) · 目標との距離（1 = 引き寄せなし）")
     for name, fig in result["latent"].items():
         if "style_distance" in fig:
-            label = "as saved" if name == AS_SAVED else "posted"
-            lines.append(f"{label}: style {fig['style_distance']:.2f} ({fig['style_distance_noise']:.2f}), "
-                         f"poison {fig['poison_distance']:.2f} ({fig['poison_distance_noise']:.2f})")
+            lines.append(f"{posting_label(result, name)}: style {fig['style_distance']:.2f} "
+                         f"({fig['style_distance_noise']:.2f}), poison {fig['poison_distance']:.2f} ({fig['poison_distance_noise']:.2f})")
     font = load_font("", 26)
     wrapped = [part for line in lines for part in wrap(line, font, PANEL)]
     out = Image.new("RGB", (PANEL, max(height, 34 * len(wrapped) + 8)), (238, 236, 230))
@@ -181,6 +182,11 @@ def figures_panel(result: dict, height: int) -> Image.Image:
     for i, line in enumerate(wrapped):
         draw.text((10, 6 + 34 * i), line, font=font, fill=INK)
     return out
+
+
+def posting_label(result: dict, name: str) -> str:
+    """A posting's name in English and Japanese."""
+    return "as saved · 保存時" if name == AS_SAVED else " · ".join(result["postings"][name]["label"].values())
 
 
 def wrap(text: str, font, width: int) -> list[str]:

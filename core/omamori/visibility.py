@@ -16,11 +16,24 @@ PPD = 67.0
 TILE = 128
 NOISE_SEED = 0
 CLOSE_ENOUGH = 0.03  # relative FLIP mismatch at which the noise calibration stops
+BAND_ROWS = 256      # whole-picture sums go band by band: temporaries stay small on huge pictures
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(a, 0, 1) - np.clip(b, 0, 1)) ** 2, dtype=np.float64))
+def psnr(a: np.ndarray, b: np.ndarray, keep: np.ndarray | None = None) -> float:
+    """PSNR of two [0, 1] pictures, over the pixels where `keep` (all when None)."""
+    mse = mean_squared_error(a, b, keep)
     return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
+
+
+def mean_squared_error(a: np.ndarray, b: np.ndarray, keep: np.ndarray | None = None) -> float:
+    total, count = 0.0, 0
+    for y in range(0, a.shape[0], BAND_ROWS):
+        diff = np.clip(a[y:y + BAND_ROWS], 0, 1) - np.clip(b[y:y + BAND_ROWS], 0, 1)
+        if keep is not None:
+            diff = diff[keep[y:y + BAND_ROWS]]
+        total += float(np.sum(np.square(diff, dtype=np.float64)))
+        count += diff.size
+    return total / max(count, 1)
 
 
 def mosaic(rgb: np.ndarray, places: list, tile: int = TILE) -> np.ndarray:
@@ -46,11 +59,19 @@ class MatchedNoise:
     """Uniform noise of +-amplitude 8-bit levels, rounded to 8 bits, on one picture (fixed seed)."""
 
     def __init__(self, rgb: np.ndarray):
-        self.levels = np.rint(np.clip(rgb, 0, 1) * 255).astype(np.float32)
-        self.unit = np.random.default_rng(NOISE_SEED).uniform(-1.0, 1.0, rgb.shape).astype(np.float32)
+        self.levels = np.empty(rgb.shape, np.uint8)  # 8-bit and filled by bands: a quarter of float32's memory
+        for y in range(0, rgb.shape[0], BAND_ROWS):
+            self.levels[y:y + BAND_ROWS] = np.rint(np.clip(rgb[y:y + BAND_ROWS], 0, 1) * 255)
+        self.unit = np.random.default_rng(NOISE_SEED).random(rgb.shape, dtype=np.float32)
+        self.unit *= 2
+        self.unit -= 1
 
     def picture(self, amplitude: float) -> np.ndarray:
-        return np.clip(np.rint(self.levels + amplitude * self.unit), 0, 255) / np.float32(255)
+        out = np.empty(self.levels.shape, np.float32)
+        for y in range(0, out.shape[0], BAND_ROWS):
+            band = np.rint(self.levels[y:y + BAND_ROWS] + amplitude * self.unit[y:y + BAND_ROWS])
+            out[y:y + BAND_ROWS] = np.clip(band, 0, 255) / np.float32(255)
+        return out
 
     def calibrate(self, flip_target: float, mse_hint: float, flip_of) -> tuple[float, float]:
         """(amplitude, its FLIP) with FLIP close to `flip_target`; `flip_of(amplitude)` measures.
@@ -84,10 +105,9 @@ def visibility(original: np.ndarray, protected: np.ndarray, noise: MatchedNoise,
     flip_protected = mean_flip(ref, mosaic(protected, places))
     if not keep.any():
         keep = np.ones_like(keep)
-    original, protected = original[keep], protected[keep]
-    mse = float(np.mean((protected - original) ** 2, dtype=np.float64))
+    mse = mean_squared_error(original, protected, keep)
     amplitude, flip_noise = noise.calibrate(flip_protected, mse,
                                             lambda a: mean_flip(ref, mosaic(noise.picture(a), places)))
-    return {"flip": flip_protected, "psnr": psnr(original, protected),
+    return {"flip": flip_protected, "psnr": psnr(original, protected, keep),
             "noise": {"amplitude_levels": round(amplitude, 3), "flip": flip_noise,
-                      "psnr": psnr(original, noise.picture(amplitude)[keep])}}
+                      "psnr": psnr(original, noise.picture(amplitude), keep)}}

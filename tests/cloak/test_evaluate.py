@@ -3,12 +3,14 @@
 import io
 import json
 import shutil
+import tracemalloc
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from omamori import evaluate, jobs, measuring, posting
+from omamori import visibility as vis
 from omamori.cli import main
 from omamori.errors import Cancelled, InputError, ModelError
 from omamori.filters.base import CancelToken
@@ -151,7 +153,7 @@ def test_cli_json_report_and_text(tmp_path, pair, capsys):
     assert set(result["latent"]) == {"as_saved", "generic", "x"} and result["postings"]["x"]["quality"] == 85
     picture = Image.open(report)
     assert picture.width == 1080 and picture.height > 1000
-    assert main(["evaluate", str(a), str(b)]) == 0
+    assert main(["evaluate", str(a), str(b), "--profile", "x"]) == 0
     text = capsys.readouterr().out
     assert text.splitlines()[0] == result["verdict"]["en"] and "never trained against" in text
     assert "held-out encoders judge a guard" in text and "; judge b guard" in text
@@ -264,3 +266,69 @@ def test_protect_writes_one_report_per_input(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert sorted(p.name for p in reports.iterdir()) == ["a-protected-report.png", "b-protected-report.png"]
     assert "report:" in capsys.readouterr().err
+
+
+def test_verdict_speaks_for_the_weakest_posting_asked_for():
+    """A profile where the cloak does no better than noise must not hide behind the generic posting."""
+    original = artwork()
+    result = evaluate.measure_protection(original, guarded(original), profile="all")
+    grades = {name: evaluate.grade_of(*evaluate.effect(figures)[:2])
+              for name, figures in result["latent"].items() if name != "as_saved"}
+    verdict = result["verdict"]
+    assert evaluate.RANK[verdict["grade"]] == min(evaluate.RANK[g] for g in grades.values())
+    assert grades[verdict["posting"]] == verdict["grade"]
+    label = result["postings"][verdict["posting"]]["label"]
+    assert label["en"] in verdict["en"] and label["ja"] in verdict["ja"]
+    assert all("style_distance" in figures for figures in result["latent"].values())
+
+
+def test_limits_stated_in_both_languages(pair, capsys, monkeypatch):
+    """The verdict never stands without what defeats a cloak (blur, purification...)."""
+    assert main(["evaluate", *map(str, pair), "--json"]) == 0
+    limits = json.loads(capsys.readouterr().out)["limits"]
+    assert "blur" in limits["en"] and "ぼかし" in limits["ja"]
+    assert main(["evaluate", *map(str, pair)]) == 0
+    assert limits["en"] in capsys.readouterr().out
+    monkeypatch.setenv("OMAMORI_LANG", "ja")
+    assert main(["evaluate", *map(str, pair)]) == 0
+    assert limits["ja"] in capsys.readouterr().out
+
+
+def test_report_figures_label_postings_in_both_languages(monkeypatch):
+    from omamori import report
+
+    original = artwork()
+    result = evaluate.measure_protection(original, guarded(original), profile="x")
+    drawn = []
+    monkeypatch.setattr(report, "wrap", lambda text, font, width: drawn.append(text) or [text])
+    report.figures_panel(result, 10)
+    for name in ("generic", "x"):
+        label = result["postings"][name]["label"]
+        assert any(label["en"] in line and label["ja"] in line for line in drawn)
+
+
+def test_memory_stays_bounded_on_big_pictures():
+    """Whole-picture work goes band by band and in 8 bits: no float copies of a huge picture piling up."""
+    rgba = artwork(768, 1024)
+    original, protected = (np.ascontiguousarray(p[..., :3]) for p in (rgba, guarded(rgba)))
+    evaluate.measure_protection(original, protected)  # loads the encoder outside the measurement
+    tracemalloc.start()
+    try:
+        evaluate.measure_protection(original, protected)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak / original[..., 0].size < 60  # bytes a pixel; it was about 90 with float copies
+
+
+def test_banded_psnr_and_noise_equal_the_whole(monkeypatch):
+    rgb = artwork(50, 40)[..., :3]
+    other = np.clip(rgb + 0.01, 0, 1)
+    keep = np.random.default_rng(1).random(rgb.shape[:2]) > 0.3
+    whole = vis.psnr(rgb, other, keep)
+    expected = 10 * np.log10(1 / np.mean((rgb[keep] - other[keep]) ** 2, dtype=np.float64))
+    monkeypatch.setattr(vis, "BAND_ROWS", 7)
+    assert vis.psnr(rgb, other, keep) == pytest.approx(whole) == pytest.approx(expected)
+    noise = MatchedNoise(rgb).picture(3.0)
+    assert np.array_equal(evaluate.to_levels(noise), np.rint(noise * 255).astype(np.uint8))
+    assert np.abs(noise - rgb).max() <= 3.5 / 255

@@ -33,7 +33,9 @@ class Param:
     def __post_init__(self):
         if self.type not in TYPES:
             raise ValueError(f"unknown parameter type {self.type!r} for {self.name}")
-        self.coerce(self.default)  # a bad default is a programming error: fail at import
+        # A bad default is a programming error: fail at import. The coerced value is kept, so a default
+        # declared as "false" or "3" reaches the filter as the same False or 3 that --set would give.
+        object.__setattr__(self, "default", self.coerce(self.default))
 
     def coerce(self, value: Any) -> Any:
         """Returns `value` as this parameter's type, or raises ParamError naming it."""

@@ -14,14 +14,20 @@ import pkgutil
 import sys
 from functools import lru_cache
 
+import numpy as np
 import pluggy
 
 from . import filters as builtin_filters
 from . import hooks
-from .errors import ParamError
-from .filters.base import Filter
+from .errors import OmamoriError, ParamError
+from .filters.base import Context, Filter
 from .hooks import PROJECT, hookimpl  # noqa: F401 - hookimpl also here for filter modules of other branches
 from .i18n import Text
+from .params import Param
+
+EP_PREFIX = f"{PROJECT}-ep-"  # the pluggy name of a third-party plugin: EP_PREFIX + its entry point
+SKIPPED = Text("plug-in {plugin!r} skipped: {err}; update or uninstall it.",
+               "プラグイン {plugin!r} を読み込みませんでした: {err}。更新するかアンインストールしてください。")
 
 
 class Registry:
@@ -31,8 +37,11 @@ class Registry:
         self._filters: dict[str, Filter] = {}
 
     def add(self, filt: Filter) -> None:
-        if not filt.name or filt.name in self._filters:
-            raise ValueError(f"filter name {filt.name!r} is empty or registered twice")
+        problem = filter_problem(filt)
+        if problem:
+            raise ValueError(problem)
+        if filt.name in self._filters:
+            raise ValueError(f"filter name {filt.name!r} is registered twice")
         self._filters[filt.name] = filt
 
     def get(self, name: str) -> Filter:
@@ -48,6 +57,65 @@ class Registry:
 
     def all(self) -> list[Filter]:
         return [self._filters[n] for n in self.names()]
+
+
+def filter_problem(filt) -> str:
+    """Why the CLI, presets or editors could not use `filt`, or ''."""
+    if not isinstance(filt, Filter):
+        return f"{filt!r} is not a Filter"
+    if not isinstance(filt.name, str) or not filt.name:
+        return f"{type(filt).__name__} has no name"
+    if not (isinstance(filt.label, Text) and isinstance(filt.help, Text)):
+        return f"filter {filt.name!r}: label and help must be Text"
+    params = filt.params
+    if not isinstance(params, (tuple, list)) or not all(isinstance(p, Param) for p in params):
+        return f"filter {filt.name!r}: params must be Param declarations"
+    if len({p.name for p in params}) != len(params):
+        return f"filter {filt.name!r}: two parameters share a name"
+    return ""
+
+
+class PluginFilter(Filter):
+    """A third-party filter behind a check: an exception or unusable pixels become one line naming it."""
+
+    def __init__(self, inner: Filter, plugin: str):
+        self.inner, self.plugin = inner, plugin
+        self.name, self.label, self.help = inner.name, inner.label, inner.help
+        self.params, self.category, self.changes_alpha = tuple(inner.params), inner.category, inner.changes_alpha
+
+    def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:
+        try:
+            out = self.inner.apply(rgba, settings, ctx)
+        except OmamoriError:  # already one line for the user (a cancel too)
+            raise
+        except Exception as err:
+            raise self._failed(f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}") from err
+        # A filter that never looks at the cancel token must still not have its result used.
+        ctx.check_cancelled()
+        problem = _pixels_problem(out)
+        if problem:
+            raise self._failed(problem)
+        return out
+
+    def describe(self) -> dict:
+        return self.inner.describe()
+
+    def _failed(self, why: str) -> OmamoriError:
+        return OmamoriError(Text("filter {name!r} of plug-in {plugin!r} failed ({why}); update or uninstall it.",
+                                 "プラグイン {plugin!r} のフィルタ {name!r} が失敗しました（{why}）。"
+                                 "更新するかアンインストールしてください。"),
+                            name=self.name, plugin=self.plugin, why=why)
+
+
+def _pixels_problem(out) -> str:
+    """What is wrong with a filter's result, or '': NaN would be written as arbitrary colours."""
+    if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.ndim != 3 or out.shape[2] != 4 \
+            or min(out.shape[:2]) < 1:
+        return f"returned {type(out).__name__} {getattr(out, 'shape', '')} {getattr(out, 'dtype', '')}, " \
+               "not float32 RGBA (H, W, 4)"
+    if not np.isfinite(out).all():
+        return "returned NaN or infinite values"
+    return ""
 
 
 def _builtin_modules():
@@ -95,27 +163,68 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=PROJECT):
+        name = EP_PREFIX + ep.name
         try:
-            pm.register(ep.load(), name=f"{PROJECT}-ep-{ep.name}")
+            pm.register(ep.load(), name=name)
+            pm.check_pending()  # a misspelt hook in a plugin skips that plugin, not Omamori
         except Exception as err:  # a third-party bug must not stop the built-ins
-            print(f"omamori: plugin {ep.name!r} skipped: {err}", file=sys.stderr)
+            if pm.has_plugin(name):
+                pm.unregister(name=name)
+            _skipped(ep.name, err)
+
+
+def _skipped(plugin: str, err: Exception) -> None:
+    why = (str(err).splitlines() or [""])[0] or type(err).__name__
+    print(f"omamori: {SKIPPED.format(plugin=plugin, err=why)}", file=sys.stderr)
 
 
 def make_plugin_manager() -> pluggy.PluginManager:
-    """Built-ins first, then entry points; a misspelt hook fails loudly."""
+    """Built-ins first, then entry points; a misspelt hook in a built-in fails loudly."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hooks)
     for module in _builtin_modules():
         pm.register(module, name=module.__name__)
+    pm.check_pending()
     if os.environ.get("OMAMORI_NO_PLUGINS") != "1":
         _load_entry_points(pm)
-    pm.check_pending()
     return pm
+
+
+def register_filters(pm: pluggy.PluginManager, registry: Registry) -> None:
+    """Built-ins straight into `registry` (a bug there is ours: loud); then each plugin into a registry of
+    its own first, so that a plugin that raises, declares a bad filter or takes a name already in use adds
+    nothing, is reported and stops nothing. Plugin filters are wrapped in PluginFilter."""
+    impls = pm.hook.omamori_register_filters.get_hookimpls()
+    for impl in impls:
+        if not impl.plugin_name.startswith(EP_PREFIX):
+            _call(impl, registry)
+    for impl in impls:
+        if impl.plugin_name.startswith(EP_PREFIX):
+            plugin = impl.plugin_name[len(EP_PREFIX):]
+            try:
+                _add_plugin_filters(impl, plugin, registry)
+            except Exception as err:  # a third-party bug must not stop the built-ins
+                _skipped(plugin, err)
+
+
+def _call(impl, registry: Registry) -> None:
+    # The hook has one argument; an implementation may leave it out, as pluggy allows.
+    impl.function(**dict.fromkeys(impl.argnames, registry))
+
+
+def _add_plugin_filters(impl, plugin: str, registry: Registry) -> None:
+    own = Registry()
+    _call(impl, own)
+    taken = sorted(set(own.names()) & set(registry.names()))
+    if taken:
+        raise ValueError(f"filter name(s) {', '.join(taken)} already in use")
+    for filt in own.all():
+        registry.add(PluginFilter(filt, plugin))
 
 
 @lru_cache(maxsize=1)
 def get_registry() -> Registry:
     """The process-wide registry, built on first use (not at import)."""
     registry = Registry()
-    make_plugin_manager().hook.omamori_register_filters(registry=registry)
+    register_filters(make_plugin_manager(), registry)
     return registry

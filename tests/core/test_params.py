@@ -46,6 +46,13 @@ def test_a_bad_default_fails_at_declaration():
         Param("n", "complex", 0, T, T)
 
 
+def test_a_default_is_coerced_like_a_value():
+    """A default written as text reaches the filter typed, as --set and presets would give it."""
+    flag, count = Param("f", "bool", "false", T, T), Param("n", "int", "3", T, T, min=0, max=3)
+    assert resolve((flag, count), {}) == {"f": False, "n": 3}
+    assert flag.as_dict()["default"] is False
+
+
 def test_as_dict_carries_both_languages():
     described = Param("n", "int", 1, Text("Count", "個数"), Text("help", "説明"), min=0, max=3).as_dict()
     assert described["label"] == {"en": "Count", "ja": "個数"}

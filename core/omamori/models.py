@@ -60,7 +60,10 @@ def sha256_of(path: Path) -> str:
 def read_card(name: str, folder: Path | None = None) -> dict:
     path = (folder or models_dir()) / f"{name}.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        card = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(card, dict):
+            raise ValueError(path)
+        return card
     except (OSError, ValueError):
         raise ModelError(Text("model card {path} is missing or unreadable; reinstall Omamori.",
                               "モデルカード {path} が見つからないか読めません。Omamori を入れ直してください。"),
@@ -85,10 +88,9 @@ class CloakModel:
         self.card = read_card(name, folder)
         self.path = folder / f"{name}.onnx"
         self.target = self.card.get("target") if "target" in self.card.get("inputs", ["image"]) else None
-        arch = self.card.get("architecture", V1_ARCHITECTURE)
         # Tile origins and sizes stay multiples of `align`; tiles discard `reach` pixels at inner edges.
-        self.factor = int(arch["factor"])
-        self.reach = int(arch["receptive_radius_px"]) + self.factor
+        self.factor, radius = architecture_of(self.card)
+        self.reach = radius + self.factor
         self.pyramid = pyramid_of(self.card)
         self.luminance_only = luminance_only_of(self.card)
         self.align = self.factor
@@ -206,6 +208,21 @@ class CloakModel:
         except Exception as err:  # ORT raises its own types; the user gets one line
             raise ModelError(Text("model {name} failed to run: {err}", "モデル {name} を実行できません: {err}"),
                              name=self.name, err=str(err).splitlines()[0]) from None
+
+
+def architecture_of(card: dict) -> tuple[int, int]:
+    """(factor, receptive radius in px) of the card's "architecture" (V1_ARCHITECTURE without), checked."""
+    arch = card.get("architecture", V1_ARCHITECTURE)
+    try:
+        factor, radius = int(arch["factor"]), int(arch["receptive_radius_px"])
+        ok = factor >= 1 and radius >= 0
+    except (TypeError, KeyError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ModelError(Text("model card {name}: bad architecture {arch}; reinstall Omamori.",
+                              "モデルカード {name} のアーキテクチャ指定 {arch} が不正です。Omamori を入れ直してください。"),
+                         name=card.get("name"), arch=arch)
+    return factor, radius
 
 
 def pyramid_of(card: dict) -> dict | None:

@@ -220,3 +220,34 @@ def test_luminance_only_makes_the_pattern_grey_in_tiles_too(tmp_path, shipped_mo
 def test_bad_luminance_only_is_a_clear_error(tmp_path, shipped_models, value):
     with pytest.raises(ModelError, match="luminance_only"):
         with_pyramid(tmp_path, shipped_models, PYRAMID, luminance_only=value)
+
+
+def card_changed(tmp_path, shipped_models, **fields):
+    """A models folder holding the shipped guard with its card's `fields` replaced."""
+    import json
+
+    shutil.copy(shipped_models / "guard.onnx", tmp_path / "guard.onnx")
+    card = json.loads((shipped_models / "guard.json").read_text())
+    (tmp_path / "guard.json").write_text(json.dumps(dict(card, **fields)))
+    return tmp_path
+
+
+@pytest.mark.parametrize("fields, word", [
+    ({"architecture": {}}, "architecture"), ({"architecture": [8]}, "architecture"),
+    ({"architecture": {"factor": "x", "receptive_radius_px": 80}}, "architecture"),
+    ({"strength_scales": {"low": 0.5}}, "strength_scales"),
+    ({"strength_scales": {"low": "x", "default": "x", "high": "x"}}, "strength_scales"),
+    ({"strength_scales": {"low": float("nan"), "default": float("nan"), "high": 1.0}}, "strength_scales"),
+])
+def test_a_damaged_card_is_one_line_naming_the_field(tmp_path, shipped_models, monkeypatch, fields, word):
+    """Not an internal error, and never NaN pixels (a NaN scale would pass max())."""
+    monkeypatch.setenv("OMAMORI_MODELS", str(card_changed(tmp_path, shipped_models, **fields)))
+    with pytest.raises(ModelError, match=word) as info:
+        run_steps(picture(9, 7), build_steps([{"filter": "guard", "params": {}}]))
+    assert "Omamori" in info.value.message("ja")
+
+
+def test_a_card_that_is_not_an_object_is_unreadable(tmp_path):
+    (tmp_path / "guard.json").write_text("[]")
+    with pytest.raises(ModelError, match="unreadable"):
+        models.load("guard", tmp_path)

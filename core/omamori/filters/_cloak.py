@@ -4,9 +4,12 @@ bit depth."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import models
+from ..errors import ModelError
 from ..i18n import Text
 from ..params import Param
 from .base import Context, Filter
@@ -36,7 +39,16 @@ DEFAULT_SCALES = {"low": 0.5, "default": 0.75, "high": 1.0}
 def strength_scale(card: dict, level: str, epsilon: int) -> float:
     """The card's measured scale for this level (fraction of epsilon), else DEFAULT_SCALES; never below
     one 8-bit level of amplitude (1/epsilon), or a small epsilon would round the whole pattern away."""
-    return max(float(card.get("strength_scales", DEFAULT_SCALES)[level]), 1.0 / epsilon)
+    scales = card.get("strength_scales", DEFAULT_SCALES)
+    try:
+        scale = float(scales[level])
+    except (TypeError, KeyError, ValueError):
+        scale = math.nan
+    if not math.isfinite(scale) or scale <= 0:  # NaN would pass max() and be written as garbage pixels
+        raise ModelError(Text("model card {name}: bad strength_scales {scales}; reinstall Omamori.",
+                              "モデルカード {name} の strength_scales {scales} が不正です。Omamori を入れ直してください。"),
+                         name=card.get("name"), scales=scales)
+    return max(scale, 1.0 / epsilon)
 
 
 class CloakFilter(Filter):

@@ -55,6 +55,7 @@ def run_steps(rgba: np.ndarray, steps: list[Step], *, seed: int = 0, bit_depth: 
                       progress=_step_progress(report, index, len(steps), step.filter))
         ctx.report(0.0, step.filter.label.get())
         result = step.filter.apply(_read_only(current), step.settings, ctx)
+        ctx.check_cancelled()  # a step that finished after cancel (its last tile, a filter that never looks) is not used
         current = _keep_alpha_and_mask(current, result, step.filter, mask)
     report(1.0, Text("Done", "完了").get())
     return current if current is not rgba else rgba.copy()

@@ -73,6 +73,22 @@ def test_cancel_stops_and_leaves_input(rgba, registry):
     np.testing.assert_array_equal(rgba, before)
 
 
+class CancelledMeanwhile(Filter):
+    """Finishes its work although cancel was pressed while it ran (it never looks at the token)."""
+    name = "late"
+
+    def apply(self, rgba, settings, ctx):
+        ctx.cancel.cancel()
+        return np.clip(rgba + 0.1, 0, 1).astype(np.float32)
+
+
+def test_a_result_finished_after_cancel_is_not_returned(rgba):
+    registry = Registry()
+    registry.add(CancelledMeanwhile())
+    with pytest.raises(Cancelled):
+        run_steps(rgba, build_steps([{"filter": "late"}], registry))
+
+
 def test_deterministic_for_a_seed(rgba, registry):
     steps = build_steps([{"filter": "noisy"}], registry)
     np.testing.assert_array_equal(run_steps(rgba, steps, seed=3), run_steps(rgba, steps, seed=3))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import threading
 from functools import partial
 from pathlib import Path
@@ -368,8 +369,10 @@ def _file_stamp(path: Path) -> tuple:
     try:
         info = path.stat()
     except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):  # a folder in its place is as good as missing
         raise ModelError(Text("model {path} is missing; reinstall Omamori.",
-                              "モデル {path} が見つかりません。Omamori を入れ直してください。"), path=path) from None
+                              "モデル {path} が見つかりません。Omamori を入れ直してください。"), path=path)
     return info.st_mtime_ns, info.st_size
 
 

@@ -98,6 +98,9 @@ def test_missing_model_is_a_clear_error(tmp_path, shipped_models):
         models.load("guard", tmp_path)
     with pytest.raises(ModelError, match="card"):
         models.load("style", tmp_path)
+    (tmp_path / "guard.onnx").mkdir()  # a folder where the model should be is missing too, not an internal error
+    with pytest.raises(ModelError, match="missing"):
+        models.load("guard", tmp_path)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -4,6 +4,7 @@ outlines, and compositing a sprite onto the image without touching alpha."""
 from __future__ import annotations
 
 import io
+import math
 import os
 import stat
 import unicodedata
@@ -113,6 +114,19 @@ def outline(coverage: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, i
     padded = np.pad(coverage, pad)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
     return padded, cv2.dilate(padded, kernel) * (1.0 - padded), pad
+
+
+def shrunk_to_fit(render, px: int, room: tuple[int, int], min_px: int):
+    """`render(px)` -> (drawing, its (height, width)): the drawing at `px`, or at the largest smaller size
+    (not below `min_px`) that fits `room` (w, h). A mark or notice cut off at the image's edge loses what it
+    says, so a single one shrinks instead."""
+    while True:
+        drawing, (height, width) = render(px)
+        scale = min(room[0] / width, room[1] / height)
+        # Glyph widths do not scale exactly (hinting, the outline's rounding): step again if still over.
+        if scale >= 1 or px <= min_px:
+            return drawing
+        px = max(min_px, min(px - 1, math.floor(px * scale)))
 
 
 def draw(out: np.ndarray, colour: np.ndarray, coverage: np.ndarray, x: int, y: int, opacity: float) -> None:

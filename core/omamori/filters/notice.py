@@ -110,13 +110,12 @@ def _fitted(lines: list[str], settings: dict, font_px: int, room: tuple[int, int
     # Measure before drawing: a long notice drawn at full size only to be shrunk could be far larger than the image.
     widest = max(font.getlength(line) for font, line in zip(fonts, lines))
     font_px = max(MIN_FONT_PX, min(font_px, math.floor(font_px * room[0] / max(widest, 1.0))))
-    while True:
-        inner, ring, _ = ov.outline(_render(lines, settings["font"], font_px), round(settings["outline"] * font_px))
-        scale = min(room[0] / inner.shape[1], room[1] / inner.shape[0])
-        # Glyph widths do not scale exactly (hinting, the outline's rounding): step again if still over.
-        if scale >= 1 or font_px <= MIN_FONT_PX:
-            return inner, ring
-        font_px = max(MIN_FONT_PX, min(font_px - 1, math.floor(font_px * scale)))
+
+    def render(px: int):
+        inner, ring, _ = ov.outline(_render(lines, settings["font"], px), round(settings["outline"] * px))
+        return (inner, ring), inner.shape
+
+    return ov.shrunk_to_fit(render, font_px, room, MIN_FONT_PX)
 
 
 def _sizes(font_px: int, count: int) -> list[int]:

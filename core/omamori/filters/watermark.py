@@ -144,16 +144,15 @@ def _sprite(settings: dict, mark_px: int, longest: int) -> tuple[np.ndarray, np.
 
 
 def _fitted_sprite(settings: dict, mark_px: int, size: tuple[int, int], margin: int) -> tuple[np.ndarray, np.ndarray]:
-    """The sprite of a single mark, shrunk to fit inside the margins of an image of `size`
-    (w, h): a mark cut off at the image's edge loses the very name or credit it carries."""
+    """The sprite of a single mark, shrunk to fit inside the margins of an image of `size` (w, h)."""
     width, height = size
-    while True:
-        colour, coverage = _sprite(settings, mark_px, math.ceil(math.hypot(width, height)))
-        scale = min((width - 2 * margin) / coverage.shape[1], (height - 2 * margin) / coverage.shape[0])
-        # Glyph widths do not scale exactly (hinting, the outline's rounding): step again if still over.
-        if scale >= 1 or mark_px <= MIN_MARK_PX:
-            return colour, coverage
-        mark_px = max(MIN_MARK_PX, min(mark_px - 1, math.floor(mark_px * scale)))
+    longest = math.ceil(math.hypot(width, height))
+
+    def render(px: int):
+        colour, coverage = _sprite(settings, px, longest)
+        return (colour, coverage), coverage.shape
+
+    return ov.shrunk_to_fit(render, mark_px, (width - 2 * margin, height - 2 * margin), MIN_MARK_PX)
 
 
 def _transform(colour: np.ndarray, coverage: np.ndarray, tile: Tile) -> tuple[np.ndarray, np.ndarray, int, int]:

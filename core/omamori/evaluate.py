@@ -24,7 +24,7 @@ from . import visibility as vis
 from .cloak_targets import pick_style, poison_target, style_target
 from .errors import Cancelled, InputError
 from .i18n import Text, current_language
-from .visibility import MatchedNoise, visibility
+from .visibility import MatchedNoise, to_levels, visibility
 
 SCHEMA = 1
 AS_SAVED = posting.AS_SAVED
@@ -64,25 +64,18 @@ def same_size(original: np.ndarray, protected: np.ndarray) -> tuple[np.ndarray, 
     return cv2.resize(original, (pw, ph), interpolation=cv2.INTER_AREA), True
 
 
-def to_levels(rgb: np.ndarray) -> np.ndarray:
-    """8-bit levels, converted band by band so that huge pictures need no float temporaries."""
-    out = np.empty(rgb.shape, np.uint8)
-    for y in range(0, rgb.shape[0], vis.BAND_ROWS):
-        out[y:y + vis.BAND_ROWS] = np.rint(np.clip(rgb[y:y + vis.BAND_ROWS], 0, 1) * 255)
-    return out
-
-
 def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: str | None = None,
                        cancel=None) -> dict:
     """Every figure of `evaluate --json` for two float32 RGB(A) pictures in [0, 1]; `profile` names the
     posting profile to simulate besides the generic posting ("all": every profile)."""
     protected = flatten_rgb(protected)
     original, resized = same_size(flatten_rgb(original), protected)
-    marks = visible_marks(original, protected)
-    places = measuring.clear_places(marks, measuring.TILE)
     noise = MatchedNoise(original)
+    levels = [noise.levels, to_levels(protected)]  # the original's 8-bit levels are the noise's base
+    marks = visible_marks(*levels)
+    places = measuring.clear_places(marks, measuring.TILE)
     seen = visibility(original, protected, noise, measuring.clear_places(marks, vis.TILE), ~marks)
-    pictures = [to_levels(original), to_levels(protected), to_levels(noise.picture(seen["noise"]["amplitude_levels"]))]
+    pictures = levels + [to_levels(noise.picture(seen["noise"]["amplitude_levels"]))]
     h, w = original.shape[:2]
     result = {"schema": SCHEMA, "size": [h, w], "original_resized_to_match": resized,
               "encoder": encoder_info(), "visibility": seen, "postings": {}, "latent": {},
@@ -103,11 +96,15 @@ def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: 
     return result
 
 
+def largest_change(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The largest change per pixel over the channels, in 8-bit levels, of two uint8 pictures."""
+    return np.abs(after.astype(np.int16) - before).max(axis=2)
+
+
 def visible_marks(original: np.ndarray, protected: np.ndarray) -> np.ndarray:
-    """Where the change is beyond any cloak's budget (the notice, a watermark), widened a little: meant to
-    be seen, so left out of the sample that measures the invisible protection."""
-    change = np.abs(to_levels(protected).astype(np.int16) - to_levels(original)).max(axis=2)
-    marks = (change > MARK_LEVELS).astype(np.uint8)
+    """Where the change between two uint8 pictures is beyond any cloak's budget (the notice, a watermark),
+    widened a little: meant to be seen, so left out of the sample that measures the invisible protection."""
+    marks = (largest_change(original, protected) > MARK_LEVELS).astype(np.uint8)
     return cv2.dilate(marks, np.ones((9, 9), np.uint8)).astype(bool)
 
 

@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from . import measuring
-from .evaluate import AS_SAVED, flatten_rgb, gain_row, judge_gain_rows, same_size, to_levels
+from .evaluate import AS_SAVED, flatten_rgb, gain_row, judge_gain_rows, largest_change, same_size
+from .visibility import to_levels
 from .atomicfile import write_atomic
 from .filters._overlay import load_font
 
@@ -77,7 +78,7 @@ def round_trips(before: np.ndarray, after: np.ndarray) -> tuple[tuple[int, int, 
 
 def heat_map(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Largest change per pixel over the channels, 0..HEAT_LEVELS 8-bit levels, as an inferno colour map."""
-    change = np.abs(to_levels(after).astype(np.int16) - to_levels(before)).max(axis=2).astype(np.float32)
+    change = largest_change(to_levels(before), to_levels(after)).astype(np.float32)
     scale = PANEL / max(before.shape[:2])
     if scale < 1:  # the area average shows how dense the change is at the panel's size
         change = cv2.resize(change, (max(1, round(before.shape[1] * scale)), max(1, round(before.shape[0] * scale))),

@@ -10,30 +10,45 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import bands
 from .measuring import place
+from .pixels import from_float
 
 PPD = 67.0
 TILE = 128
 NOISE_SEED = 0
 CLOSE_ENOUGH = 0.03  # relative FLIP mismatch at which the noise calibration stops
-BAND_ROWS = 256      # whole-picture sums go band by band: temporaries stay small on huge pictures
+BAND_ROWS = bands.ROWS  # whole-picture work goes band by band: temporaries stay small on huge pictures
 
 
 def psnr(a: np.ndarray, b: np.ndarray, keep: np.ndarray | None = None) -> float:
     """PSNR of two [0, 1] pictures, over the pixels where `keep` (all when None)."""
-    mse = mean_squared_error(a, b, keep)
+    return psnr_of(mean_squared_error(a, b, keep))
+
+
+def psnr_of(mse: float) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
 
 
 def mean_squared_error(a: np.ndarray, b: np.ndarray, keep: np.ndarray | None = None) -> float:
-    total, count = 0.0, 0
-    for y in range(0, a.shape[0], BAND_ROWS):
-        diff = np.clip(a[y:y + BAND_ROWS], 0, 1) - np.clip(b[y:y + BAND_ROWS], 0, 1)
+    """Over the pixels where `keep`; summed a band at a time (bands.for_each_band), then in band order, so
+    the figure does not depend on which thread finished first."""
+    sums: dict[int, tuple[float, int]] = {}
+
+    def band(rows: slice) -> None:
+        diff = np.clip(a[rows], 0, 1) - np.clip(b[rows], 0, 1)
         if keep is not None:
-            diff = diff[keep[y:y + BAND_ROWS]]
-        total += float(np.sum(np.square(diff, dtype=np.float64)))
-        count += diff.size
-    return total / max(count, 1)
+            diff = diff[keep[rows]]
+        sums[rows.start] = float(np.sum(np.square(diff, dtype=np.float64))), diff.size
+
+    bands.for_each_band(a.shape[0], band, BAND_ROWS)
+    total = sum(sums[start][0] for start in sorted(sums))
+    return total / max(sum(count for _, count in sums.values()), 1)
+
+
+def to_levels(rgb: np.ndarray) -> np.ndarray:
+    """8-bit levels of a [0, 1] picture (band by band: no full-size float temporaries)."""
+    return from_float(rgb, np.dtype(np.uint8))
 
 
 def mosaic(rgb: np.ndarray, places: list, tile: int = TILE) -> np.ndarray:
@@ -59,18 +74,18 @@ class MatchedNoise:
     """Uniform noise of +-amplitude 8-bit levels, rounded to 8 bits, on one picture (fixed seed)."""
 
     def __init__(self, rgb: np.ndarray):
-        self.levels = np.empty(rgb.shape, np.uint8)  # 8-bit and filled by bands: a quarter of float32's memory
-        for y in range(0, rgb.shape[0], BAND_ROWS):
-            self.levels[y:y + BAND_ROWS] = np.rint(np.clip(rgb[y:y + BAND_ROWS], 0, 1) * 255)
+        self.levels = to_levels(rgb)  # 8-bit: a quarter of float32's memory
         self.unit = np.random.default_rng(NOISE_SEED).random(rgb.shape, dtype=np.float32)
         self.unit *= 2
         self.unit -= 1
 
     def picture(self, amplitude: float) -> np.ndarray:
         out = np.empty(self.levels.shape, np.float32)
-        for y in range(0, out.shape[0], BAND_ROWS):
-            band = np.rint(self.levels[y:y + BAND_ROWS] + amplitude * self.unit[y:y + BAND_ROWS])
-            out[y:y + BAND_ROWS] = np.clip(band, 0, 255) / np.float32(255)
+
+        def band(rows: slice) -> None:
+            out[rows] = np.clip(np.rint(self.levels[rows] + amplitude * self.unit[rows]), 0, 255) / np.float32(255)
+
+        bands.for_each_band(out.shape[0], band, BAND_ROWS)
         return out
 
     def calibrate(self, flip_target: float, mse_hint: float, flip_of) -> tuple[float, float]:
@@ -108,6 +123,6 @@ def visibility(original: np.ndarray, protected: np.ndarray, noise: MatchedNoise,
     mse = mean_squared_error(original, protected, keep)
     amplitude, flip_noise = noise.calibrate(flip_protected, mse,
                                             lambda a: mean_flip(ref, mosaic(noise.picture(a), places)))
-    return {"flip": flip_protected, "psnr": psnr(original, protected, keep),
+    return {"flip": flip_protected, "psnr": psnr_of(mse),
             "noise": {"amplitude_levels": round(amplitude, 3), "flip": flip_noise,
                       "psnr": psnr(original, noise.picture(amplitude), keep)}}

@@ -199,7 +199,7 @@ def test_visible_marks_are_left_out_of_the_sample():
     protected = guarded(original)
     marked = protected.copy()
     marked[150:, 200:, :3] = 1.0  # a big white label in the bottom-right corner
-    marks = evaluate.visible_marks(original, marked)
+    marks = evaluate.visible_marks(evaluate.to_levels(original), evaluate.to_levels(marked))
     places = measuring.clear_places(marks, measuring.TILE)
     assert places != measuring.spread() and not any(
         marks[y:y + 96, x:x + 96].any() for y, x in measuring.place(places, 240, 320, 96))

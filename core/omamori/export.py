@@ -20,7 +20,6 @@ from PIL import Image
 from . import containers, encoders, metadata
 from .atomicfile import check_target, write_atomic
 from .errors import InputError
-from .filters.resize import target_size
 from .i18n import Text
 from .imageio import ANIMATED_FORMATS, Frame, Picture
 from .jsonchecks import check_keys, expect, fail
@@ -209,7 +208,7 @@ def _note_shrinking(profile: Profile | None, shape: tuple[int, ...], notices: li
     if profile is None or notices is None:
         return
     height, width = shape[:2]
-    if target_size(width, height, profile.max_long_edge or 0, profile.max_megapixels or 0) == (width, height):
+    if profile.posted_size(width, height) == (width, height):
         return
     caps = [f"{profile.max_long_edge}×{profile.max_long_edge} px"] if profile.max_long_edge else []
     caps += [f"{profile.max_megapixels:g} MP"] if profile.max_megapixels else []

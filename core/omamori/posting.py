@@ -11,7 +11,6 @@ import numpy as np
 from PIL import Image
 
 from .export import MIN_QUALITY
-from .filters.resize import target_size
 from .errors import InputError
 from .i18n import Text
 from .measuring import place
@@ -39,7 +38,7 @@ class Posting:
     def size(self, width: int, height: int) -> tuple[int, int]:
         if self.profile is None:
             return max(8, round(width * self.scale)), max(8, round(height * self.scale))
-        return target_size(width, height, self.profile.max_long_edge or 0, self.profile.max_megapixels or 0.0)
+        return self.profile.posted_size(width, height)
 
     def key(self, width: int, height: int) -> tuple:
         """Postings with the same key do the same thing to this picture (measured once)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import PresetError
+from .filters.resize import target_size
 from .i18n import Text, current_language
 from .jsonchecks import (SCHEMA_VERSION, check_file_name, check_keys, check_name, check_schema, expect, fail,
                        omamori_home, read_json, text_field)
@@ -53,6 +54,10 @@ class Profile:
     max_bytes: int | None = None
     checklist: list[ChecklistItem] = field(default_factory=list)
     builtin: bool = False
+
+    def posted_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size the platform keeps of a width x height picture: within its caps, never larger."""
+        return target_size(width, height, self.max_long_edge or 0, self.max_megapixels or 0.0)
 
     def checklist_lines(self, lang: str | None = None) -> list[str]:
         return [item.line(lang) for item in self.checklist]

@@ -25,6 +25,7 @@ from .errors import InputError, OmamoriError
 from .filters.base import CancelToken
 from .i18n import Text, current_language
 from .jobs import FileResult, internal_error
+from .registry import get_registry, leave_skips_to_parent
 
 _OUTPUT_STEM = re.compile(r"-protected(-\d+)?$")  # our own earlier outputs, skipped in folders
 
@@ -229,6 +230,7 @@ def _init_worker(threads: int, event) -> None:
     global _cancel_event
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which sets the flag
     _cancel_event = event
+    leave_skips_to_parent()
     # Divide the cores: N workers x their onnxruntime threads = the cores (a user's setting wins).
     os.environ.setdefault("OMAMORI_THREADS", str(threads))
 
@@ -287,6 +289,7 @@ def run_in_processes(tasks: list[Task], indices: list[int], call: Call, workers:
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
     if context.get_start_method() == "forkserver":
         context.set_forkserver_preload(["omamori.jobs"])  # each worker starts with the imports done
+    get_registry()  # the parent says which plug-ins are skipped, once; its workers stay silent (_init_worker)
     event = context.Event()
     threads = max(1, available_cores() // workers)
     queue = deque(indices)

@@ -28,6 +28,7 @@ from .params import Param
 EP_PREFIX = f"{PROJECT}-ep-"  # the pluggy name of a third-party plugin: EP_PREFIX + its entry point
 SKIPPED = Text("plug-in {plugin!r} skipped: {err}; update or uninstall it.",
                "プラグイン {plugin!r} を読み込みませんでした: {err}。更新するかアンインストールしてください。")
+_skips_said_here = True  # False in a batch worker: its parent loaded the same plug-ins and said so once
 
 
 class Registry:
@@ -172,8 +173,17 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
 
 
 def _skipped(plugin: str, err: Exception) -> None:
+    if not _skips_said_here:
+        return
     why = (str(err).splitlines() or [""])[0] or type(err).__name__
     print(f"omamori: {SKIPPED.format(plugin=plugin, err=why)}", file=sys.stderr)
+
+
+def leave_skips_to_parent() -> None:
+    """For a worker process whose parent has loaded the registry: the user sees each skipped plug-in
+    once per run, not once more per worker."""
+    global _skips_said_here
+    _skips_said_here = False
 
 
 def make_plugin_manager() -> pluggy.PluginManager:

@@ -1,10 +1,14 @@
 """Third-party plugins through real entry points: a broken one is one bilingual line, never a crash."""
 
+import os
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from omamori.errors import Cancelled, OmamoriError
 from omamori.pipeline import build_steps, run_steps
@@ -100,6 +104,28 @@ def test_a_broken_plugin_is_one_line_and_the_rest_still_work(tmp_path, monkeypat
     assert {"guard", "noise", "blur", "good"} <= set(registry.names())
     assert not isinstance(registry.get("guard"), PluginFilter), "a plugin never replaces a built-in"
     assert "bad" not in registry.names()
+
+
+@pytest.mark.parametrize("kind", ["raises_on_import", "takes_a_builtin_name"])
+def test_a_broken_plugin_is_one_line_in_a_parallel_batch(tmp_path, kind):
+    """Every batch worker loads the plug-ins again; the user still sees the skip once. A fresh process:
+    the workers of this one fork from a server that an earlier test may have started, with its stderr."""
+    module = f"omamori_test_{kind}"
+    site = tmp_path / "site"
+    site.mkdir()
+    install(site, module, BROKEN[kind])
+    pictures = [tmp_path / f"p{i}.png" for i in range(4)]
+    for i, path in enumerate(pictures):
+        Image.new("RGB", (24, 16), (60 * i, 90, 160)).save(path)
+    core = Path(__file__).resolve().parents[2] / "core"
+    env = {k: v for k, v in os.environ.items() if k != "OMAMORI_NO_PLUGINS"}
+    env.update(PYTHONPATH=os.pathsep.join([str(site), str(core)]), OMAMORI_LANG="en")
+    proc = subprocess.run([sys.executable, "-m", "omamori.cli", "apply", "noise", "--jobs", "2",
+                           "--out", str(tmp_path / "out"), *map(str, pictures)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == len(pictures)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and module in lines[0] and "skipped" in lines[0], proc.stderr
 
 
 FAULTY = HEADER + """

@@ -28,6 +28,7 @@ class Node:
     def locked(self): return self._locked
     def colorModel(self): return self.doc.colorModel()
     def colorDepth(self): return self.doc.colorDepth()
+    def colorProfile(self): return self.doc.colorProfile()
     def parentNode(self): return self.parent
     def childNodes(self): return list(self.children)
 

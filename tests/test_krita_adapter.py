@@ -53,8 +53,9 @@ class FakeBridge:
             if on_progress:
                 on_progress(step / 4, f"step {step}")
 
-    def process(self, pixels, width, height, layout, preset, mask=None, on_progress=None, should_cancel=None):
-        self.calls.append(("process", width, height, layout, preset, mask))
+    def process(self, pixels, width, height, layout, preset, mask=None, transfer="srgb", on_progress=None,
+                should_cancel=None):
+        self.calls.append(("process", width, height, layout, preset, mask, transfer, pixels))
         self._work(on_progress, should_cancel)
         return bytes(255 - b for b in pixels)
 
@@ -128,6 +129,21 @@ def test_unsupported_colour_models_are_refused_with_a_clear_message(kp, model):
     assert model in caught.value.message("en") and "RGB" in caught.value.message("en")
     assert "RGB/Alpha" in caught.value.message("ja")
     assert kp.bridge.calls == [] and doc.undo_stack == []
+
+
+# Names as Krita 5.2.9 lists them for RGBA (Krita.profiles); its float documents default to the first.
+@pytest.mark.parametrize("profile,transfer", [
+    ("sRGB-elle-V2-g10.icc", "linear"), ("Rec2020-elle-V4-g10.icc", "linear"), ("scRGB (linear)", "linear"),
+    ("krita-2.5, lcms sRGB built-in with linear gamma TRC", "linear"), ("sRGB-elle-V2-srgbtrc.icc", "srgb"),
+    ("sRGB built-in", "srgb"), ("ClayRGB-elle-V2-g22.icc", "srgb")])
+def test_apply_tells_the_core_whether_the_layer_holds_linear_light(kp, profile, transfer):
+    """The core then runs the filters on sRGB-encoded values and writes linear ones back; the layer's
+    own bytes are sent (commit compares against them)."""
+    doc = document(kp, "F32")
+    doc._profile = profile
+    original = bytes(doc.active.data)
+    kp.api.protect(doc)
+    assert kp.bridge.calls[0][6:] == (transfer, original)
 
 
 def test_unknown_channel_depth_is_refused(kp):
@@ -570,6 +586,38 @@ def test_real_bridge_round_trip_16bit_with_selection(kp):
     assert all(out[4 * i:4 * i + 4] == src[4 * i:4 * i + 4] for i in right)
     assert any(out[4 * i:4 * i + 3] != src[4 * i:4 * i + 3] for i in left)
     assert all(out[4 * i + 3] == 65535 for i in range(8 * 6))  # alpha kept
+
+
+def srgb_encoded(linear):
+    """IEC 61966-2-1's curve, written out here so the test does not check the core against itself."""
+    return [12.92 * v if v <= 0.0031308 else 1.055 * v ** (1 / 2.4) - 0.055 for v in linear]
+
+
+def test_real_bridge_filters_a_linear_float_layer_in_srgb(kp):
+    """A float layer in Krita's default linear profile: the filters see sRGB-encoded values (8 levels of
+    checker noise are 8 sRGB levels, in the dark too), a feathered edge fades in sRGB, and HDR values
+    outside the selection come back bit-identical."""
+    pytest.importorskip("omamori.jobs", exc_type=ImportError)
+    kp.engine.set_bridge(kp.client.Bridge(sys.executable, editor="krita"))
+    doc = document(kp, "F32", width=8, height=6)
+    doc._profile = fake_krita.LINEAR
+    dark = [0.0122, 0.0452, 0.2140, 1.0]  # linear light of sRGB levels 30, 60, 128
+    hdr = [2.5, -0.25, 0.5, 1.0]
+    values = [v for i in range(8 * 6) for v in (dark if i % 8 < 4 else hdr)]
+    doc.active.data[:] = struct.pack("<%df" % len(values), *values)
+    doc.setSelection(fake_krita.Selection(bytes([255, 255, 255, 128, 0, 0, 0, 0] * 6)))
+    preset = {"schema": 1, "name": "unit", "steps": [{"filter": "noise", "params": {"kind": "checker", "amount": 8}}]}
+    layer = kp.api.protect(doc, preset=preset, new_layer=True)
+    out = struct.unpack("<%df" % len(values), bytes(layer.data))
+    for i in range(8 * 6):
+        got = out[4 * i:4 * i + 4]
+        if i % 8 >= 4:
+            assert struct.pack("<4f", *got) == struct.pack("<4f", *hdr)  # outside: bit-identical
+            continue
+        steps = [(a - b) * 255 for a, b in zip(srgb_encoded(got[:3]), srgb_encoded(dark[:3]))]
+        weight = 1.0 if i % 8 < 3 else 128 / 255  # the feathered column
+        assert steps == pytest.approx([8 * weight if s > 0 else -8 * weight for s in steps], abs=0.02), (i, steps)
+        assert got[3] == 1.0
 
 
 def test_batch_scripts_without_an_active_node_get_the_top_paint_layer(kp):

@@ -2,7 +2,9 @@
 
 Kept in the core so that GIMP and Krita adapters move raw bytes and never carry
 their own conversion loops. Layout names: channel order then sample type,
-e.g. ``RGBA8``, ``BGRA16``, ``RGBAF16``, ``BGRAF32``."""
+e.g. ``RGBA8``, ``BGRA16``, ``RGBAF16``, ``BGRAF32``. A transfer names how the
+samples encode light: ``srgb`` (sRGB's curve, what files hold and the filters expect)
+or ``linear`` (linear light, e.g. Krita's float default), converted on the way in and out."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from .i18n import Text
 
 _SAMPLES = {"8": np.dtype("u1"), "16": np.dtype("<u2"), "F16": np.dtype("<f2"), "F32": np.dtype("<f4")}
 _CHANNELS = {"RGBA": slice(None), "BGRA": [2, 1, 0, 3]}  # swapping R and B is its own inverse
+SRGB, LINEAR = "srgb", "linear"
 
 
 def parse_layout(layout: str) -> tuple[str, np.dtype]:
@@ -21,6 +24,35 @@ def parse_layout(layout: str) -> tuple[str, np.dtype]:
     if order not in _CHANNELS or sample not in _SAMPLES:
         raise InputError(Text("unknown pixel layout {layout!r}.", "不明な画素レイアウト {layout!r}。"), layout=layout)
     return order, _SAMPLES[sample]
+
+
+def _check_transfer(transfer: str) -> str:
+    if transfer not in (SRGB, LINEAR):
+        raise InputError(Text("unknown transfer {transfer!r} (expected 'srgb' or 'linear').",
+                              "不明な伝達特性 {transfer!r} です（'srgb' か 'linear'）。"), transfer=transfer)
+    return transfer
+
+
+def linear_to_srgb(rgb: np.ndarray) -> np.ndarray:
+    """Linear light in [0, 1] to sRGB-encoded values (IEC 61966-2-1's curve), in place; returns `rgb`."""
+    dark = rgb <= np.float32(0.0031308)
+    toe = rgb * np.float32(12.92)
+    np.power(rgb, np.float32(1 / 2.4), out=rgb)
+    rgb *= np.float32(1.055)
+    rgb -= np.float32(0.055)
+    np.copyto(rgb, toe, where=dark)
+    return rgb
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] to linear light, in place (the inverse of linear_to_srgb); returns `rgb`."""
+    dark = rgb <= np.float32(0.04045)
+    toe = rgb / np.float32(12.92)
+    rgb += np.float32(0.055)
+    rgb /= np.float32(1.055)
+    np.power(rgb, np.float32(2.4), out=rgb)
+    np.copyto(rgb, toe, where=dark)
+    return rgb
 
 
 def to_float(samples: np.ndarray) -> np.ndarray:
@@ -75,20 +107,26 @@ def _clipped_part(samples: np.ndarray) -> np.ndarray:
     return np.nan_to_num(part, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def bytes_to_rgba(buffer: bytes, width: int, height: int, layout: str) -> np.ndarray:
+def bytes_to_rgba(buffer: bytes, width: int, height: int, layout: str, transfer: str = SRGB) -> np.ndarray:
+    """An editor's samples as float32 RGBA in [0, 1], sRGB-encoded whatever their `transfer`."""
     order, dtype = parse_layout(layout)
+    _check_transfer(transfer)
     expected = width * height * 4 * dtype.itemsize
     if len(buffer) != expected:
         raise InputError(Text("pixel buffer has {got} bytes, expected {want} for {w}×{h} {layout}.",
                               "画素バッファが {got} バイトです（{w}×{h} {layout} では {want} バイト）。"),
                          got=len(buffer), want=expected, w=width, h=height, layout=layout)
     samples = np.frombuffer(buffer, dtype=dtype).reshape(height, width, 4)
-    return to_float(samples[..., _CHANNELS[order]])
+    rgba = to_float(samples[..., _CHANNELS[order]])
+    if transfer == LINEAR:
+        for_each_band(height, lambda rows: linear_to_srgb(rgba[rows, :, :3]))
+    return rgba
 
 
 def rgba_to_samples(rgba: np.ndarray, layout: str, original: bytes | None = None,
-                    mask: np.ndarray | None = None) -> np.ndarray:
-    """float32 RGBA to (H, W, 4) samples in `layout`'s order and type, a band of rows at a time.
+                    mask: np.ndarray | None = None, transfer: str = SRGB) -> np.ndarray:
+    """float32 sRGB-encoded RGBA to (H, W, 4) samples in `layout`'s order and type and in `transfer`'s
+    encoding, a band of rows at a time.
 
     With the `original` buffer (same layout) and a selection `mask` (H, W) in [0, 1], nothing the
     selection leaves out is lost: where the mask is 0 the original samples come back bit-identical, and
@@ -96,12 +134,15 @@ def rgba_to_samples(rgba: np.ndarray, layout: str, original: bytes | None = None
     so a feathered edge fades from the filtered pixels to the originals. Without a mask the whole
     layer counts as selected and comes back in [0, 1], the filters' domain."""
     order, dtype = parse_layout(layout)
+    linear = _check_transfer(transfer) == LINEAR
     channels = _CHANNELS[order]
     out = np.empty(rgba.shape, dtype)
     source = None if mask is None else np.frombuffer(original, dtype).reshape(rgba.shape)
 
     def convert(rows: slice) -> None:
         band = np.clip(rgba[rows], 0.0, 1.0)
+        if linear:
+            srgb_to_linear(band[..., :3])  # before the original's share: that is linear light too
         if source is not None and dtype.kind == "f":
             band += (1.0 - np.clip(mask[rows], 0.0, 1.0))[..., None] * _clipped_part(source[rows][..., channels])
         out[rows] = _quantized(band, dtype)[..., channels]
@@ -113,9 +154,9 @@ def rgba_to_samples(rgba: np.ndarray, layout: str, original: bytes | None = None
 
 
 def rgba_to_bytes(rgba: np.ndarray, layout: str, original: bytes | None = None,
-                  mask: np.ndarray | None = None) -> bytes:
+                  mask: np.ndarray | None = None, transfer: str = SRGB) -> bytes:
     """rgba_to_samples as the raw bytes an editor takes."""
-    return rgba_to_samples(rgba, layout, original, mask).tobytes()
+    return rgba_to_samples(rgba, layout, original, mask, transfer).tobytes()
 
 
 def layout_bit_depth(layout: str) -> int:

@@ -20,6 +20,9 @@ from .strings import Problem
 LAYOUTS = {"U8": "BGRA8", "U16": "BGRA16", "F16": "RGBAF16", "F32": "RGBAF32"}
 # Files and the core take pixels as sRGB; Krita's floats default to a linear (g10) profile.
 SRGB_PROFILE = "sRGB-elle-V2-srgbtrc.icc"
+# Marks of the profiles whose samples hold linear light, in the names Krita gives them: its "-g10"
+# profiles (sRGB, Rec2020, ACEScg...), "scRGB (linear)" and lcms' "sRGB built-in with linear gamma TRC".
+LINEAR_MARKS = ("-g10", "linear")
 SETTINGS_GROUP = "omamori"
 
 
@@ -32,6 +35,7 @@ class Pixels:
     height: int
     layout: str
     mask: Optional[bytes] = None  # one byte per pixel, 0 = unselected, 255 = selected
+    transfer: str = "srgb"  # "linear" when the samples hold linear light (the bridge's transfer)
 
 
 def layout_of(color_model: str, color_depth: str) -> str:
@@ -70,12 +74,23 @@ def paint_target(doc, node=None):
     return node
 
 
+def transfer_of(profile: str) -> str:
+    """The bridge's transfer for a Krita profile name: "linear" for linear light, else "srgb".
+
+    Only the tone curve is converted (the filters' strengths are tuned on sRGB's); a wide-gamut
+    linear profile keeps its primaries, as every other profile does."""
+    name = profile.lower()
+    return "linear" if any(mark in name for mark in LINEAR_MARKS) else "srgb"
+
+
 def read_layer(doc, node) -> Pixels:
-    """The node's pixels over the canvas, and the selection (if any) as a mask."""
+    """The node's pixels over the canvas (as stored: commit compares them), the selection (if any)
+    as a mask, and the transfer the core converts them through."""
     layout = layout_of(node.colorModel(), node.colorDepth())
     doc.waitForDone()  # a stroke just finished must be in the pixels (else commit sees it as a change)
     w, h = doc.width(), doc.height()
-    return Pixels(bytes(node.pixelData(0, 0, w, h)), w, h, layout, read_selection(doc))
+    return Pixels(bytes(node.pixelData(0, 0, w, h)), w, h, layout, read_selection(doc),
+                  transfer_of(node.colorProfile()))
 
 
 def read_flattened(doc, with_selection: bool = False) -> Pixels:

@@ -74,7 +74,7 @@ def compute(job, bridge, on_progress: Optional[Callable[[float, str], None]] = N
                                   on_progress=on_progress, should_cancel=should_cancel)
     else:
         job.result = bridge.process(p.data, p.width, p.height, p.layout, job.preset, mask=p.mask,
-                                    on_progress=on_progress, should_cancel=should_cancel)
+                                    transfer=p.transfer, on_progress=on_progress, should_cancel=should_cancel)
     return job.result
 
 

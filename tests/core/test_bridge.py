@@ -75,6 +75,21 @@ def test_core_errors_arrive_as_one_line(bridge, rgba):
         bridge.process(b"\0" * 10, w, h, "RGBA8", NOISE)
 
 
+def test_a_linear_layer_is_filtered_in_srgb_and_comes_back_linear(bridge, rgba):
+    """8 levels of checker noise on linear light are 8 sRGB levels, not 8 linear ones."""
+    h, w = rgba.shape[:2]
+    encoded = rgba_to_bytes(rgba, "RGBAF32")
+    linear = rgba_to_bytes(bytes_to_rgba(encoded, w, h, "RGBAF32"), "RGBAF32", transfer="linear")
+    checker = {"schema": 1, "name": "c", "steps": [{"filter": "noise", "params": {"kind": "checker", "amount": 8}}]}
+    out = bridge.process(linear, w, h, "RGBAF32", checker, transfer="linear")
+    seen = bytes_to_rgba(out, w, h, "RGBAF32", "linear")
+    want = bytes_to_rgba(bridge.process(encoded, w, h, "RGBAF32", checker), w, h, "RGBAF32")
+    np.testing.assert_allclose(seen, want, atol=1e-5)
+    with pytest.raises(BridgeError, match="unknown transfer") as info:
+        bridge.process(linear, w, h, "RGBAF32", checker, transfer="gamma")
+    assert "\n" not in str(info.value)
+
+
 def test_export_writes_a_file_with_a_checklist(bridge, rgba, tmp_path):
     h, w = rgba.shape[:2]
     target = tmp_path / "post.jpg"

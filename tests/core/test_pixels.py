@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from omamori.errors import InputError
-from omamori.pixels import bytes_to_rgba, layout_bit_depth, rgba_to_bytes
+from omamori.pixels import bytes_to_rgba, layout_bit_depth, linear_to_srgb, rgba_to_bytes, srgb_to_linear
 
 
 @pytest.mark.parametrize("layout,dtype", [("RGBA8", np.uint8), ("BGRA8", np.uint8), ("RGBA16", np.uint16),
@@ -72,3 +72,40 @@ def test_float_layouts_are_clipped_without_a_selection_and_nan_becomes_zero():
     rgba = bytes_to_rgba(samples.tobytes(), 1, 1, "RGBAF32")
     np.testing.assert_array_equal(rgba[0, 0], [1.0, 0.0, 0.0, 0.25])
     assert rgba_to_bytes(rgba, "RGBAF32") == np.array([1.0, 0.0, 0.0, 0.25], np.float32).tobytes()
+
+
+# --- linear light (Krita's float default): the filters see sRGB-encoded values ----------------
+
+def test_the_srgb_curve_and_its_inverse():
+    linear = np.array([0.0, 0.0031308, 0.2140411, 0.5, 1.0], np.float32)
+    encoded = np.array([0.0, 0.04045, 0.5, 0.7353570, 1.0], np.float32)
+    np.testing.assert_allclose(linear_to_srgb(linear.copy()), encoded, atol=2e-6)
+    np.testing.assert_allclose(srgb_to_linear(encoded.copy()), linear, atol=2e-6)
+    ramp = np.linspace(0, 1, 4097, dtype=np.float32)
+    np.testing.assert_allclose(srgb_to_linear(linear_to_srgb(ramp.copy())), ramp, atol=2e-6)
+
+
+def test_linear_samples_are_read_encoded_and_written_back_linear():
+    samples = np.array([[[0.2140411, 0.0031308, 1.0, 0.25]]], np.float32)
+    rgba = bytes_to_rgba(samples.tobytes(), 1, 1, "RGBAF32", "linear")
+    np.testing.assert_allclose(rgba[0, 0], [0.5, 0.04045, 1.0, 0.25], atol=2e-6)  # alpha is not light
+    back = np.frombuffer(rgba_to_bytes(rgba, "RGBAF32", transfer="linear"), np.float32)
+    np.testing.assert_allclose(back, samples.ravel(), atol=2e-6)
+
+
+def test_a_linear_layer_keeps_hdr_values_outside_the_selection_and_their_share_on_the_edge():
+    original = np.array([[[2.5, -0.3, 0.25, 1.0]] * 3], np.float32)
+    filtered = np.full((1, 3, 4), 0.5, np.float32)  # sRGB-encoded: 0.2140411 in linear light
+    mask = np.array([[1.0, 0.5, 0.0]], np.float32)
+    out = np.frombuffer(rgba_to_bytes(filtered, "RGBAF32", original.tobytes(), mask, "linear"),
+                        np.float32).reshape(1, 3, 4)
+    light = 0.2140411
+    np.testing.assert_allclose(out[0, 0], [light, light, light, 0.5], atol=2e-6)
+    np.testing.assert_allclose(out[0, 1], [light + 0.5 * 1.5, light - 0.5 * 0.3, light, 0.5], atol=2e-6)
+    assert out[0, 2].tobytes() == original[0, 2].tobytes()
+
+
+def test_an_unknown_transfer_is_a_clear_error():
+    with pytest.raises(InputError, match="unknown transfer 'gamma'") as info:
+        bytes_to_rgba(b"\0" * 4, 1, 1, "RGBA8", "gamma")
+    assert "伝達特性" in info.value.message("ja")

@@ -77,11 +77,14 @@ class Bridge:
     def save_preset(self, preset, overwrite=False):
         return self._call("save_preset", {"preset": preset, "overwrite": overwrite})
 
-    def process(self, pixels, width, height, layout, preset, mask=None, seed=None,
+    def process(self, pixels, width, height, layout, preset, mask=None, seed=None, transfer="srgb",
                 on_progress=None, should_cancel=None):
         """Protected pixels, in the same layout. `preset` is a name, path or dict;
-        `mask` is optional bytes, one 8-bit weight per pixel (the selection)."""
-        args = {"width": width, "height": height, "layout": layout, "preset": preset, "seed": seed}
+        `mask` is optional bytes, one 8-bit weight per pixel (the selection); `transfer` is
+        "linear" when the samples hold linear light (the filters then work on them sRGB-encoded
+        and the result comes back linear), else "srgb"."""
+        args = {"width": width, "height": height, "layout": layout, "preset": preset, "seed": seed,
+                "transfer": transfer}
         return self._call("process", args, pixels, mask, on_progress, should_cancel, collect=_read_output)
 
     def check(self, pixels, width, height, layout, preset, mask=None, on_progress=None, should_cancel=None):

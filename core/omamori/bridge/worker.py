@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import jobs, presets
 from ..errors import OmamoriError
-from ..pixels import bytes_to_rgba, layout_bit_depth, rgba_to_samples
+from ..pixels import SRGB, bytes_to_rgba, layout_bit_depth, rgba_to_samples
 
 
 def emit(event: dict) -> None:
@@ -31,8 +31,10 @@ def report_progress(fraction: float, message: str) -> None:
 
 
 def read_pixels(folder: Path, args: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """The input as sRGB-encoded float32 RGBA (converted from linear light when args["transfer"] says so)."""
     width, height = int(args["width"]), int(args["height"])
-    rgba = bytes_to_rgba((folder / "input.raw").read_bytes(), width, height, args["layout"])
+    rgba = bytes_to_rgba((folder / "input.raw").read_bytes(), width, height, args["layout"],
+                         args.get("transfer", SRGB))
     mask_path = folder / "mask.raw"
     mask = None
     if mask_path.exists():
@@ -56,14 +58,16 @@ def op_save_preset(folder: Path, args: dict) -> dict:
 def op_process(folder: Path, args: dict) -> dict:
     """Protects the layer's pixels. Nothing outside the selection is lost: where the mask is 0 the
     input's bytes come back unchanged, values outside [0, 1] included (see pixels.rgba_to_samples);
-    with no selection the whole layer is processed and comes back in [0, 1], the filters' domain."""
+    with no selection the whole layer is processed and comes back in [0, 1], the filters' domain. The
+    filters work on sRGB-encoded values; a linear layer comes back in linear light (args["transfer"])."""
     rgba, mask = read_pixels(folder, args)
     preset = presets.load_preset(args["preset"])
     out = jobs.protect_pixels(rgba, preset, bit_depth=layout_bit_depth(args["layout"]), mask=mask,
                               seed=args.get("seed"), keep_size=True, progress=report_progress)
     del rgba  # freed before the input is read back, so the peak holds no more than before
     original = None if mask is None else (folder / "input.raw").read_bytes()
-    samples = rgba_to_samples(out, args["layout"], original=original, mask=mask)
+    samples = rgba_to_samples(out, args["layout"], original=original, mask=mask,
+                              transfer=args.get("transfer", SRGB))
     temp = folder / "output.raw.tmp"
     temp.write_bytes(memoryview(samples).cast("B"))  # the array's own memory: no bytes copy of it
     os.replace(temp, folder / "output.raw")

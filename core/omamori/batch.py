@@ -9,7 +9,6 @@ import re
 import signal
 import traceback
 import uuid
-import warnings
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, wait  # light: the process pool is imported when used
 from dataclasses import dataclass, field
@@ -132,8 +131,7 @@ def _default_target(path: Path, folder: Path, preset: presets.Preset) -> Path:
 def _sniff_format(path: Path) -> str | None:
     """The format from the file's header (no decoding); None when it cannot be told."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # size limits are the loader's to judge, in its own words
+        with imageio.quiet_decoders():  # size limits are the loader's to judge, in its own words
             with Image.open(path) as im:
                 return "JPEG" if im.format == "MPO" else im.format
     except Exception:  # anything unreadable is reported by the worker, with its reason

@@ -10,7 +10,9 @@ from __future__ import annotations
 import io
 import os
 import struct
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +40,9 @@ DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyErr
                   NotImplementedError, struct.error, cv2.error)
 _DISPOSAL = {"GIF": {0: "none", 1: "none", 2: "background", 3: "previous"},
              "PNG": {0: "none", 1: "background", 2: "previous"}}
+# The decoders' quiet settings (the warnings filters, OpenCV's log level) are process-wide: two threads
+# changing them at once restore each other's and leave warnings off, or let them through, for good.
+_QUIET_DECODERS = threading.RLock()
 
 
 @dataclass
@@ -104,13 +109,23 @@ def load(path: str | os.PathLike, data: bytes | None = None) -> Picture:
 
     EXIF orientation is applied; the ICC profile is kept. Any failure is an
     InputError with a one-line reason. `data`: the file's bytes when already read."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # decoders' warnings about damage would print file paths and code
-        return _load(Path(path), data)
+    path = Path(path)
+    data = read_input(path) if data is None else data  # outside the lock: other threads decode meanwhile
+    with quiet_decoders():
+        return _load(path, data)
 
 
-def _load(path: Path, data: bytes | None) -> Picture:
-    data = read_input(path) if data is None else data
+@contextmanager
+def quiet_decoders():
+    """Decoders' warnings silenced (about damage they would print file paths and code: the one line is
+    ours), one thread at a time. Every change of the warnings filters or OpenCV's log level in this
+    module happens inside it."""
+    with _QUIET_DECODERS, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _load(path: Path, data: bytes) -> Picture:
     notices: list[Text] = []
     data = _check_structure(path, data, notices)
     try:

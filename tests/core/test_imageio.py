@@ -1,7 +1,10 @@
 import io
 import os
 import struct
+import threading
+import warnings
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -274,3 +277,36 @@ def test_decoders_say_nothing_of_their_own_about_damage(tmp_path, capfd, recwarn
     except InputError as err:
         assert "\n" not in err.message()
     assert capfd.readouterr().err == "" and len(recwarn) == 0
+
+
+def outcome(path) -> bytes | str:
+    """What a load gives: the pixels, or the one line."""
+    try:
+        return imageio.load(path).pixels.tobytes()
+    except InputError as err:
+        return err.message()
+
+
+def test_loads_in_threads_at_once_leave_warnings_as_they_were(tmp_path, recwarn, capfd):
+    """Editors and library users may load in threads of one process. The decoders' quiet settings
+    (warnings filters, OpenCV's log level) are process-wide: two loads changing them at once could
+    restore each other's and leave warnings off, or let them through, for good."""
+    paths = [tmp_path / "plain.png", tmp_path / "deep.png", tmp_path / "damaged.tif"]
+    Image.fromarray(gradient(64, 48)).save(paths[0])
+    cv2.imwrite(str(paths[1]), np.random.default_rng(2).integers(0, 65536, (48, 64, 3), dtype=np.uint16))  # OpenCV
+    paths[2].write_bytes(tiff_with_bad_entry(tag=258, count=458756))  # Pillow warns, OpenCV logs
+    alone = [outcome(path) for path in paths]
+    filters, log_level = list(warnings.filters), cv2.utils.logging.getLogLevel()
+    threads, rounds = 6, 20
+    start = threading.Barrier(threads)
+
+    def load_often(path):
+        start.wait()
+        return [outcome(path) for _ in range(rounds)]
+
+    with ThreadPoolExecutor(threads) as pool:
+        together = list(pool.map(load_often, paths * (threads // len(paths))))
+    assert together == [[one] * rounds for one in alone * (threads // len(paths))]
+    assert isinstance(alone[2], str) and "damaged" in alone[2]
+    assert warnings.filters == filters and cv2.utils.logging.getLogLevel() == log_level
+    assert not recwarn.list and capfd.readouterr().err == ""

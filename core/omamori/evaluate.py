@@ -64,10 +64,29 @@ def same_size(original: np.ndarray, protected: np.ndarray) -> tuple[np.ndarray, 
     return cv2.resize(original, (pw, ph), interpolation=cv2.INTER_AREA), True
 
 
+TOO_SMALL = Text("{size} px is too small to measure: posted ({posting}) it would be {posted} px, and the AI "
+                 "encoder needs at least {side}×{side} px ({latent}×{latent} of its latent pixels).",
+                 "{size} ピクセルの画像は小さすぎて測定できません。投稿（{posting_ja}）すると {posted} ピクセルになりますが、"
+                 "AI のエンコーダには {side}×{side} ピクセル（潜在表現で {latent}×{latent}）以上が必要です。")
+
+
+def refuse_too_small(ways: list[posting.Posting], width: int, height: int) -> None:
+    """Refuses a picture that some posting leaves under measuring.MIN_SIDE a side: its verdict would rest
+    on a few latent pixels (one, for a 4x4 picture)."""
+    smallest = min(ways, key=lambda way: min(way.size(width, height)))
+    posted = smallest.size(width, height)
+    if min(posted) < measuring.MIN_SIDE:
+        raise InputError(TOO_SMALL, size=f"{width}×{height}", posted=f"{posted[0]}×{posted[1]}",
+                         posting=smallest.label.en, posting_ja=smallest.label.ja, side=measuring.MIN_SIDE,
+                         latent=measuring.MIN_SIDE // 8)
+
+
 def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: str | None = None,
                        cancel=None) -> dict:
     """Every figure of `evaluate --json` for two float32 RGB(A) pictures in [0, 1]; `profile` names the
     posting profile to simulate besides the generic posting ("all": every profile)."""
+    ways = posting.postings(profile)
+    refuse_too_small(ways, protected.shape[1], protected.shape[0])
     protected = flatten_rgb(protected)
     original, resized = same_size(flatten_rgb(original), protected)
     noise = MatchedNoise(original)
@@ -84,7 +103,7 @@ def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: 
     encoder = measuring.taef2("encoder")
     targets = (original, to_levels(poison_target(h, w)))
     done: dict = {}
-    for way in posting.postings(profile):
+    for way in ways:
         _check(cancel)
         result["postings"][way.name] = way.describe(w, h)
         key = way.key(w, h)

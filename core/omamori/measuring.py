@@ -18,6 +18,8 @@ from . import models
 
 ENCODERS_DIR = Path(__file__).parent / "data" / "encoders"
 TILE = 96           # tile side in pixels (a multiple of 8: the encoder works at 1/8 scale)
+MIN_SIDE = 64       # the least side a posted picture may have: 8x8 latent pixels (on fewer, one or
+                    # a few latent pixels would carry the verdict)
 GRID = 2            # GRID x GRID tiles per picture and posting
 BATCH = 16          # tiles per encoder run: bounds memory (~0.3 GB) while batching for speed
 

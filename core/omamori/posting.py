@@ -11,7 +11,6 @@ import numpy as np
 from PIL import Image
 
 from .export import MIN_QUALITY
-from .errors import InputError
 from .i18n import Text
 from .measuring import place
 from .profiles import Profile, list_profiles, load_profile
@@ -37,7 +36,7 @@ class Posting:
 
     def size(self, width: int, height: int) -> tuple[int, int]:
         if self.profile is None:
-            return max(8, round(width * self.scale)), max(8, round(height * self.scale))
+            return max(1, round(width * self.scale)), max(1, round(height * self.scale))
         return self.profile.posted_size(width, height)
 
     def key(self, width: int, height: int) -> tuple:
@@ -127,11 +126,7 @@ def _window(size: tuple[int, int], y: int, x: int, side: int) -> tuple[int, int,
 
 def tile_side(height: int, width: int, tile: int) -> int:
     """The tile side: `tile`, or the largest multiple of 8 that fits (the encoder works at 1/8 scale)."""
-    side = min(tile, height - height % 8, width - width % 8)
-    if side < 8:
-        raise InputError(Text("the picture is too small to measure (at least 8x8 pixels).",
-                              "画像が小さすぎて測定できません（8×8 ピクセル以上が必要です）。"))
-    return side
+    return min(tile, height - height % 8, width - width % 8)
 
 
 def _save(image: Image.Image, fmt: str, quality: int) -> bytes:

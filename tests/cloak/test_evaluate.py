@@ -182,15 +182,45 @@ def test_unknown_profile_is_a_usage_error(pair, capsys):
 
 
 def test_size_mismatch(tmp_path, capsys):
-    original = artwork(120, 160)
+    original = artwork(180, 240)
     small = guarded(original)[::2, ::2].copy()
     result = evaluate.measure_protection(original, small)  # a size cap is not protection: compared shrunk
-    assert result["original_resized_to_match"] and result["size"] == [60, 80]
+    assert result["original_resized_to_match"] and result["size"] == [90, 120]
     with pytest.raises(InputError, match="differ in size"):
-        evaluate.measure_protection(original, artwork(160, 120))
-    a, b = save(tmp_path / "a.png", original), save(tmp_path / "b.png", artwork(160, 120))
+        evaluate.measure_protection(original, artwork(240, 180))
+    a, b = save(tmp_path / "a.png", original), save(tmp_path / "b.png", artwork(240, 180))
     assert main(["evaluate", str(a), str(b)]) == 1
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_too_small_a_picture_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    """On 4x4 pixels a verdict rested on one latent pixel: refused, as text, JSON or report, in one line."""
+    a, b = save(tmp_path / "a.png", artwork(4, 4)), save(tmp_path / "b.png", artwork(4, 4, seed=1))
+    report = tmp_path / "report.png"
+    for extra in ([], ["--json"], ["--report", str(report)], ["--profile", "all", "--json"]):
+        assert main(["evaluate", str(a), str(b), *extra]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.strip().splitlines()) == 1, extra
+        assert "4×4 px is too small" in err and "3×3 px" in err and "64×64 px" in err
+    assert not report.exists()
+    monkeypatch.setenv("OMAMORI_LANG", "ja")
+    assert main(["evaluate", str(a), str(b)]) == 1
+    assert "小さすぎて測定できません" in capsys.readouterr().err
+
+
+def test_smallest_measurable_picture():
+    """Every posting must leave the encoder 64 px a side (8x8 latent pixels): the generic posting's 0.75x
+    makes that 85 px on the shorter side, and a profile's cap can leave a wide picture too thin."""
+    at_limit = artwork(85, 120)
+    result = evaluate.measure_protection(at_limit, guarded(at_limit))
+    assert result["postings"]["generic"]["size"] == [64, 90] and result["verdict"]["grade"] != "unchanged"
+    below = artwork(84, 120)
+    with pytest.raises(InputError, match="120×84 px is too small.*63 px"):
+        evaluate.measure_protection(below, below)
+    wide = artwork(90, 3000)  # Instagram keeps 1080 px of the long edge: 32 px high
+    evaluate.measure_protection(wide[:, :200], wide[:, :200], profile="instagram")
+    with pytest.raises(InputError, match="Instagram.*1080×32 px"):
+        evaluate.measure_protection(wide, wide, profile="instagram")
 
 
 def test_visible_marks_are_left_out_of_the_sample():

@@ -93,8 +93,8 @@ def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: 
     levels = [noise.levels, to_levels(protected)]  # the original's 8-bit levels are the noise's base
     marks = visible_marks(*levels)
     places = measuring.clear_places(marks, measuring.TILE)
-    seen = visibility(original, protected, noise, measuring.clear_places(marks, vis.TILE), ~marks)
-    pictures = levels + [to_levels(noise.picture(seen["noise"]["amplitude_levels"]))]
+    seen, noisy = visibility(original, protected, noise, measuring.clear_places(marks, vis.TILE), ~marks)
+    pictures = levels + [noisy]
     h, w = original.shape[:2]
     result = {"schema": SCHEMA, "size": [h, w], "original_resized_to_match": resized,
               "encoder": encoder_info(), "visibility": seen, "postings": {}, "latent": {},

@@ -22,7 +22,7 @@ BAND_ROWS = bands.ROWS  # whole-picture work goes band by band: temporaries stay
 
 
 def psnr(a: np.ndarray, b: np.ndarray, keep: np.ndarray | None = None) -> float:
-    """PSNR of two [0, 1] pictures, over the pixels where `keep` (all when None)."""
+    """PSNR of two [0, 1] pictures (or 8-bit levels), over the pixels where `keep` (all when None)."""
     return psnr_of(mean_squared_error(a, b, keep))
 
 
@@ -31,12 +31,12 @@ def psnr_of(mse: float) -> float:
 
 
 def mean_squared_error(a: np.ndarray, b: np.ndarray, keep: np.ndarray | None = None) -> float:
-    """Over the pixels where `keep`; summed a band at a time (bands.for_each_band), then in band order, so
-    the figure does not depend on which thread finished first."""
+    """Over the pixels where `keep`, of [0, 1] pictures or 8-bit levels; summed a band at a time
+    (bands.for_each_band), then in band order, so the figure does not depend on which thread finished first."""
     sums: dict[int, tuple[float, int]] = {}
 
     def band(rows: slice) -> None:
-        diff = np.clip(a[rows], 0, 1) - np.clip(b[rows], 0, 1)
+        diff = np.clip(unit_range(a[rows]), 0, 1) - np.clip(unit_range(b[rows]), 0, 1)
         if keep is not None:
             diff = diff[keep[rows]]
         sums[rows.start] = float(np.sum(np.square(diff, dtype=np.float64))), diff.size
@@ -44,6 +44,12 @@ def mean_squared_error(a: np.ndarray, b: np.ndarray, keep: np.ndarray | None = N
     bands.for_each_band(a.shape[0], band, BAND_ROWS)
     total = sum(sums[start][0] for start in sorted(sums))
     return total / max(sum(count for _, count in sums.values()), 1)
+
+
+def unit_range(samples: np.ndarray) -> np.ndarray:
+    """8-bit levels as float32 in [0, 1] (the same values as a float picture rounded to them); floats as
+    they are."""
+    return samples.astype(np.float32) / np.float32(255) if samples.dtype == np.uint8 else samples
 
 
 def to_levels(rgb: np.ndarray) -> np.ndarray:
@@ -80,13 +86,19 @@ class MatchedNoise:
         self.unit -= 1
 
     def picture(self, amplitude: float) -> np.ndarray:
-        out = np.empty(self.levels.shape, np.float32)
+        """The whole noisy picture as 8-bit levels."""
+        out = np.empty(self.levels.shape, np.uint8)
 
         def band(rows: slice) -> None:
-            out[rows] = np.clip(np.rint(self.levels[rows] + amplitude * self.unit[rows]), 0, 255) / np.float32(255)
+            out[rows] = _noisy(self.levels[rows], self.unit[rows], amplitude)
 
         bands.for_each_band(out.shape[0], band, BAND_ROWS)
         return out
+
+    def mosaic(self, amplitude: float, places: list) -> np.ndarray:
+        """`mosaic` of the noisy picture, float32 in [0, 1], made on the tiles alone: the calibration
+        measures FLIP there only."""
+        return unit_range(_noisy(mosaic(self.levels, places), mosaic(self.unit, places), amplitude))
 
     def calibrate(self, flip_target: float, mse_hint: float, flip_of) -> tuple[float, float]:
         """(amplitude, its FLIP) with FLIP close to `flip_target`; `flip_of(amplitude)` measures.
@@ -105,6 +117,10 @@ class MatchedNoise:
         return min(tried, key=lambda t: abs(t[1] - flip_target))
 
 
+def _noisy(levels: np.ndarray, unit: np.ndarray, amplitude: float) -> np.ndarray:
+    return np.clip(np.rint(levels + amplitude * unit), 0, 255).astype(np.uint8)
+
+
 def _next_amplitude(tried: list[tuple[float, float]], target: float) -> float:
     (a0, f0), (a1, f1) = ([(0.0, 0.0)] + tried)[-2:]
     slope = (f1 - f0) / (a1 - a0) if a1 != a0 else 0.0
@@ -113,16 +129,18 @@ def _next_amplitude(tried: list[tuple[float, float]], target: float) -> float:
 
 
 def visibility(original: np.ndarray, protected: np.ndarray, noise: MatchedNoise, places: list,
-               keep: np.ndarray) -> dict:
+               keep: np.ndarray) -> tuple[dict, np.ndarray]:
     """FLIP (on the tiles at `places`) and PSNR (where `keep`, off the visible marks) of the protection and
-    of uniform noise calibrated to the same FLIP."""
+    of uniform noise calibrated to the same FLIP; and that noisy picture (8-bit levels), made once, for
+    the latents to measure the very noise whose visibility is given."""
     ref = mosaic(original, places)
     flip_protected = mean_flip(ref, mosaic(protected, places))
     if not keep.any():
         keep = np.ones_like(keep)
     mse = mean_squared_error(original, protected, keep)
-    amplitude, flip_noise = noise.calibrate(flip_protected, mse,
-                                            lambda a: mean_flip(ref, mosaic(noise.picture(a), places)))
-    return {"flip": flip_protected, "psnr": psnr_of(mse),
-            "noise": {"amplitude_levels": round(amplitude, 3), "flip": flip_noise,
-                      "psnr": psnr(original, noise.picture(amplitude), keep)}}
+    amplitude, flip_noise = noise.calibrate(flip_protected, mse, lambda a: mean_flip(ref, noise.mosaic(a, places)))
+    noisy = noise.picture(amplitude)
+    figures = {"flip": flip_protected, "psnr": psnr_of(mse),
+               "noise": {"amplitude_levels": round(amplitude, 3), "flip": flip_noise,
+                         "psnr": psnr(original, noisy, keep)}}
+    return figures, noisy

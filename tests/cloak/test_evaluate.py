@@ -140,8 +140,24 @@ def test_noise_calibration_matches_flip():
     noise = MatchedNoise(original)
     places = measuring.spread(2)
     amplitude, flip = noise.calibrate(target, (4 / 255) ** 2,
-                                      lambda a: mean_flip(mosaic(original, places), mosaic(noise.picture(a), places)))
+                                      lambda a: mean_flip(mosaic(original, places), noise.mosaic(a, places)))
     assert amplitude > 0 and abs(flip / target - 1) < 0.1
+
+
+def test_the_matched_noise_is_made_once_and_is_the_noise_measured(monkeypatch):
+    """The noise's PSNR and its latents were of two pictures made apart (the latents' at the amplitude
+    rounded for the JSON): one picture now, whose FLIP, PSNR and latents are given."""
+    made, measured = [], []
+    picture, figures = MatchedNoise.picture, evaluate.latent_figures
+    monkeypatch.setattr(MatchedNoise, "picture", lambda self, a: made.append((a, picture(self, a))) or made[-1][1])
+    monkeypatch.setattr(evaluate, "latent_figures",
+                        lambda encoder, pictures, *rest: measured.append(pictures[2]) or figures(encoder, pictures, *rest))
+    original = artwork()
+    result = evaluate.measure_protection(original, guarded(original))
+    assert len(made) == 1 and len(measured) == 2 and all(noisy is made[0][1] for noisy in measured)
+    amplitude, noisy = made[0]
+    noise = result["visibility"]["noise"]
+    assert noise["amplitude_levels"] == round(amplitude, 3) and noise["psnr"] == vis.psnr(original[..., :3], noisy)
 
 
 def test_cli_json_report_and_text(tmp_path, pair, capsys):
@@ -359,6 +375,9 @@ def test_banded_psnr_and_noise_equal_the_whole(monkeypatch):
     expected = 10 * np.log10(1 / np.mean((rgb[keep] - other[keep]) ** 2, dtype=np.float64))
     monkeypatch.setattr(vis, "BAND_ROWS", 7)
     assert vis.psnr(rgb, other, keep) == pytest.approx(whole) == pytest.approx(expected)
-    noise = MatchedNoise(rgb).picture(3.0)
-    assert np.array_equal(evaluate.to_levels(noise), np.rint(noise * 255).astype(np.uint8))
-    assert np.abs(noise - rgb).max() <= 3.5 / 255
+    noise = MatchedNoise(rgb)
+    noisy = noise.picture(3.0)
+    assert np.abs(noisy.astype(int) - noise.levels).max() <= 3 and noisy.any()
+    places = measuring.spread(2)
+    assert np.array_equal(noise.mosaic(3.0, places), vis.unit_range(mosaic(noisy, places)))  # tiles of the whole
+    assert vis.psnr(rgb, noisy) == vis.psnr(rgb, vis.unit_range(noisy))

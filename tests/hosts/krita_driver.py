@@ -181,6 +181,57 @@ def _():
     return out
 
 
+def srgb_levels(doc, nodes, columns):
+    """Each node's colour in `columns` as unrounded 8-bit sRGB levels, by Krita's own conversion of the
+    document: a check of Omamori's transfer that does not use Omamori's formula."""
+    doc.setColorSpace("RGBA", "F32", "sRGB-elle-V2-srgbtrc.icc")
+    doc.waitForDone()
+    found = []
+    for node in nodes:
+        values = samples(pixels(doc, node), "F32")
+        found.append([v * 255 for i in range(0, len(values), 4) if (i // 4) % doc.width() in columns
+                      for v in values[i:i + 3]])
+    return found
+
+
+def outside_identical(before, after, depth, columns, width):
+    """Whether every pixel in `columns` kept its exact bytes (HDR values included)."""
+    size = 16 if depth == "F32" else 8
+    return all(before[i:i + size] == after[i:i + size]
+               for i in range(0, len(before), size) if (i // size) % width in columns)
+
+
+@case("float_apply_linear")
+def _():
+    """Apply on a layer in Krita's default linear float profile, left half selected: 8 levels of checker
+    noise must be 8 sRGB levels in the dark too (the filters work on sRGB-encoded values, not linear light),
+    and the right half's HDR values (above 1, below 0) must come back bit-identical."""
+    from krita import Krita, Selection
+    from omamori_krita import api
+    preset = {"schema": 1, "name": "linear-apply", "steps": [
+        {"filter": "noise", "params": {"kind": "checker", "amount": 8}}]}
+    w, h = 32, 24
+    inside, outside = range(0, w // 2), range(w // 2, w)
+    out = {}
+    for depth in ("F32", "F16"):
+        doc = Krita.instance().createDocument(w, h, "omamori-linear-" + depth, "RGBA", depth, "", 72.0)
+        node = doc.topLevelNodes()[0]
+        dark, hdr = [0.0122, 0.0452, 0.2140, 1.0], [2.5, -0.25, 0.5, 1.0]  # dark: sRGB levels 30, 60, 128
+        values = [v for i in range(w * h) for v in (dark if i % w in inside else hdr)]
+        node.setPixelData(struct.pack({"F32": "<%df", "F16": "<%de"}[depth] % len(values), *values), 0, 0, w, h)
+        selection = Selection()
+        selection.select(0, 0, w // 2, h, 255)
+        doc.setSelection(selection)
+        profile = doc.colorProfile()
+        before = pixels(doc, node)
+        layer = api.protect(doc, preset=preset, new_layer=True, node=node)
+        kept = outside_identical(before, pixels(doc, layer), depth, outside, w)
+        steps = [abs(a - b) for a, b in zip(*srgb_levels(doc, (layer, node), inside))]
+        out[depth] = {"profile": profile, "outside_identical": kept, "steps": [min(steps), max(steps)]}
+        doc.close()
+    return out
+
+
 @case("unsupported_model")
 def _():
     from krita import Krita

@@ -173,6 +173,15 @@ def test_float_documents_export_their_colours_in_srgb(krita):
         assert all(abs(got - want) <= 8 for got, want in zip(r[depth]["rgb"], (200, 60, 30))), r[depth]
 
 
+def test_float_documents_apply_in_srgb_and_keep_hdr_outside_the_selection(krita):
+    """Linear light is converted for the filters: 8 levels of checker noise are 8 sRGB levels (on linear
+    values the dark red would move by about 30 levels); unselected HDR pixels keep their exact bytes."""
+    r = result(krita, "float_apply_linear")
+    for depth in ("F32", "F16"):
+        assert "g10" in r[depth]["profile"] and r[depth]["outside_identical"], r[depth]
+        assert 7.5 <= r[depth]["steps"][0] <= r[depth]["steps"][1] <= 8.5, r[depth]
+
+
 def test_unsupported_colour_model_is_refused_clearly(krita):
     r = result(krita, "unsupported_model")
     assert r["refused"] and "CMYK" in r["en"] and "RGB" in r["en"] and "RGB" in r["ja"]

@@ -3,7 +3,8 @@
 As a user would: `omamori install gimp` from Omamori's own environment, then GIMP runs the
 installed plug-in, which talks to that environment through the bridge. One GIMP start runs
 every procedure (tests/hosts/gimp_batch.py, ~30 s); the tests below assert on what it measured.
-A second start under Xvfb opens the "Protect…" dialog for docs/images/gimp-protect-dialog.png.
+A second start under Xvfb opens the "Protect…" dialog and screenshots it (into docs/images, for the
+README, only with OMAMORI_REFRESH_SCREENSHOTS=1: see screenshots.py).
 """
 
 import json
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+import screenshots
 from chroot import REPO, VENV_BIN, host_path, run_in_root
 
 pytestmark = pytest.mark.realhost
@@ -20,7 +22,6 @@ WORK = "/tmp/omamori-gimp-test"          # inside the root
 ENV = {"HOME": f"{WORK}/home", "OMAMORI_HOME": f"{WORK}/omamori-home", "OMAMORI_LANG": "en",
        "OMAMORI_TEST_OUT": f"{WORK}/out"}
 BATCH = "gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b \"exec(open('{}').read())\" --quit"
-SCREENSHOTS = REPO / "docs" / "images"
 PLUGIN_DIR = f"{WORK}/home/.config/GIMP/3.0/plug-ins/omamori"
 
 
@@ -256,9 +257,9 @@ def test_menu_labels_follow_gimps_language(gimp):
 
 
 @pytest.mark.parametrize("lang, name", [("en", "gimp-protect-dialog.png"), ("ja", "gimp-protect-dialog-ja.png")])
-def test_protect_dialog_interactive(gimp, lang, name):
-    """Opens Protect… interactively under Xvfb, keeps a screenshot for the README, then clicks OK
-    and checks that the dialog's settings protected the layer."""
+def test_protect_dialog_interactive(gimp, lang, name, tmp_path):
+    """Opens Protect… interactively under Xvfb, keeps a screenshot (for the README when refreshing),
+    then clicks OK and checks that the dialog's settings protected the layer."""
     shot = f"{WORK}/out/{name}"
     script = host_path(f"{WORK}/out/dialog-{lang}.sh")
     script.write_text(
@@ -275,11 +276,8 @@ def test_protect_dialog_interactive(gimp, lang, name):
                        dict(gimp["env"], OMAMORI_LANG=lang, LANGUAGE=lang), timeout=300)
     log = host_path(f"{WORK}/out/dialog-{lang}.log").read_text()
     assert proc.returncode == 0, proc.stdout + proc.stderr + log[-3000:]
-    png = host_path(shot)
-    assert png.stat().st_size > 5000
-    keep = SCREENSHOTS / name
-    keep.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(png, keep)
+    screenshots.check(host_path(shot), min_bytes=5000)
+    screenshots.keep(host_path(shot), tmp_path)
     outcome = json.loads(host_path(f"{WORK}/out/dialog-result-{lang}.json").read_text())
     assert outcome["status"] == "success", outcome["error"]
     assert outcome["changed"] > 0.5 and outcome["layers"] == ["art"]

@@ -71,9 +71,10 @@ def brick_wall_planes(height: int, width: int, top: int = 0, left: int = 0) -> n
     return planes
 
 
-def poison_target(height: int, width: int) -> np.ndarray:
-    """The poison's other concept for a whole picture of this size: the brick wall from its top-left corner."""
-    return brick_wall(height, width)
+def poison_target(height: int, width: int, top: int = 0) -> np.ndarray:
+    """The poison's other concept for a whole picture of this size: the brick wall from its top-left corner;
+    with `top`, the band of a taller picture's wall that starts at that row."""
+    return brick_wall(height, width, top)
 
 
 def _luminance(img: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import measuring, models, posting
+from . import bands, measuring, models, posting
 from . import visibility as vis
 from .cloak_targets import pick_style, poison_target, style_target
 from .errors import Cancelled, InputError
@@ -41,12 +41,19 @@ STRONG_PULL, SOME_PULL = 0.25, 0.12
 # ---- measuring --------------------------------------------------------------------
 
 def flatten_rgb(rgba: np.ndarray) -> np.ndarray:
-    """RGB on white where transparent (what a JPEG post and most viewers show), float32 in [0, 1]."""
+    """RGB on white where transparent (what a JPEG post and most viewers show), float32 in [0, 1]; RGBA is
+    flattened a band of rows at a time (at once, its temporaries cost 28 bytes a pixel)."""
     rgba = np.asarray(rgba, np.float32)
     if rgba.shape[-1] == 3:  # already flat: no copy when in range (a copy costs 12 bytes a pixel)
         return rgba if rgba.size and rgba.min() >= 0 and rgba.max() <= 1 else np.clip(rgba, 0, 1)
-    alpha = rgba[..., 3:4]
-    return np.clip(rgba[..., :3] * alpha + (1 - alpha), 0, 1)
+    out = np.empty(rgba.shape[:-1] + (3,), np.float32)
+
+    def band(rows: slice) -> None:
+        alpha = rgba[rows, :, 3:4]
+        out[rows] = np.clip(rgba[rows, :, :3] * alpha + (1 - alpha), 0, 1)
+
+    bands.for_each_band(rgba.shape[0], band)
+    return out
 
 
 def same_size(original: np.ndarray, protected: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -94,6 +101,7 @@ def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: 
     marks = visible_marks(*levels)
     places = measuring.clear_places(marks, measuring.TILE)
     seen, noisy = visibility(original, protected, noise, measuring.clear_places(marks, vis.TILE), ~marks)
+    del noise  # its unit noise (12 bytes a pixel) is done with: the latents take the noisy picture
     pictures = levels + [noisy]
     h, w = original.shape[:2]
     result = {"schema": SCHEMA, "size": [h, w], "original_resized_to_match": resized,
@@ -101,7 +109,7 @@ def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: 
               "sample": {"tiles": len(places), "tile": measuring.TILE, "flip_tile": vis.TILE,
                          "visible_marks_fraction": round(float(marks.mean()), 4)}}
     encoder = measuring.taef2("encoder")
-    targets = (original, to_levels(poison_target(h, w)))
+    targets = (original, poison_levels(h, w))
     done: dict = {}
     for way in ways:
         _check(cancel)
@@ -116,8 +124,27 @@ def measure_protection(original: np.ndarray, protected: np.ndarray, *, profile: 
 
 
 def largest_change(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """The largest change per pixel over the channels, in 8-bit levels, of two uint8 pictures."""
-    return np.abs(after.astype(np.int16) - before).max(axis=2)
+    """The largest change per pixel over the channels, in 8-bit levels (uint8), of two uint8 pictures; a
+    band of rows at a time (a whole picture's int16 differences cost 18 bytes a pixel)."""
+    out = np.empty(before.shape[:2], np.uint8)
+
+    def band(rows: slice) -> None:
+        out[rows] = np.abs(after[rows].astype(np.int16) - before[rows]).max(axis=2)
+
+    bands.for_each_band(before.shape[0], band)
+    return out
+
+
+def poison_levels(height: int, width: int) -> np.ndarray:
+    """The poison target as 8-bit levels, drawn a band of rows at a time (the whole float wall and its
+    transposed copy cost 24 bytes a pixel)."""
+    out = np.empty((height, width, 3), np.uint8)
+
+    def band(rows: slice) -> None:
+        out[rows] = to_levels(poison_target(min(rows.stop, height) - rows.start, width, rows.start))
+
+    bands.for_each_band(height, band)
+    return out
 
 
 def visible_marks(original: np.ndarray, protected: np.ndarray) -> np.ndarray:
@@ -136,7 +163,7 @@ def latent_figures(encoder: measuring.Net, pictures: list[np.ndarray], way: post
         original, poison = targets
         h, w = original.shape[:2]
         style = style_target_where_read(original, way.source_boxes(w, h, measuring.TILE, places))
-        pictures = pictures + [to_levels(style), poison]
+        pictures = pictures + [style, poison]
     tiles = way.sample(pictures, measuring.TILE, places)
     latents = np.split(encoder(np.concatenate(tiles)), len(tiles))
     z, zp, zn = latents[:3]
@@ -148,18 +175,18 @@ def latent_figures(encoder: measuring.Net, pictures: list[np.ndarray], way: post
 
 
 def style_target_where_read(original: np.ndarray, boxes: list | None) -> np.ndarray:
-    """The style target, drawn only inside `boxes` (where the sample reads; everywhere when None): the
-    whole picture's would cost more than the rest of the measurement."""
+    """The style target as 8-bit levels, drawn only inside `boxes` (where the sample reads; everywhere
+    when None): the whole picture's would cost more than the rest of the measurement."""
     if boxes is None:
-        return style_target(original)
+        return to_levels(style_target(original))
     h, w = original.shape[:2]
     name = pick_style(original)  # the whole picture's choice, drawn window by window
-    style = np.zeros_like(original)
+    style = np.zeros(original.shape, np.uint8)
     for x0, y0, x1, y1 in boxes:
         ey0, ex0 = max(0, y0 - TARGET_REACH), max(0, x0 - TARGET_REACH)
         window = style_target(original[ey0:min(h, y1 + TARGET_REACH), ex0:min(w, x1 + TARGET_REACH)],
                               style=name, top=ey0, left=ex0)
-        style[y0:y1, x0:x1] = window[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0]
+        style[y0:y1, x0:x1] = to_levels(window[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0])
     return style
 
 

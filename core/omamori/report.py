@@ -143,7 +143,7 @@ def panel(rgb: np.ndarray, caption: str, frame: tuple | None) -> Image.Image:
     h, w = rgb.shape[:2]
     scale = min(PANEL / w, PANEL / h)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    image = Image.fromarray(np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+    image = Image.fromarray(to_levels(rgb))  # band by band: no full-size float temporaries
     image = image.resize(size, Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.NEAREST)
     font = load_font("", 26)
     lines = wrap(caption, font, PANEL)

@@ -194,12 +194,14 @@ def test_a_cancelled_worker_writes_nothing(tmp_path, monkeypatch):
 
 
 def test_report_dir_gets_a_report_picture_per_protected_file(tmp_path):
-    art = small_picture(tmp_path / "art.png", 1)
-    results = batch.protect_paths([art, tmp_path / "nope.png"], noise_preset(), tmp_path / "out", jobs=1,
+    art = small_picture(tmp_path / "art.png", 1, size=(96, 128))  # evaluate measures from 85 px a side
+    tiny = small_picture(tmp_path / "tiny.png", 2)
+    results = batch.protect_paths([art, tmp_path / "nope.png", tiny], noise_preset(), tmp_path / "out", jobs=1,
                                   report_dir=tmp_path / "reports")
-    assert [r.ok for r in results] == [True, False]
+    assert [r.ok for r in results] == [True, False, True]
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["art-protected-report.png"]
     assert any("art-protected-report.png" in notice for notice in results[0].notices)
+    assert any("no report" in notice and "too small" in notice for notice in results[2].notices)
 
 
 def test_cli_folder_input_overwrite_and_jobs(capsys, tmp_path):

@@ -325,6 +325,8 @@ def check_pixels(rgba: np.ndarray, preset, *, bit_depth: int = 8, mask: np.ndarr
     from .presets import load_preset
 
     preset = load_preset(preset) if isinstance(preset, (str, dict, Path)) else preset
+    # Before protecting: a layer too small to measure should not first wait for its cloak.
+    refuse_too_small(posting.postings(preset.export.profile), rgba.shape[1], rgba.shape[0])
     say = progress or (lambda fraction, message: None)
     protected = protect_pixels(rgba, preset, bit_depth=bit_depth, mask=mask, keep_size=True, cancel=cancel,
                                progress=lambda f, m: say(0.5 * f, m))

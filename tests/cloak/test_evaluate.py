@@ -292,6 +292,15 @@ def test_check_pixels_contract(tmp_path):
     json.dumps(result)  # the bridge sends it as JSON
 
 
+def test_check_pixels_refuses_a_layer_too_small_before_protecting_it(monkeypatch):
+    """An editor's Check on a tiny layer says so at once instead of after the cloak has run."""
+    from omamori import jobs
+
+    monkeypatch.setattr(jobs, "protect_pixels", lambda *a, **k: pytest.fail("protected before refusing"))
+    with pytest.raises(InputError, match="60×40 px is too small"):
+        evaluate.check_pixels(artwork(40, 60), "standard")
+
+
 def test_check_pixels_mask_and_cancel():
     rgba = artwork(96, 128)
     mask = np.zeros(rgba.shape[:2], np.float32)

@@ -37,17 +37,18 @@ def pixels(drawable):
     return np.frombuffer(data, np.float32).reshape(h, w, 4).copy()
 
 
-def make_image(precision=Gimp.Precision.U8_NON_LINEAR, base=Gimp.ImageBaseType.RGB, alpha=True):
+def make_image(precision=Gimp.Precision.U8_NON_LINEAR, base=Gimp.ImageBaseType.RGB, alpha=True, size=(W, H)):
     """A small artwork-like image: gradients, a hard-edged pattern and varying alpha."""
-    image = Gimp.Image.new_with_precision(W, H, base, precision)
-    layer = Gimp.Layer.new(image, "art", W, H, TYPES[(base, alpha)], 100, Gimp.LayerMode.NORMAL)
+    w, h = size
+    image = Gimp.Image.new_with_precision(w, h, base, precision)
+    layer = Gimp.Layer.new(image, "art", w, h, TYPES[(base, alpha)], 100, Gimp.LayerMode.NORMAL)
     image.insert_layer(layer, None, 0)
-    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
-    rgba = np.stack([x / W, y / H, ((x // 8 + y // 8) % 2) * 0.6 + 0.2, 0.4 + 0.6 * x / W], -1).astype(np.float32)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    rgba = np.stack([x / w, y / h, ((x // 8 + y // 8) % 2) * 0.6 + 0.2, 0.4 + 0.6 * x / w], -1).astype(np.float32)
     buffer = layer.get_buffer()
-    buffer.set(Gegl.Rectangle.new(0, 0, W, H), "R'G'B'A float", rgba.tobytes())
+    buffer.set(Gegl.Rectangle.new(0, 0, w, h), "R'G'B'A float", rgba.tobytes())
     buffer.flush()
-    layer.update(0, 0, W, H)
+    layer.update(0, 0, w, h)
     return image, layer
 
 
@@ -282,8 +283,9 @@ def _():
 
 @case("check")
 def _():
-    # Measures on a copy: the image stays as it was and, headless, no report view opens.
-    image, layer = make_image()
+    # Measures on a copy: the image stays as it was and, headless, no report view opens. 128x96: evaluate
+    # measures pictures from 85 px a side (its generic posting shrinks them 0.75x).
+    image, layer = make_image(size=(128, 96))
     before, open_before = pixels(layer), len(Gimp.get_images())
     status, error, values = run("plug-in-omamori-check", image, [layer], preset=PRESET)
     result = {"status": status, "error": error, "values": values, "unchanged": diff_stats(before, pixels(layer)),

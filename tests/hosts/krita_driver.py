@@ -293,7 +293,7 @@ def _():
 @case("check")
 def _():
     from omamori_krita import api
-    doc = open_doc("rgba8.png")
+    doc = open_doc("check.png")
     before = snapshot(doc)
     path = os.path.join(OUT, "krita-check-report.png")
     if os.path.exists(path):
@@ -311,7 +311,7 @@ def _():
     from omamori_krita.docker import OmamoriPanel
     panel = OmamoriPanel()
     panel.load(wait=True)
-    doc = open_doc("rgba8.png")
+    doc = open_doc("check.png")
     host.active_document = lambda: doc
     before = snapshot(doc)
     panel.check()

@@ -186,11 +186,6 @@ def test_export_never_replaces_an_existing_file_unless_asked(gimp):
 
 
 def test_check_returns_the_evaluate_report_and_leaves_the_image(gimp):
-    """Needs the evaluate branch merged (contract 1: omamori.evaluate.check_pixels, imported by the
-    worker's "check"); until then it skips, naming that. The lead runs it after merging."""
-    probe = run_in_root(f"{VENV_BIN}/python -c 'from omamori.evaluate import check_pixels'", ENV)
-    if probe.returncode != 0:
-        pytest.skip("needs the evaluate branch merged (omamori.evaluate.check_pixels, contract 1)")
     r = result(gimp, "check")
     assert r["status"] == "success", r["error"]
     report = json.loads(r["values"][0])

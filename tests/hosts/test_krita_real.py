@@ -29,6 +29,7 @@ SAVED_PRESET = "krita-saved-preset"
 ENV = {"HOME": HOME, "OMAMORI_HOME": f"{WORK}/omamori-home", "OMAMORI_LANG": "en", "KT_DIR": WORK,
        "KT_PYKRITA": PYKRITA, "KT_SAVED_PRESET": SAVED_PRESET, "XDG_RUNTIME_DIR": f"{WORK}/run"}
 W, H = 64, 48
+CHECK_W, CHECK_H = 128, 96  # evaluate measures pictures from 85 px a side (its generic posting shrinks 0.75x)
 
 
 def omamori(args, **kwargs):
@@ -74,6 +75,7 @@ def krita(trixie_root):
     (work / "home/.config/kritarc").write_text("[General]\nCustomKey=keep me\n\n[python]\nenable_ten_brushes=true\n")
     write_png(work / "rgba8.png", W, H, 8, lambda x, y: (x * 4, y * 5, 128, 255 if x < W - 8 else 128))
     write_png(work / "rgba16.png", W, H, 16, lambda x, y: (x * 1000 + 7, y * 1300 + 11, 33333, 65535))
+    write_png(work / "check.png", CHECK_W, CHECK_H, 8, lambda x, y: (x * 2, y * 2, (x ^ y) & 255, 255))
 
     installed = omamori("install krita", check=True)
     preset, profile_preset = usable_presets(work)
@@ -222,16 +224,16 @@ def test_export_never_replaces_a_file_unless_asked(krita):
     assert r["replaced_when_asked"]
 
 
-# --- check (needs omamori.evaluate.check_pixels from the evaluate branch: passes once it is merged) --
+# --- check ------------------------------------------------------------------------------------
 
 def test_check_returns_the_fields_of_evaluate_json_and_leaves_the_document(krita):
     r = result(krita, "check")
     assert r["unchanged"] and len(r["layers"]) == 1 and r["report_is_png"], r
     cli_out = f"{WORK}/out/cli-check"
     host_path(cli_out).mkdir(exist_ok=True)
-    omamori(f"protect --preset {krita['env']['KT_PRESET']} --out {cli_out} {WORK}/rgba8.png", check=True)
+    omamori(f"protect --preset {krita['env']['KT_PRESET']} --out {cli_out} {WORK}/check.png", check=True)
     protected = next(host_path(cli_out).iterdir())
-    cli = json.loads(omamori(f"evaluate {WORK}/rgba8.png {cli_out}/{protected.name} --json", check=True).stdout)
+    cli = json.loads(omamori(f"evaluate {WORK}/check.png {cli_out}/{protected.name} --json", check=True).stdout)
     assert set(cli) <= set(r["result"]), (r["result"], cli)  # every field of evaluate --json
 
 

@@ -46,7 +46,14 @@ _KEEP_EXIF = {0x9000, 0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0xA001}  # version
 # Never carried over as such: they describe the source file's layout or pixels, not the
 # work (the maker note also holds offsets into the source file, so it would be garbage).
 _STRUCTURAL = {0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0111, 0x0115, 0x0116, 0x0117, 0x011C,
-               0x0201, 0x0202, 0x0213, 0x8769, 0x8825, 0xA005, 0xA002, 0xA003, 0x927C}
+               0x0201, 0x0202, 0x0213, 0x8769, 0x8825, 0xA005, 0xA002, 0xA003, 0x927C,
+               # A TIFF source's IFD0 also holds its pixel layout (subfiles, sample range, predictor,
+               # colour map, tiles, sub-IFDs, extra samples, sample format, JPEG tables, YCbCr)...
+               0x00FE, 0x00FF, 0x0118, 0x0119, 0x013D, 0x0140, 0x0142, 0x0143, 0x0144, 0x0145, 0x014A,
+               0x0152, 0x0153, 0x0154, 0x0155, 0x015B, 0x0211, 0x0212,
+               # ...and blocks written on their own or not at all: its XMP (which may say DMI-ALLOWED),
+               # IPTC, Photoshop resources, ICC profile and Photoshop layers (the unprotected picture).
+               0x02BC, 0x83BB, 0x8649, 0x8773, 0x935C}
 _RESOLUTION_DEFAULTS = {0x011A: 72.0, 0x011B: 72.0, 0x0128: 2}  # 72 dpi, in inches
 ARTIST, COPYRIGHT, ORIENTATION, EXIF_IFD, GPS_IFD = 0x013B, 0x8298, 0x0112, 0x8769, 0x8825
 

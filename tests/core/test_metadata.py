@@ -193,3 +193,37 @@ def test_clean_exif_drops_only_what_cannot_be_written():
     assert sorted(dropped) == ["ResolutionUnit", "XResolution"]
     assert clean[0x013B] == "Hana" and clean.get_ifd(metadata.EXIF_IFD)[0x9003] == "2026:01:02 03:04:05"
     metadata.build_exif(OptOut(), clean).tobytes()  # and what is left writes
+
+
+def tiff_with_blocks(path):
+    """A TIFF from an editor: its XMP (saying DMI-ALLOWED, with other rights), IPTC and ICC sit in IFD0."""
+    xmp = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           f'<rdf:Description rdf:about="" xmlns:plus="{metadata.PLUS_NS}" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+           f'<plus:DataMining>{metadata.VOCAB}DMI-ALLOWED</plus:DataMining><dc:rights><rdf:Alt>'
+           f'<rdf:li xml:lang="x-default">OLD RIGHTS</rdf:li></rdf:Alt></dc:rights></rdf:Description>'
+           f'</rdf:RDF></x:xmpmeta>').encode()
+    iptc = b"\x1c\x02\x5a\x00\x07Shibuya"  # IPTC City
+    Image.new("RGB", (40, 20), (200, 100, 50)).save(path, tiffinfo={0x010F: "PhoneCo", 700: xmp, 33723: iptc})
+    return path
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png", "webp", "tif"])
+def test_keeping_private_exif_never_carries_a_tiffs_own_blocks(tmp_path, ext):
+    """XMP, IPTC and ICC are written on their own: a source TIFF's copies in its IFD0 must not ride along
+    in the EXIF, where the old XMP contradicted the opt-out and the IPTC was malformed."""
+    src = load(tiff_with_blocks(tmp_path / "editor.tif"))
+    settings = ExportSettings(metadata=OptOut(author=AUTHOR, strip_private=False))
+    out = write_picture(src.pixels, tmp_path / f"out.{ext}", source=src, settings=settings)
+    tags = exiftool(out)
+    assert tags["IFD0:Make"] == "PhoneCo"  # what was asked to be kept is kept
+    assert tags["XMP-plus:DataMining"] in DATA_MINING and tags["XMP-dc:Rights"] == f"© {AUTHOR}"
+    assert [key for key in tags if key.startswith("IPTC") or "Warning" in key] == []
+
+
+def test_keeping_private_exif_never_carries_a_tiffs_layout(tmp_path):
+    """A float TIFF's SampleFormat, carried over onto the 16-bit output, made a file no reader could open."""
+    Image.fromarray(np.linspace(0, 1, 48 * 64, dtype=np.float32).reshape(48, 64), "F").save(tmp_path / "f.tif")
+    src = load(tmp_path / "f.tif")
+    settings = ExportSettings(metadata=OptOut(strip_private=False))
+    back = load(write_picture(src.pixels, tmp_path / "out.tif", source=src, settings=settings))
+    assert back.bit_depth == 16 and np.allclose(back.pixels, src.pixels, atol=1 / 65535)

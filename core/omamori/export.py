@@ -253,7 +253,9 @@ def _animation(images: list[Image.Image], frames: list[Frame], fmt: str, quality
         chunks = [containers.iccp(icc)] if icc else []
         chunks.append(containers.Chunk(b"eXIf", metadata.exif_bytes(exif)))
         return containers.png_insert_after_ihdr(png, chunks + metadata.png_text_chunks(optout))
-    options.update(quality=quality, exif=exif.tobytes(), xmp=metadata.build_xmp(optout))
+    # WebP's EXIF chunk holds the bare TIFF structure: Pillow's animated writer, unlike its still one, does not
+    # take JPEG's "Exif\0\0" prefix off itself.
+    options.update(quality=quality, exif=metadata.exif_bytes(exif), xmp=metadata.build_xmp(optout))
     if icc:
         options["icc_profile"] = icc
     return _save(images[0], fmt, options)

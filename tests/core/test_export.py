@@ -243,3 +243,19 @@ def test_a_picture_over_the_profile_caps_gets_one_notice_in_both_languages(tmp_p
                   notices=notices)
     assert len(notices) == 1 and "over 1080×1080 px" in notices[0].en and "(1100×10)" in notices[0].en
     assert notices[0].ja.startswith("Instagram / Facebook は 1080×1080 px を超える画像を縮小します。")
+
+
+@pytest.mark.parametrize("frames", [1, 3])
+def test_webp_exif_chunk_holds_the_tiff_structure(tmp_path, frames):
+    """The WebP container's EXIF chunk starts with the TIFF header; Pillow's animated writer kept JPEG's
+    "Exif\\0\\0" prefix, which exiftool called an improper header and stricter readers do not parse."""
+    from omamori import containers
+    from omamori.export import write_frames
+    from omamori.imageio import Frame
+
+    src = picture(8, alpha=False)
+    levels = [(src.pixels * 255).astype(np.uint8)] * frames
+    src.frames = [Frame(np.ascontiguousarray(level), 80) for level in levels]
+    out = write_frames(src.frames, tmp_path / "a.webp", source=src)
+    exif = [c.body for c in containers.riff_chunks(out.read_bytes()) if c.kind == b"EXIF"]
+    assert len(exif) == 1 and exif[0][:4] in (b"II*\0", b"MM\0*")

@@ -177,3 +177,18 @@ def test_a_long_notice_is_measured_before_it_is_drawn(monkeypatch):
                         or text_sprite(font, text))
     run("notice", _flat(0.5, (400, 400)), text="学習禁止" * 10, size=0.5)  # 8000 px wide at 200 px
     assert widths and max(widths) <= 400
+
+
+def test_a_wide_banner_gets_a_notice_readable_at_its_shown_size():
+    """A 4000×200 banner is seen shrunk to a screen's width (about 1500 px): sized on its 200 px height,
+    the notice was 8 px tall (the second line 5 px), 3 px on screen. Sized on a quarter of its width it is
+    40 px, still inside the banner, and `inspect` finds it."""
+    banner = cv2.resize(painting(), (4000, 200), interpolation=cv2.INTER_CUBIC)
+    out = run("notice", banner)
+    left, right, top, bottom = _ink_box(banner, out)
+    assert bottom - top > 50 and top >= 4 and bottom < 196 and right < 3996
+    assert notice.find_notice(out)["found"] is True
+    # A tall strip is seen at its width, which is already its short edge: unchanged.
+    strip = np.ascontiguousarray(banner.transpose(1, 0, 2))
+    left, right, top, bottom = _ink_box(strip, run("notice", strip))
+    assert bottom - top < 20 and right - left < 192

@@ -161,3 +161,20 @@ def test_logo_from_a_pipe_is_a_param_error(tmp_path):
     os.mkfifo(tmp_path / "logo.png")
     with pytest.raises(ParamError, match="logo"):
         run("watermark", _flat(), logo=str(tmp_path / "logo.png"))
+
+
+@pytest.mark.parametrize("placement", ("bottom-right", "tiled"))
+def test_a_wide_banner_gets_a_mark_readable_at_its_shown_size(placement):
+    """A 4000×200 banner is seen shrunk to a screen's width: sized on its height the mark was 12 px
+    (4 px on a 1500 px screen). It is sized on a quarter of the width, like the notice, and still fits."""
+    banner = _flat(0.5, (200, 4000))
+    drawn = _changed(banner, run("watermark", banner, placement=placement, jitter=0, angle=0, opacity=1.0))
+    rows = np.nonzero(drawn.any(axis=1))[0]
+    if placement == "tiled":  # the tallest glyph (with its outline) of any tile
+        assert cv2.connectedComponentsWithStats(drawn.astype(np.uint8))[2][1:, cv2.CC_STAT_HEIGHT].max() > 30
+    else:
+        assert rows.max() - rows.min() > 40 and rows.min() >= 6 and rows.max() < 194
+    strip = _flat(0.5, (4000, 200))  # a tall strip is seen at its width, its short edge: unchanged
+    drawn = _changed(strip, run("watermark", strip, placement="bottom-right", opacity=1.0))
+    rows = np.nonzero(drawn.any(axis=1))[0]
+    assert rows.max() - rows.min() < 20

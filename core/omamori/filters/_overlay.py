@@ -23,6 +23,9 @@ BUNDLED_FONT = "BIZUDPGothic-Bold.ttf"
 # A mark's cost grows with its width over its height (tiles are warped as squares of
 # its width): a cap keeps a long text or a thin logo as cheap as an ordinary mark.
 MAX_ASPECT = 24
+# Pictures are shown fitted to the screen's width, so a banner much wider than it is tall is shrunk by its
+# width: a mark sized on its height alone came out a few pixels tall on screen (8 px on a 4000×200 banner).
+BANNER_ASPECT = 4
 MAX_LOGO_BYTES = 64 << 20
 MAX_LOGO_PIXELS = 40_000_000
 # A private-use code point no real font maps: it renders as the font's .notdef glyph.
@@ -31,6 +34,12 @@ _MISSING = chr(0x10FFFD)
 
 def bundled_font_path() -> Path:
     return Path(str(files("omamori") / "fonts" / BUNDLED_FONT))
+
+
+def reference_edge(width: int, height: int) -> int:
+    """What a mark's size is a fraction of: the short edge, or for a banner wider than
+    BANNER_ASPECT:1, that fraction of its width."""
+    return max(min(width, height), width // BANNER_ASPECT)
 
 
 def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:

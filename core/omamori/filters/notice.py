@@ -29,7 +29,7 @@ OPAQUE_ENOUGH = 0.9
 # find_notice: the short edge it searches at, the sizes it tries, and the score that counts.
 SEARCH_EDGE = 720
 SEARCH_MIN_PX = 12  # smaller text matches random texture too easily
-# 4 % apart from 0.025 to 0.12 of the short edge, with the default size itself among them.
+# 4 % apart from 0.025 to 0.12 of the reference edge (_overlay.reference_edge), with the default size itself among them.
 SEARCH_SIZES = tuple(0.04 * 1.04 ** k for k in range(-12, 29))
 FOUND_SCORE = 0.55
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -54,7 +54,10 @@ class NoticeFilter(Filter):
               choices=("auto",) + ov.PLACEMENTS,
               choice_labels=(Text("Automatic", "自動"),) + ov.PLACEMENT_LABELS),
         Param("size", "float", 0.04, Text("Size", "大きさ"),
-              Text("Main line height as a fraction of the image's short edge.", "1 行目の高さ（画像の短辺に対する割合）。"),
+              Text("Main line height as a fraction of the image's short edge (for a banner wider than 4:1, "
+                   "of a quarter of its width, as it is seen shrunk to the screen's width).",
+                   "1 行目の高さ（画像の短辺に対する割合。幅が高さの 4 倍を超える横長の画像では、画面の幅に"
+                   "縮めて見られるため、幅の 4 分の 1 に対する割合）。"),
               min=0.005, max=0.5),
         Param("opacity", "float", 0.85, Text("Opacity", "不透明度"),
               Text("0 draws nothing, 1 is fully opaque.", "0 で何も描かず、1 で完全に不透明。"), min=0.0, max=1.0),
@@ -83,9 +86,8 @@ class NoticeFilter(Filter):
                  if line]
         if settings["opacity"] == 0 or not lines:
             return rgba.copy()
-        short = min(height, width)
-        margin = round(settings["margin"] * short)
-        font_px = max(MIN_FONT_PX, round(settings["size"] * short))
+        margin = round(settings["margin"] * min(height, width))
+        font_px = max(MIN_FONT_PX, round(settings["size"] * ov.reference_edge(width, height)))
         inner, ring = _fitted(lines, settings, font_px, (width - 2 * margin, height - 2 * margin))
         coverage = inner + ring
         placement = settings["placement"]
@@ -172,7 +174,7 @@ def find_notice(rgba: np.ndarray) -> dict:
     luma = cv2.resize(luma, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA) if shrink < 1 else luma
     best = 0.0
     for size in SEARCH_SIZES:
-        font_px = round(size * min(luma.shape))
+        font_px = round(size * ov.reference_edge(luma.shape[1], luma.shape[0]))
         if font_px < SEARCH_MIN_PX:
             continue
         sprite = _render([DEFAULT_TEXT, DEFAULT_SUBTEXT], "", font_px)

@@ -54,7 +54,10 @@ class WatermarkFilter(Filter):
         Param("opacity", "float", 0.25, Text("Opacity", "不透明度"),
               Text("0 draws nothing, 1 is fully opaque.", "0 で何も描かず、1 で完全に不透明。"), min=0.0, max=1.0),
         Param("size", "float", 0.06, Text("Size", "大きさ"),
-              Text("Mark height as a fraction of the image's short edge.", "透かしの高さ（画像の短辺に対する割合）。"),
+              Text("Mark height as a fraction of the image's short edge (for a banner wider than 4:1, "
+                   "of a quarter of its width, as it is seen shrunk to the screen's width).",
+                   "透かしの高さ（画像の短辺に対する割合。幅が高さの 4 倍を超える横長の画像では、画面の幅に"
+                   "縮めて見られるため、幅の 4 分の 1 に対する割合）。"),
               min=0.01, max=0.5),
         Param("color", "color", "#ffffff", Text("Colour", "色"),
               Text("Text colour.", "文字の色。")),
@@ -79,7 +82,7 @@ class WatermarkFilter(Filter):
         if settings["opacity"] == 0 or not (settings["logo"] or settings["text"].strip()):
             return rgba.copy()
         height, width = rgba.shape[:2]
-        mark_px = max(MIN_MARK_PX, round(settings["size"] * min(height, width)))
+        mark_px = max(MIN_MARK_PX, round(settings["size"] * ov.reference_edge(width, height)))
         out = rgba.copy()
         if settings["placement"] != "tiled":
             margin = round(MARGIN * min(height, width))

@@ -143,13 +143,13 @@ def build_exif(settings: OptOut, source: Image.Exif | None = None) -> Image.Exif
     source = source if source is not None else Image.Exif()
     for tag, value in source.items():
         if tag not in _STRUCTURAL and (tag in _KEEP_IFD0 or not settings.strip_private):
-            exif[tag] = value
-    sub = {t: v for t, v in source.get_ifd(EXIF_IFD).items()
+            exif[tag] = _as_read(value)
+    sub = {t: _as_read(v) for t, v in source.get_ifd(EXIF_IFD).items()
            if t not in _STRUCTURAL and (t in _KEEP_EXIF or not settings.strip_private)}
     if sub:
         exif.get_ifd(EXIF_IFD).update(sub)
     if not settings.strip_private and source.get_ifd(GPS_IFD):
-        exif.get_ifd(GPS_IFD).update(source.get_ifd(GPS_IFD))
+        exif.get_ifd(GPS_IFD).update({t: _as_read(v) for t, v in source.get_ifd(GPS_IFD).items()})
     exif[ORIENTATION] = 1
     for tag, value in _RESOLUTION_DEFAULTS.items():  # required in TIFF and JPEG EXIF (exiftool -validate)
         exif.setdefault(tag, value)
@@ -158,6 +158,17 @@ def build_exif(settings: OptOut, source: Image.Exif | None = None) -> Image.Exif
         exif[ARTIST] = settings.author.encode("utf-8")
     exif[COPYRIGHT] = settings.rights().en.encode("utf-8")
     return exif
+
+
+def _as_read(value):
+    """A source value to write back. Pillow reads EXIF text as Latin-1 and writes str as ASCII, every other
+    character a '?': non-ASCII text goes back as the bytes it was read from (a Japanese caption in UTF-8)."""
+    if isinstance(value, str) and not value.isascii():
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:  # not from Pillow's reader: the UTF-8 that exiftool reads
+            return value.encode("utf-8")
+    return value
 
 
 def exif_bytes(exif: Image.Exif) -> bytes:

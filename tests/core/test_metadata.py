@@ -227,3 +227,14 @@ def test_keeping_private_exif_never_carries_a_tiffs_layout(tmp_path):
     settings = ExportSettings(metadata=OptOut(strip_private=False))
     back = load(write_picture(src.pixels, tmp_path / "out.tif", source=src, settings=settings))
     assert back.bit_depth == 16 and np.allclose(back.pixels, src.pixels, atol=1 / 65535)
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png", "webp", "tif"])
+def test_kept_text_in_japanese_is_kept_byte_for_byte(tmp_path, ext):
+    """Pillow reads EXIF text as Latin-1 and writes it back as ASCII: a caption in UTF-8 came out as '?'s."""
+    exif = Image.Exif()
+    exif.update({0x010E: "夕焼けの絵".encode(), 0x0131: "クリスタ".encode()})
+    Image.new("RGB", (8, 8)).save(tmp_path / "drawn.jpg", exif=exif.tobytes())
+    src = load(tmp_path / "drawn.jpg")
+    tags = exiftool(write_picture(src.pixels, tmp_path / f"out.{ext}", source=src, settings=SETTINGS))
+    assert (tags["IFD0:ImageDescription"], tags["IFD0:Software"]) == ("夕焼けの絵", "クリスタ")

@@ -109,7 +109,7 @@ def write_picture(pixels: np.ndarray, path: str | os.PathLike, *, source: Pictur
     bit_depth = 16 if source and source.bit_depth == 16 and fmt in ("PNG", "TIFF") else 8
     samples = _samples(pixels, fmt, has_alpha, bit_depth)
     exif = metadata.build_exif(settings.metadata, source.exif if source else None)
-    icc = source.icc_profile if source else None
+    icc = _rgb_profile(source.icc_profile, notices) if source else None
     profile = _profile(settings)
     _note_shrinking(profile, pixels.shape, notices)
     quality, max_bytes = _limits(settings, profile)
@@ -145,8 +145,9 @@ def write_frames(frames: list[Frame], path: str | os.PathLike, *, source: Pictur
     profile = _profile(settings)
     _note_shrinking(profile, frames[0].samples.shape, notices)
     quality, max_bytes = _limits(settings, profile)
-    data = _fit(lambda q: _animation(images, frames, fmt, q, exif, source.icc_profile, settings.metadata,
-                                     source.plays), fmt, quality, max_bytes, path, settings.profile)
+    icc = _rgb_profile(source.icc_profile, notices)
+    data = _fit(lambda q: _animation(images, frames, fmt, q, exif, icc, settings.metadata, source.plays),
+                fmt, quality, max_bytes, path, settings.profile)
     return write_atomic(path, data, overwrite=overwrite)
 
 
@@ -167,6 +168,20 @@ _GIF_PALETTE = Text("GIF holds 256 colours a frame: part of the protection's fin
                     "(PNG or WebP keep all of it).",
                     "GIF は 1 フレーム 256 色のため、保護の細かな変化の一部がパレットで失われます"
                     "（PNG・WebP ならすべて残ります）。")
+
+
+def _rgb_profile(icc: bytes | None, notices: list[Text] | None) -> bytes | None:
+    """The source's ICC profile when it describes RGB, as every output is; another (a grey picture's) would be
+    invalid there, and readers drop it with a warning, so it is left out with a notice."""
+    if not icc or icc[16:20] == b"RGB ":
+        return icc
+    if notices is not None:
+        space = "".join(c for c in icc[16:20].decode("latin-1") if c.isascii() and c.isalnum()) or "?"  # untrusted
+        notices.append(Text(f"the colour profile ({space}) cannot describe the RGB file written and was left out; "
+                            "colour-managed apps may show its tones slightly differently.",
+                            f"カラープロファイル（{space}）は書き出した RGB のファイルには使えないため除きました。"
+                            "カラーマネジメント対応のアプリでは階調がわずかに違って見えることがあります。"))
+    return None
 
 
 def _fit(encode, fmt: str, quality: int, max_bytes: int | None, path: Path, profile: str | None) -> bytes:

@@ -259,3 +259,16 @@ def test_webp_exif_chunk_holds_the_tiff_structure(tmp_path, frames):
     out = write_frames(src.frames, tmp_path / "a.webp", source=src)
     exif = [c.body for c in containers.riff_chunks(out.read_bytes()) if c.kind == b"EXIF"]
     assert len(exif) == 1 and exif[0][:4] in (b"II*\0", b"MM\0*")
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "webp", "tif"])
+def test_a_grey_colour_profile_is_not_put_on_a_colour_file(tmp_path, ext):
+    """A grey picture is written as RGB; its grey ICC profile there is invalid (libpng: 'Gray color space not
+    permitted on RGB PNG'), so it is left out, with a notice, and an RGB profile is still kept."""
+    grey_icc = ICC[:16] + b"GRAY" + ICC[20:]
+    Image.new("L", (16, 8), 90).save(tmp_path / "grey.png", icc_profile=grey_icc)
+    src, notices = load(tmp_path / "grey.png"), []
+    out = write_picture(src.pixels, tmp_path / f"out.{ext}", source=src, notices=notices)
+    assert load(out).icc_profile is None
+    assert len(notices) == 1 and "GRAY" in notices[0].en and "GRAY" in notices[0].ja
+    assert load(write_picture(src.pixels, tmp_path / f"rgb.{ext}", source=picture(8))).icc_profile == ICC

@@ -99,3 +99,12 @@ def test_errors_name_file_and_field():
 def test_unknown_profile():
     with pytest.raises(PresetError, match="unknown posting profile 'myspace'; known: .*bluesky"):
         load_profile("myspace")
+
+
+@pytest.mark.parametrize("name", ["x", "pixiv", "instagram", "bluesky", "mastodon", "misskey"])
+def test_a_platform_that_strips_metadata_says_so(name):
+    """Where the platform removes metadata, the visible notice and the author mark are the only signals left:
+    the checklist must say so (Misskey's said only that a copy is made when metadata is present)."""
+    stripped = re.compile(r"metadata\b[^.]*\b(strip|remov)|\b(strip|remov)\w*[^.]*\bmetadata")
+    lines = [item.text for item in builtin(name).checklist if stripped.search(item.text.en)]
+    assert lines and all("メタデータ" in text.ja and "削除" in text.ja for text in lines)

@@ -40,7 +40,7 @@ def test_platform_facts():
     assert (x.format, x.quality, x.max_long_edge, x.max_bytes) == ("JPEG", 85, 4096, 5_000_000)
     assert (bluesky.max_long_edge, bluesky.max_bytes) == (4000, 2_000_000)
     assert instagram.max_long_edge == 1080
-    assert builtin("mastodon").max_megapixels == 8.3 and builtin("misskey").max_long_edge == 2048
+    assert builtin("mastodon").max_megapixels == 8.2944 and builtin("misskey").max_long_edge == 2048
     assert any("Grok" in item.text.en for item in x.checklist)
     unconfirmed = [item.text.en for item in builtin("pixiv").checklist if not item.confirmed]
     assert unconfirmed == ["Upload limit 32 MB per image."]
@@ -108,3 +108,12 @@ def test_a_platform_that_strips_metadata_says_so(name):
     stripped = re.compile(r"metadata\b[^.]*\b(strip|remov)|\b(strip|remov)\w*[^.]*\bmetadata")
     lines = [item.text for item in builtin(name).checklist if stripped.search(item.text.en)]
     assert lines and all("メタデータ" in text.ja and "削除" in text.ja for text in lines)
+
+
+def test_mastodon_cap_is_its_exact_pixel_limit():
+    """Mastodon keeps at most 8,294,400 pixels (3840×2160; app/models/media_attachment.rb): a cap of 8.3 MP
+    let 3524×2355 (8,299,020) through, which Mastodon then shrank, with no notice and the cloak resampled."""
+    mastodon = builtin("mastodon")
+    assert mastodon.posted_size(3840, 2160) == (3840, 2160)
+    width, height = mastodon.posted_size(3524, 2355)
+    assert width * height <= 8_294_400 and (width, height) != (3524, 2355)

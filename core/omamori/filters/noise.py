@@ -1,8 +1,10 @@
 """`noise`: random grain or structured high-frequency patterns.
 
-The structured kinds (dither, checker, bands) put energy near the highest spatial
-frequencies, which image-to-image models' encoders reproduce poorly and which
-disturb the fine texture they copy; gaussian and uniform are plain grain."""
+gaussian and uniform are plain grain; dither, checker and bands are regular patterns near
+the highest spatial frequencies. Only bands moves an AI encoder's latent more than grain
+does: with `omamori evaluate` at amount 8, cell 1, after its generic posting, against
+noise of the same visibility, bands gave 1.6x (the example painting) and 1.8x (a flat
+drawing), dither 1.0x and 0.9x, checker 0.8x and 0.6x. None of them is a cloak."""
 
 from __future__ import annotations
 

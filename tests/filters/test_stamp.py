@@ -1,6 +1,7 @@
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -8,6 +9,7 @@ from PIL import Image
 from filterkit import (check_contract, check_declarations, check_rejects, cutout, expected_slot_bits, flatten,
                        jpeg_attack, painting, read_stamp, run, slot_votes)
 from omamori.filters import stamp
+from omamori.registry import get_registry
 
 SHARED = Path(os.environ.get("OMAMORI_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
 ARTWORK = SHARED / "data" / "artwork"
@@ -85,7 +87,7 @@ def test_survives_jpeg75_and_half_size(name, make):
 def test_transparent_artwork_survives_flattening_on_white():
     """A cut-out portrait posted as PNG is often flattened on white and re-encoded as JPEG.
 
-    (Over all 214 cut-out portraits, 202 decode after 0.5× too: see the stamp docstring.)"""
+    (Of 107 cut-out portraits, 102 decode after 0.5× too: see the stamp docstring.)"""
     if (ARTWORK / "portrait-dwarves-lord.png").is_file():
         cut = np.asarray(Image.open(ARTWORK / "portrait-dwarves-lord.png").convert("RGBA"), np.float32) / 255
     else:
@@ -128,3 +130,19 @@ def test_chase_repairs_only_a_few_weak_bits():
     assert stamp._chase(damaged, reliability) == AUTHOR
     damaged[[7, 20]] ^= 1  # two more errors among confident bits: no guessing
     assert stamp._chase(damaged, reliability) is None
+
+
+def test_help_says_what_erases_the_mark():
+    """The grid is the picture's own frame: a crop, a turn or a mirror image leaves nothing to read (measured
+    in the stamp docstring), and the help must say so rather than promise it survives posting in general."""
+    marked = run("stamp", _synthetic(), author_id=AUTHOR)
+    edits = (marked[:, :round(0.9 * marked.shape[1])], marked[:, ::-1],
+             np.dstack([cv2.warpAffine(marked[..., :3], cv2.getRotationMatrix2D((256, 192), 3, 1), (512, 384),
+                                       borderValue=(1, 1, 1)), marked[..., 3]]))
+    for edited in edits:
+        assert read_stamp(np.ascontiguousarray(edited)) is None  # nothing, and never a wrong id
+    help_text = get_registry().get("stamp").help
+    for word in ("Cropping", "rotating", "mirroring"):
+        assert word in help_text.en
+    for word in ("切り抜き", "回転", "反転"):
+        assert word in help_text.ja

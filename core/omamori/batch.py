@@ -4,9 +4,11 @@ in input order, one per file, and no failure of one file stops the others."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import threading
 import traceback
 import uuid
 from collections import deque
@@ -179,10 +181,13 @@ def _target_problem(target: Path, overwrite: bool) -> str | None:
 # ---- one file, in whichever process runs it ------------------------------------------------------
 
 _cancel_event = None  # a worker process's view of the batch's cancel flag
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+_busy = False  # a worker is protecting a file
+_stop_signal = None  # the SIGTERM or SIGHUP a worker was sent: it ends once its file is stopped
 
 
 class _SharedCancel(CancelToken):
-    """The batch's cancel flag as seen from a worker process."""
+    """The batch's cancel flag as seen from a worker process (or this worker's own stop)."""
 
     def __init__(self, event):
         super().__init__()
@@ -193,20 +198,26 @@ class _SharedCancel(CancelToken):
 
     @property
     def cancelled(self) -> bool:
-        return self._event.is_set()
+        return self._event.is_set() or _stop_signal is not None
 
 
 def protect_task(task: Task, preset: presets.Preset, overwrite: bool, lang: str | None = None,
                  report_dir: str | os.PathLike | None = None) -> FileResult:
     """Protects one planned file (and writes its report picture into `report_dir`); never raises
     (an unexpected exception is one 'internal error' line)."""
+    global _busy
     if lang:  # a cluster worker answers in the language of the user who started the batch
         os.environ["OMAMORI_LANG"] = lang
+    _busy = True
     try:
         cancel = _SharedCancel(_cancel_event) if _cancel_event is not None else None
         result = jobs.protect_file(task.input, preset, target=task.target, overwrite=overwrite, cancel=cancel)
     except Exception as err:  # protect_file should not raise; the batch must not die if it does
         return internal_error(task.input, err, traceback.format_exc())
+    finally:
+        _busy = False
+        if _stop_signal is not None:
+            _end_worker(_stop_signal)
     result.notices = list(task.notices) + list(result.notices)
     if result.ok and report_dir is not None:
         add_report(result, report_dir, preset)
@@ -224,13 +235,42 @@ def add_report(result: FileResult, report_dir: str | os.PathLike, preset: preset
         result.notices.append(Text("no report: {why}", "レポートなし: {why}").format(why=err.message()))
 
 
-def _init_worker(threads: int, event) -> None:
+def _init_worker(threads: int, event, lifeline) -> None:
     global _cancel_event
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which sets the flag
+    for number in _STOP_SIGNALS:
+        signal.signal(number, _stop_after_this_file)
+    if hasattr(signal, "pthread_sigmask"):  # not on Windows, where workers are spawned
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked in the fork server
+    threading.Thread(target=_watch_parent, args=(lifeline,), daemon=True).start()
     _cancel_event = event
     leave_skips_to_parent()
     # Divide the cores: N workers x their onnxruntime threads = the cores (a user's setting wins).
     os.environ.setdefault("OMAMORI_THREADS", str(threads))
+
+
+def _stop_after_this_file(number: int, frame) -> None:
+    """SIGTERM or SIGHUP (a `kill`, `timeout`, a closed terminal): dying at once could leave a
+    half-written temp file, so the file in hand stops at its next cancel check and the worker then
+    ends, by that signal, as the pool expects (at once when idle)."""
+    global _stop_signal
+    _stop_signal = number
+    if not _busy:
+        _end_worker(number)
+
+
+def _end_worker(number: int) -> None:
+    signal.signal(number, signal.SIG_DFL)
+    os.kill(os.getpid(), number)
+
+
+def _watch_parent(lifeline) -> None:
+    """Ends this worker the same way when the batch's process is gone (killed outright, where it
+    cannot stop its pool): only it holds the lifeline's other end, so reading sees the end of it."""
+    try:
+        lifeline.recv()
+    except EOFError:
+        os.kill(os.getpid(), _STOP_SIGNALS[0])
 
 
 # ---- running the plan ---------------------------------------------------------------------------
@@ -287,18 +327,43 @@ def run_in_processes(tasks: list[Task], indices: list[int], call: Call, workers:
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
     if context.get_start_method() == "forkserver":
         context.set_forkserver_preload(["omamori.jobs"])  # each worker starts with the imports done
+        _start_helpers_shielded()
     get_registry()  # the parent says which plug-ins are skipped, once; its workers stay silent (_init_worker)
     event = context.Event()
+    lifeline, keep = context.Pipe(duplex=False)  # closed when this process ends, however (_watch_parent)
     threads = max(1, available_cores() // workers)
     queue = deque(indices)
     # A suspect may have written its output before the death took its result with it; planning already
     # refused targets that existed before the batch, so what is there now is this batch's own and may go.
     again = partial(call, overwrite=True)
-    while queue:
-        suspects = _pool_pass(tasks, queue, call, workers, context, (threads, event), done)
-        for index in suspects:  # alone, so that a second death names its file
-            if _pool_pass(tasks, deque([index]), again, 1, context, (available_cores(), event), done):
-                done(index, FileResult(input=tasks[index].input, error=_crash_line(tasks[index].input)))
+    with lifeline, keep:
+        while queue:
+            suspects = _pool_pass(tasks, queue, call, workers, context, (threads, event, lifeline), done)
+            for index in suspects:  # alone, so that a second death names its file
+                if _pool_pass(tasks, deque([index]), again, 1, context, (available_cores(), event, lifeline), done):
+                    done(index, FileResult(input=tasks[index].input, error=_crash_line(tasks[index].input)))
+
+
+def _start_helpers_shielded() -> None:
+    """Starts multiprocessing's helper processes with signals blocked, a mask they keep: the
+    resource tracker (it shields itself from SIGINT and SIGTERM only) outlives a closed terminal,
+    whose SIGHUP would kill it and make its replacement print a traceback per semaphore; the fork
+    server outlives a `kill` of the whole run, which made starting a worker an internal error, and
+    it and the workers forked from it never see a Ctrl-C, which printed their traceback while they
+    imported omamori (workers take SIGTERM and SIGHUP back, _init_worker). The batch's own process
+    still gets them all and stops the batch; the fork server ends with its last worker."""
+    from multiprocessing import forkserver, resource_tracker
+
+    _started_with_blocked(resource_tracker.ensure_running, {signal.SIGHUP})
+    _started_with_blocked(forkserver.ensure_running, {signal.SIGINT, *_STOP_SIGNALS})
+
+
+def _started_with_blocked(start: Callable[[], None], numbers: set[int]) -> None:
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, numbers)
+    try:
+        start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)  # a signal held meanwhile arrives now
 
 
 def _pool_pass(tasks, queue: deque, call: Call, workers: int, context, initargs, done: Done) -> list[int]:
@@ -320,7 +385,8 @@ def _drain(tasks, queue: deque, call: Call, workers: int, pool, done: Done) -> l
     while queue or flying:
         while queue and len(flying) < workers:
             index = queue.popleft()
-            flying[pool.submit(call, tasks[index])] = index
+            with _stops_held():
+                flying[pool.submit(call, tasks[index])] = index
         finished, _ = wait(flying, return_when=FIRST_COMPLETED)
         broken = False
         for future in finished:
@@ -335,6 +401,26 @@ def _drain(tasks, queue: deque, call: Call, workers: int, pool, done: Done) -> l
         if broken:  # every file still in flight may be the one that killed its worker
             return list(flying.values())
     return []
+
+
+@contextlib.contextmanager
+def _stops_held():
+    """Holds Ctrl-C (and the signals stopping a batch like it) while the pool may start a worker:
+    stopping then left a worker the pool did not know yet, which read its semaphores from this
+    process after it had ended and removed them (a traceback per worker). Then it stops the batch."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers are the main thread's
+        yield
+        return
+    held = []
+    numbers = [number for number in (signal.SIGINT, *_STOP_SIGNALS) if callable(signal.getsignal(number))]
+    before = {number: signal.signal(number, lambda number, frame: held.append(number)) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+        if held:  # the stop, rather than whatever it caused meanwhile
+            before[held[0]](held[0], None)
 
 
 def _crash_line(path: str) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
 import traceback
 import unicodedata
@@ -432,11 +434,37 @@ def _run_evaluate(args) -> int:
     return run_evaluate(args)
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, stopping a run as Ctrl-C does (every `except KeyboardInterrupt` cleans up)."""
+
+    def __init__(self, number: int):
+        super().__init__(number)
+        self.number = number
+
+
+def stop_like_ctrl_c(number: int, frame) -> NoReturn:
+    raise Stopped(number)
+
+
+@contextlib.contextmanager
+def stop_signals_like_ctrl_c():
+    """A `kill`, `timeout` or closed terminal would end this process at once: its worker processes
+    would be left running, and nothing would say that the batch stopped."""
+    numbers = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    before = {number: signal.signal(number, stop_like_ctrl_c) for number in numbers}
+    try:
+        yield
+    finally:  # main() also runs inside other programs (the tests): leave their handlers as they were
+        for number, handler in before.items():
+            signal.signal(number, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        with stop_signals_like_ctrl_c():
+            return args.run(args)
     except (ParamError, PresetError) as err:
         fail_line(err.message())
         return 2  # a usage problem: nothing was processed
@@ -446,9 +474,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `omamori filters | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         fail_line(say(T("interrupted; nothing half-written was left.", "中断しました。書きかけのファイルは残っていません。")))
-        return 130
+        return 128 + getattr(err, "number", signal.SIGINT)  # the shell's convention: 130 for Ctrl-C, 143 for a kill
     except Exception as err:  # a bug, not the user's doing: one line, the traceback on request
         if getattr(args, "debug", False):
             traceback.print_exc()

@@ -104,10 +104,11 @@ def report_result(result: jobs.FileResult, as_json: bool, debug: bool = False) -
         print(json.dumps(result.as_dict(), ensure_ascii=False), flush=True)
     elif result.ok:
         print(result.output, flush=True)
-        for notice in result.notices:
-            fail_line(f"{result.input}: {notice}")
     else:
         fail_line(result.error)
+    if result.ok:  # on stderr with --json too: stdout stays one object per input
+        for notice in result.notices:
+            fail_line(f"{result.input}: {notice}")
     if debug and result.debug:
         print(result.debug, file=sys.stderr, end="" if result.debug.endswith("\n") else "\n")
 

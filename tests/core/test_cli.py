@@ -257,3 +257,14 @@ def test_every_presets_action_has_help(capsys):
     out = capsys.readouterr().out
     for action in ("list", "show", "save", "import", "export", "delete"):
         assert any(line.split()[:1] == [action] and len(line.split()) > 1 for line in out.splitlines()), action
+
+
+def test_json_mode_keeps_notices_on_stderr(capsys, picture, tmp_path):
+    """--json keeps stdout to one object per input; a notice (here: a renamed output) still reaches the user."""
+    other = tmp_path / "b" / "art.png"
+    other.parent.mkdir()
+    shutil.copyfile(picture, other)
+    code, out, err = run(capsys, "protect", "--preset", "light", "--json", "--out", tmp_path / "o", picture, other)
+    assert code == 0 and [json.loads(line)["ok"] for line in out.splitlines()] == [True, True]
+    assert err == (f"omamori: {other}: written as art-protected-2.png: another input of this batch already "
+                   "writes art-protected.png.\n")

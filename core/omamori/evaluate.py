@@ -250,7 +250,8 @@ def _gains(r: dict) -> dict:
 
 def effect(posted: dict) -> tuple[float, float, str | None]:
     """(gain over noise, best pull towards a target beyond the noise's, which target) of one posting's figures."""
-    gain = posted["r"] / posted["r_noise"] if posted["r_noise"] > 0 else (float("inf") if posted["r"] else 0.0)
+    # Noise as faint as the change can round away to nothing: no gain can be shown then, never "inf x".
+    gain = posted["r"] / posted["r_noise"] if posted["r_noise"] > 0 else 0.0
     pulls = {t: 1 - posted[f"{t}_distance"] / posted[f"{t}_distance_noise"]
              for t in TARGETS if posted.get(f"{t}_distance_noise")}
     best = max(pulls, key=pulls.get) if pulls else None
@@ -263,6 +264,10 @@ VERDICTS = {
     "some": Text("Somewhat protected: an AI encoder sees {how}.", "ある程度保護されています: AI のエンコーダには{how}。"),
     "weak": Text("Barely protected: an AI encoder sees {how}, about what plain noise does.",
                  "ほとんど保護されていません: AI のエンコーダには{how}。ただのノイズと同程度です。"),
+    "faint": Text("Barely protected: the change is too faint to compare with noise (noise that shows as much rounds "
+                  "away to nothing after posting ({posting})), so it cannot be shown to do more than plain noise.",
+                  "ほとんど保護されていません: 変化がかすかすぎてノイズと比べられません（同じ目立ち方のノイズは投稿後"
+                  "（{posting_ja}）に丸められて消えます）。ただのノイズ以上の効果は示せません。"),
 }
 # What the figures cannot show (the model cards' "defeated_by"): stated beside every verdict.
 LIMITS = Text("What this does not measure: blur, added noise followed by upscaling, AI purification (diffusion or "
@@ -301,6 +306,8 @@ def verdict(result: dict) -> dict:
     gain, pull, target = effect(result["latent"][where])
     if result["visibility"]["flip"] == 0 and result["latent"][AS_SAVED]["r"] == 0:
         grade = "unchanged"
+    elif result["latent"][where]["r_noise"] == 0:
+        grade = "faint"
     else:
         grade = grade_of(gain, pull)
     # Name the pull only when it is what earns the grade (a pull below SOME_PULL explains nothing).
@@ -310,8 +317,9 @@ def verdict(result: dict) -> dict:
     values = {"gain": gain, "pull": pull, "target": target, "target_ja": TARGET_JA.get(target, ""),
               "posting": label.en, "posting_ja": label.ja}
     line = VERDICTS[grade]
-    return {"grade": grade, "posting": where, "gain_over_noise": round(gain, 3), "pull_over_noise": round(pull, 3),
-            "en": line.en.format(how=how.en.format(**values)), "ja": line.ja.format(how=how.ja.format(**values))}
+    return {"grade": grade, "posting": where, "gain_over_noise": None if grade == "faint" else round(gain, 3),
+            "pull_over_noise": round(pull, 3), "en": line.en.format(how=how.en.format(**values), **values),
+            "ja": line.ja.format(how=how.ja.format(**values), **values)}
 
 
 # ---- editors (contract 1) ------------------------------------------------------------

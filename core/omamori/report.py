@@ -27,7 +27,8 @@ PANEL = (WIDTH - 3 * PAD) // 2  # two panels a row
 DETAIL = 256                    # side of the centre detail sent through the encoder and decoder
 HEAT_LEVELS = 16                # the heat map's scale tops out at this many 8-bit levels of change
 INK, PAPER, GREY = (20, 20, 28), (250, 248, 244), (95, 95, 105)
-GRADE_COLOURS = {"strong": (22, 120, 60), "some": (170, 110, 0), "weak": (180, 40, 40), "unchanged": (180, 40, 40)}
+GRADE_COLOURS = {"strong": (22, 120, 60), "some": (170, 110, 0), "weak": (180, 40, 40), "faint": (180, 40, 40),
+                 "unchanged": (180, 40, 40)}
 
 
 def write_report(path: str | os.PathLike, original: np.ndarray, protected: np.ndarray, result: dict) -> Path:
@@ -170,7 +171,7 @@ def figures_panel(result: dict, height: int) -> Image.Image:
         lines.append(f"{posting_label(result, name)}: {fig['r']:.2f} ({fig['r_noise']:.2f})")
     verdict = result["verdict"]
     lines.append(f"gain over noise · ノイズ比 ({posting_label(result, verdict['posting'])}) "
-                 f"{verdict['gain_over_noise']:.2f}×")
+                 + ("–" if verdict["gain_over_noise"] is None else f"{verdict['gain_over_noise']:.2f}×"))
     lines.append("target distance (1 = not pulled) · 目標との距離（1 = 引き寄せなし）")
     for name, fig in result["latent"].items():
         if "style_distance" in fig:

@@ -18,6 +18,7 @@ PPD = 67.0
 TILE = 128
 NOISE_SEED = 0
 CLOSE_ENOUGH = 0.03  # relative FLIP mismatch at which the noise calibration stops
+CALIBRATION_TRIES = 8  # FLIP measurements at most (usually two or three)
 BAND_ROWS = bands.ROWS  # whole-picture work goes band by band: temporaries stay small on huge pictures
 
 
@@ -104,12 +105,14 @@ class MatchedNoise:
         """(amplitude, its FLIP) with FLIP close to `flip_target`; `flip_of(amplitude)` measures.
 
         Starts where noise has the protected picture's MSE (uniform +-a has MSE a^2/3), then takes
-        secant steps: FLIP grows smoothly with the amplitude, so two or three measurements do."""
+        secant steps: FLIP grows smoothly with the amplitude, so two or three measurements do. Where it does
+        not (under about 0.7 levels most of the noise rounds away, and FLIP jumps), the steps stay between
+        the closest amplitudes tried below and above the target."""
         if flip_target <= 0:
             return 0.0, 0.0
         tried = []
         amplitude = max(0.5, float(np.sqrt(3 * mse_hint)) * 255)
-        for _ in range(3):
+        for _ in range(CALIBRATION_TRIES):
             tried.append((amplitude, flip_of(amplitude)))
             if abs(tried[-1][1] / flip_target - 1) <= CLOSE_ENOUGH:
                 break
@@ -125,7 +128,12 @@ def _next_amplitude(tried: list[tuple[float, float]], target: float) -> float:
     (a0, f0), (a1, f1) = ([(0.0, 0.0)] + tried)[-2:]
     slope = (f1 - f0) / (a1 - a0) if a1 != a0 else 0.0
     step = (target - f1) / slope if slope > 0 else a1  # no usable slope: double
-    return float(np.clip(a1 + step, 0.25 * a1, 4 * a1 + 0.5))
+    secant = float(np.clip(a1 + step, 0.25 * a1, 4 * a1 + 0.5))
+    below = [a for a, f in tried if f < target]
+    above = [a for a, f in tried if f > target]
+    if below and above and not max(below) < secant < min(above):
+        return (max(below) + min(above)) / 2  # the secant left the bracket: halve it instead
+    return secant
 
 
 def visibility(original: np.ndarray, protected: np.ndarray, noise: MatchedNoise, places: list,

@@ -144,6 +144,18 @@ def test_noise_calibration_matches_flip():
     assert amplitude > 0 and abs(flip / target - 1) < 0.1
 
 
+def test_noise_calibration_crosses_the_jump_where_noise_rounds_away():
+    """Under about 0.7 levels most of the noise rounds away and FLIP jumps: on a faint dither over a cut-out
+    on white the calibration stopped after three steps at +-0.3 levels, FLIP 0.0011 against 0.0085, so the
+    verdict compared the picture with noise that changed almost nothing. It now searches within the jump."""
+    def flip_of(amplitude):  # the shape measured on that picture: flat under 0.5 levels, then rising
+        return 0.0011 + (0.05 * np.sqrt(amplitude - 0.5) if amplitude > 0.5 else 0.0)
+
+    target = 0.0085
+    amplitude, flip = MatchedNoise(artwork(8, 8)[..., :3]).calibrate(target, (4.95 / 255) ** 2 / 3, flip_of)
+    assert abs(flip / target - 1) <= vis.CLOSE_ENOUGH and 0.5 < amplitude < 0.6
+
+
 def test_the_matched_noise_is_made_once_and_is_the_noise_measured(monkeypatch):
     """The noise's PSNR and its latents were of two pictures made apart (the latents' at the amplitude
     rounded for the JSON): one picture now, whose FLIP, PSNR and latents are given."""
@@ -335,6 +347,27 @@ def test_verdict_speaks_for_the_weakest_posting_asked_for():
     label = result["postings"][verdict["posting"]]["label"]
     assert label["en"] in verdict["en"] and label["ja"] in verdict["ja"]
     assert all("style_distance" in figures for figures in result["latent"].values())
+
+
+def test_a_change_fainter_than_any_noise_is_not_graded_against_it(monkeypatch):
+    """Noise matched to a very faint change can round away to nothing (r_noise 0): the verdict said "Well
+    protected ... inf x the change"; it now says the change cannot be compared, and the report draws it."""
+    from omamori import report
+
+    original = artwork()
+    result = evaluate.measure_protection(original, guarded(original))
+    for figures in result["latent"].values():
+        figures["r_noise"] = 0.0
+    verdict = evaluate.verdict(result)
+    assert verdict["grade"] == "faint" and verdict["gain_over_noise"] is None
+    assert "too faint to compare" in verdict["en"] and "比べられません" in verdict["ja"]
+    assert "inf" not in verdict["en"]
+    result["verdict"] = verdict
+    drawn = []
+    monkeypatch.setattr(report, "wrap", lambda text, font, width: drawn.append(text) or [text])
+    report.figures_panel(result, 10)
+    assert any(line.endswith(") –") for line in drawn)
+    json.dumps(verdict, allow_nan=False)
 
 
 def test_limits_stated_in_both_languages(pair, capsys, monkeypatch):

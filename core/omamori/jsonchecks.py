@@ -46,7 +46,7 @@ def read_json(path: Path) -> dict:
     except InputError as err:
         raise PresetError(err.text, **err.values) from None
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_int=_integer)
+        data = json.loads(raw.decode("utf-8-sig"), parse_constant=_no_constant, parse_int=_integer)
     except UnicodeDecodeError as err:
         raise PresetError(Text("{where}: cannot read ({why}).", "{where}: 読み込めません（{why}）。"),
                           where=path, why=err) from None

@@ -214,6 +214,13 @@ def test_schema_versions(tmp_path):
         "schema: expected an integer, got None."
 
 
+def test_a_preset_saved_with_a_byte_order_mark_loads(tmp_path):
+    """Windows Notepad (before 2019) saved UTF-8 with a BOM: such a file was "not valid JSON"."""
+    path = tmp_path / "notepad.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(raw("notepad"), ensure_ascii=False).replace("\n", "\r\n").encode())
+    assert load_preset(str(path)).name == "notepad"
+
+
 def test_bad_json_names_the_line(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text('{\n  "schema": 1,\n  "name": "x",,\n}', encoding="utf-8")

@@ -74,7 +74,10 @@ class StampFilter(Filter):
                 "（平塗りのイラストで 4 枚に 1 枚）。")
     params = (
         Param("author_id", "int", 0, Text("Author id", "作者 ID"),
-              Text("The number to hide (0 to 4294967295).", "埋め込む番号（0〜4294967295）。"),
+              Text("The number to hide (0 to 4294967295). Choose your own and keep it on every picture: the "
+                   "default 0 only says that Omamori marked the picture, not who drew it.",
+                   "埋め込む番号（0〜4294967295）。自分の番号を決めて全作品で同じものを使ってください。既定の 0 は"
+                   "Omamori で処理したことを示すだけで、作者を示しません。"),
               min=0, max=2**32 - 1),
         Param("strength", "float", 1.0, Text("Strength", "強さ"),
               Text("How far each carrier moves to its code point: 1 (default) is the tested, most robust mark; "

@@ -126,7 +126,7 @@ def _is_picture_name(path: Path) -> bool:
 
 
 def _default_target(path: Path, folder: Path, preset: presets.Preset) -> Path:
-    fmt = preset.export.format or _sniff_format(path)
+    fmt = preset.export.output_format(_sniff_format(path))
     return export.protected_path(path, folder, fmt if fmt in export.EXTENSIONS else None)
 
 

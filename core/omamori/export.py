@@ -42,9 +42,16 @@ class ExportSettings:
     """A preset's export section: posting profile, format, quality, opt-out metadata."""
 
     profile: str | None = None  # its quality and byte limit apply unless overridden here; its size caps bound resize
-    format: str | None = None  # None: the input's format
+    format: str | None = None  # None: the profile's format, else the input's
     quality: int | None = None  # JPEG/WebP; None: the profile's, else DEFAULT_QUALITY
     metadata: OptOut = field(default_factory=OptOut)
+
+    def output_format(self, input_format: str | None) -> str | None:
+        """The format to write: this section's, else its posting profile's (what the platform keeps), else
+        the input's."""
+        if self.format:
+            return self.format
+        return _profile(self).format if self.profile else input_format
 
     def to_dict(self) -> dict:
         return {"profile": self.profile, "format": self.format, "quality": self.quality,

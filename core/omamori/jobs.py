@@ -87,7 +87,7 @@ def protect_file(path: str | Path, preset: presets.Preset, *, out_dir: str | Pat
     try:
         picture = imageio.load(path)
         target = Path(target) if target is not None else export.protected_path(
-            Path(path), out_dir, preset.export.format or picture.format)
+            Path(path), out_dir, preset.export.output_format(picture.format))
         check_target(target, overwrite)  # before any pixel work: a refusal should cost nothing
         if picture.animated:
             info = _export_animation(picture, preset, target, overwrite, progress, cancel)

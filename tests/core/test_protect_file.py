@@ -84,3 +84,21 @@ def test_every_failure_names_its_file(tmp_path, noise):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
     result = jobs.protect_file(path, noise)
     assert not result.ok and result.error.startswith(f"{path}: ")
+
+
+def test_a_preset_with_a_posting_profile_writes_the_profile_format(art, tmp_path):
+    """README: profiles set formats. A hand-written preset naming `x` but no format wrote PNG, which X
+    re-encodes itself; the profile's JPEG is written now, in one file and in a batch alike."""
+    from omamori import batch
+
+    preset = jobs.single_filter_preset("noise", {})
+    preset.export.profile = "x"
+    for folder in ("one", "own"):
+        (tmp_path / folder).mkdir()
+    result = jobs.protect_file(art, preset, out_dir=tmp_path / "one")
+    assert result.ok and result.output.endswith("art-protected.jpg"), result
+    assert Image.open(result.output).format == "JPEG"
+    [batched] = batch.protect_paths([art], preset, tmp_path / "many", jobs=1)
+    assert batched.ok and batched.output.endswith("art-protected.jpg"), batched
+    preset.export.format = "WEBP"  # the preset's own choice still wins
+    assert jobs.protect_file(art, preset, out_dir=tmp_path / "own").output.endswith("art-protected.webp")

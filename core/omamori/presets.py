@@ -115,9 +115,10 @@ def _read(path: Path, builtin: bool) -> Preset:
     return preset
 
 
-def list_presets(problems: list[str] | None = None) -> list[Preset]:
-    """Built-in then user presets, by name; a broken user file is left out and, when
-    `problems` is given, its one-line error is appended there."""
+def list_presets(problems: list[str] | None = None, registry: Registry | None = None) -> list[Preset]:
+    """Built-in then user presets, by name; a broken user file (bad JSON, or a step the filters in
+    `registry` refuse: an editor's menu would offer a preset that fails when chosen) is left out and,
+    when `problems` is given, its one-line error is appended there."""
     found = [_read(path, True) for path in sorted(BUILTIN_DIR.glob("*.json"))]
     builtin_names = {p.name for p in found}
     user = sorted(user_dir().glob("*.json")) if user_dir().is_dir() else []
@@ -125,7 +126,9 @@ def list_presets(problems: list[str] | None = None) -> list[Preset]:
         if path.stem in builtin_names:
             continue  # never shadow a built-in; save_preset refuses such names
         try:
-            found.append(_read(path, False))
+            preset = _read(path, False)
+            preset.validate(registry)
+            found.append(preset)
         except PresetError as err:
             if problems is not None:
                 problems.append(err.message())

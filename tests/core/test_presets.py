@@ -117,7 +117,7 @@ def test_save_list_load_round_trip(registry, monkeypatch):
     loaded = load_preset("mine")
     assert loaded.to_dict() == preset.to_dict() and not loaded.builtin and loaded.source == str(path)
     assert loaded.seed == 5 and loaded.export.format == "PNG" and loaded.export.metadata.author == "A"
-    listed = {p.name: p for p in list_presets()}
+    listed = {p.name: p for p in list_presets(registry=registry)}
     assert listed["mine"].builtin is False and listed["standard"].builtin is True
 
 
@@ -234,10 +234,14 @@ def test_broken_user_preset_is_reported_not_fatal(registry, monkeypatch):
     (folder / "broken.json").write_text("{", encoding="utf-8")
     write(folder / "standard.json", raw("standard"))  # cannot shadow the built-in
     write(folder / "good.json", raw("good"))
+    write(folder / "typo.json", raw("typo", steps=[{"filter": "brigten", "params": {}}]))
+    write(folder / "wrong.json", raw("wrong", steps=[{"filter": "brighten", "params": {"amount": "lots"}}]))
     problems = []
-    names = [p.name for p in list_presets(problems)]
+    names = [p.name for p in list_presets(problems, registry)]
     assert "good" in names and "broken" not in names and names.count("standard") == 1
-    assert len(problems) == 1 and "broken.json: not valid JSON" in problems[0]
+    assert "typo" not in names and "wrong" not in names, "a menu would offer presets that fail when chosen"
+    assert len(problems) == 3 and "broken.json: not valid JSON" in problems[0]
+    assert "unknown filter 'brigten'" in problems[1] and "amount" in problems[2]
     assert load_preset("standard").builtin
 
 

@@ -476,7 +476,10 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
     except KeyboardInterrupt as err:
-        fail_line(say(T("interrupted; nothing half-written was left.", "中断しました。書きかけのファイルは残っていません。")))
+        fail_line(say(T("interrupted; nothing half-written was left. The same command again does the rest "
+                        "(files already written are kept and said to exist).",
+                        "中断しました。書きかけのファイルは残っていません。同じコマンドをもう一度実行すると残りを"
+                        "処理します（書き終えたファイルはそのまま残り、既にあると表示されます）。")))
         return 128 + getattr(err, "number", signal.SIGINT)  # the shell's convention: 130 for Ctrl-C, 143 for a kill
     except Exception as err:  # a bug, not the user's doing: one line, the traceback on request
         if getattr(args, "debug", False):

@@ -17,7 +17,8 @@ from omamori import batch, export, imageio, jobs
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
 
 REPO = Path(__file__).resolve().parents[2]
-INTERRUPTED = "omamori: interrupted; nothing half-written was left."
+INTERRUPTED = ("omamori: interrupted; nothing half-written was left. The same command again does the rest "
+               "(files already written are kept and said to exist).")
 
 
 SIZE = (480, 640)

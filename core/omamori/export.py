@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,7 +116,7 @@ def write_picture(pixels: np.ndarray, path: str | os.PathLike, *, source: Pictur
     has_alpha = source.has_alpha if source else bool((pixels[..., 3] < 1.0).any())
     bit_depth = 16 if source and source.bit_depth == 16 and fmt in ("PNG", "TIFF") else 8
     samples = _samples(pixels, fmt, has_alpha, bit_depth)
-    exif = metadata.build_exif(settings.metadata, source.exif if source else None)
+    exif = metadata.build_exif(settings.metadata, source.exif if source else None, source.dpi if source else None)
     icc = _rgb_profile(source.icc_profile, notices) if source else None
     profile = _profile(settings)
     _note_shrinking(profile, pixels.shape, notices)
@@ -148,7 +149,7 @@ def write_frames(frames: list[Frame], path: str | os.PathLike, *, source: Pictur
         notices.append(_GIF_PALETTE)
     images = [Image.fromarray(f.samples if source.has_alpha else np.ascontiguousarray(f.samples[..., :3]))
               for f in frames]
-    exif = metadata.build_exif(settings.metadata, source.exif)
+    exif = metadata.build_exif(settings.metadata, source.exif, source.dpi)
     profile = _profile(settings)
     _note_shrinking(profile, frames[0].samples.shape, notices)
     quality, max_bytes = _limits(settings, profile)
@@ -258,6 +259,8 @@ def _encode(samples: np.ndarray, fmt: str, quality: int, exif: Image.Exif, icc: 
     if fmt == "GIF":
         return _gif([Image.fromarray(samples)], None, optout, plays=1)
     options = {"quality": quality, "exif": exif.tobytes(), "xmp": metadata.build_xmp(optout)}
+    if fmt == "JPEG":
+        options["dpi"] = metadata.exif_dpi(exif)  # JFIF's density, else "no unit" beside EXIF's dpi
     if icc:
         options["icc_profile"] = icc
     return _save(Image.fromarray(samples), fmt, options)
@@ -321,9 +324,15 @@ def _png(samples: np.ndarray, exif: Image.Exif, icc: bytes | None, optout: OptOu
     """8- and 16-bit RGB(A) PNG by encoders.png (Pillow cannot write 16-bit colour), with the metadata
     chunks right after IHDR."""
     chunks = [containers.iccp(icc)] if icc else []
+    chunks.append(containers.Chunk(b"pHYs", _phys(metadata.exif_dpi(exif))))
     chunks.append(containers.Chunk(b"eXIf", metadata.exif_bytes(exif)))
     chunks += metadata.png_text_chunks(optout)
     return encoders.png(samples, chunks)
+
+
+def _phys(dpi: tuple[float, float]) -> bytes:
+    """PNG's pHYs: pixels per metre, unit 1 (metre)."""
+    return struct.pack(">IIB", *(round(v / 0.0254) for v in dpi), 1)
 
 
 def _tiff(samples: np.ndarray, exif: Image.Exif, icc: bytes | None, optout: OptOut) -> bytes:

@@ -71,6 +71,7 @@ class Picture:
     notices: list[Text] = field(default_factory=list)
     frames: list[Frame] = field(default_factory=list)  # animations: every frame; stills: empty
     plays: int = 1  # animations: how many times it plays, 0 for ever
+    dpi: tuple[float, float] | None = None  # print resolution from PNG pHYs, JPEG JFIF or TIFF, when stated
 
     @property
     def animated(self) -> bool:
@@ -170,11 +171,24 @@ def _picture(path: Path, data: bytes, im: Image.Image, notices: list[Text]) -> P
         if pages > 1:
             picture.notices.append(Text(f"only the first of {pages} pages is protected and written.",
                                         f"{pages} ページのうち最初のページだけを保護して書き出します。"))
-    picture.format, picture.exif = fmt, exif
+    picture.format, picture.exif, picture.dpi = fmt, exif, _dpi(im)
     picture.notices = notices + picture.notices
     if picture.icc_profile is None and im.mode != "CMYK":
         picture.icc_profile = im.info.get("icc_profile")
     return picture
+
+
+def _dpi(im: Image.Image) -> tuple[float, float] | None:
+    """The print resolution Pillow read (pHYs in metres, JFIF or TIFF units), when it is a usable one."""
+    try:
+        x, y = (float(v) for v in im.info.get("dpi", ()))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not all(0 < v < 1e6 for v in (x, y)):  # also refuses NaN
+        return None
+    # pHYs counts per metre: 350 dpi is stored as 13780 and read back as 350.012; a whole dpi within that
+    # rounding (half of 0.0254 dpi) is what was meant.
+    return tuple(float(round(v)) if abs(v - round(v)) < 0.013 else v for v in (x, y))
 
 
 def _still_of_broken_apng(path: Path, data: bytes, orientation: int) -> Picture:

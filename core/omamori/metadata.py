@@ -54,7 +54,8 @@ _STRUCTURAL = {0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0111, 0x0115, 0x0116, 0
                # ...and blocks written on their own or not at all: its XMP (which may say DMI-ALLOWED),
                # IPTC, Photoshop resources, ICC profile and Photoshop layers (the unprotected picture).
                0x02BC, 0x83BB, 0x8649, 0x8773, 0x935C}
-_RESOLUTION_DEFAULTS = {0x011A: 72.0, 0x011B: 72.0, 0x0128: 2}  # 72 dpi, in inches
+XRESOLUTION, YRESOLUTION, RESOLUTION_UNIT = 0x011A, 0x011B, 0x0128
+_RESOLUTION_DEFAULTS = {XRESOLUTION: 72.0, YRESOLUTION: 72.0, RESOLUTION_UNIT: 2}  # 72 dpi, in inches
 ARTIST, COPYRIGHT, ORIENTATION, EXIF_IFD, GPS_IFD = 0x013B, 0x8298, 0x0112, 0x8769, 0x8825
 
 
@@ -137,8 +138,10 @@ def _lang_alt(text: Text) -> str:
     return f"<rdf:Alt>{items}</rdf:Alt>"
 
 
-def build_exif(settings: OptOut, source: Image.Exif | None = None) -> Image.Exif:
-    """EXIF for the output: the source's tags (filtered), Artist, Copyright, orientation 1."""
+def build_exif(settings: OptOut, source: Image.Exif | None = None,
+               dpi: tuple[float, float] | None = None) -> Image.Exif:
+    """EXIF for the output: the source's tags (filtered), Artist, Copyright, orientation 1, and a
+    resolution: the source EXIF's, else `dpi` (the file's pHYs or JFIF), else 72 dpi."""
     exif = Image.Exif()
     source = source if source is not None else Image.Exif()
     for tag, value in source.items():
@@ -151,6 +154,8 @@ def build_exif(settings: OptOut, source: Image.Exif | None = None) -> Image.Exif
     if not settings.strip_private and source.get_ifd(GPS_IFD):
         exif.get_ifd(GPS_IFD).update({t: _as_read(v) for t, v in source.get_ifd(GPS_IFD).items()})
     exif[ORIENTATION] = 1
+    if dpi and XRESOLUTION not in exif:  # a 350 dpi PNG said 72 dpi once protected
+        exif[XRESOLUTION], exif[YRESOLUTION], exif[RESOLUTION_UNIT] = *(round(v, 4) for v in dpi), 2
     for tag, value in _RESOLUTION_DEFAULTS.items():  # required in TIFF and JPEG EXIF (exiftool -validate)
         exif.setdefault(tag, value)
     # UTF-8 bytes: Pillow would turn non-ASCII str into "?", and exiftool reads UTF-8.
@@ -158,6 +163,13 @@ def build_exif(settings: OptOut, source: Image.Exif | None = None) -> Image.Exif
         exif[ARTIST] = settings.author.encode("utf-8")
     exif[COPYRIGHT] = settings.rights().en.encode("utf-8")
     return exif
+
+
+def exif_dpi(exif: Image.Exif) -> tuple[float, float]:
+    """The resolution `exif` states, in dots per inch (unit 3 is centimetres), for the PNG pHYs and JPEG
+    JFIF fields written beside it: the two must agree."""
+    per_inch = 2.54 if exif.get(RESOLUTION_UNIT) == 3 else 1.0
+    return float(exif[XRESOLUTION]) * per_inch, float(exif[YRESOLUTION]) * per_inch
 
 
 def _as_read(value):
@@ -219,7 +231,7 @@ def clean_exif(source: Image.Exif) -> tuple[Image.Exif, list[str]]:
 
 
 def _writable(tag: int, value, ifd: int | None = None) -> bool:
-    if tag in _RESOLUTION_DEFAULTS and tag != 0x0128:
+    if tag in _RESOLUTION_DEFAULTS and tag != RESOLUTION_UNIT:
         try:
             if not (math.isfinite(float(value)) and float(value) > 0):
                 return False  # a resolution of NaN or -72 dpi means nothing

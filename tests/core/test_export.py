@@ -272,3 +272,25 @@ def test_a_grey_colour_profile_is_not_put_on_a_colour_file(tmp_path, ext):
     assert load(out).icc_profile is None
     assert len(notices) == 1 and "GRAY" in notices[0].en and "GRAY" in notices[0].ja
     assert load(write_picture(src.pixels, tmp_path / f"rgb.{ext}", source=picture(8))).icc_profile == ICC
+
+
+@pytest.mark.parametrize("ext, dpi", [("png", 350), ("jpg", 300), ("tif", 600), ("webp", 144)])
+def test_print_resolution_is_kept(tmp_path, ext, dpi):
+    """A 350 dpi PNG (pHYs) or 300 dpi JPEG (JFIF) without an EXIF resolution came out saying 72 dpi in EXIF,
+    and JPEGs said "no unit" in JFIF beside it: the source's resolution is written in both now."""
+    from omamori.metadata import XRESOLUTION
+
+    source = tmp_path / f"in.{ext}"
+    pixels = (np.random.default_rng(1).random((24, 32, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(source, dpi=(dpi, dpi))
+    out = write_picture(load(source).pixels, tmp_path / f"out.{ext}", source=load(source))
+    with Image.open(out) as written:
+        assert float(written.getexif()[XRESOLUTION]) == (dpi if ext != "webp" else 72)  # WebP keeps no dpi
+        if ext in ("png", "jpg"):
+            assert [round(v) for v in written.info["dpi"]] == [dpi, dpi]
+
+
+def test_plain_picture_says_72_dpi_everywhere(tmp_path):
+    out = write_picture(picture().pixels, tmp_path / "out.jpg", source=picture())
+    with Image.open(out) as written:
+        assert written.info["dpi"] == (72, 72) and float(written.getexif()[0x011A]) == 72

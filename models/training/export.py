@@ -6,6 +6,8 @@ or build the surrogate encoders for `omamori evaluate` outside the repository.
 """
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -40,9 +42,10 @@ TARGET_INPUTS = {"poison": "omamori.cloak_targets.brick_wall at the tile's place
 DEFEATED_BY = [
     "Gaussian noise followed by an upscaler, DiffPure and other diffusion purification (Hönig et al. 2024)",
     "IMPRESS-style VAE round-trip purification; pixel-space diffusion models (Xue & Chen 2024)",
-    "strong JPEG (quality < 75) combined with downscaling weakens it; see metrics.r",
+    "strong JPEG (quality < 75) combined with downscaling weakens it; see benchmark (r_post_*: after 0.75x + JPEG 85)",
     "detectors trained on cloaked images (LightShed reports 99.98% for Nightshade)",
-    "an encoder that differs enough from the surrogate: transfer is only estimated, see metrics.transfer",
+    "an encoder that differs enough from the surrogate: transfer is only estimated, on held-out judges distilled "
+    "from TAEF2 (benchmark: r_judge_*, judges)",
 ]
 
 
@@ -138,7 +141,24 @@ def lineage(info: dict) -> list:
     return runs
 
 
-def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dict:
+def made_by(folder: Path, card: dict, export_command: str | None) -> dict:
+    """How the model was made: the pipeline, the commands of the runs in its lineage and its export. The
+    training commands are written by hand into a card (as in models/README.md, 'Commands', and
+    models/training/run_all.sh); a re-export keeps them only while it writes the very same model: same
+    ONNX (sha256) and the same card settings the runtime reads (levels, pyramid, grey)."""
+    card_path = folder / f"{card['name']}.json"
+    old = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    same = all(old.get(k) == card.get(k) for k in ("sha256", "strength_scales", "pyramid", "luminance_only"))
+    kept = old.get("made_by", {}) if same else {}
+    out = {"pipeline": "models/training/run_all.sh (models/README.md, 'Commands')"}
+    if "commands" in kept:
+        out["commands"] = kept["commands"]
+    if export_command or kept.get("export"):
+        out["export"] = export_command or kept["export"]
+    return out
+
+
+def write_card(name: str, folder: Path, info: dict, metrics: dict | None, export_command: str | None = None) -> dict:
     onnx_path = folder / f"{name}.onnx"
     runs = lineage(info)
     gen = generator_for(info)
@@ -185,12 +205,14 @@ def write_card(name: str, folder: Path, info: dict, metrics: dict | None) -> dic
         card["luminance_only"] = True
         card["io"] += ("; luminance_only: the runtime replaces each pixel's change by its luma "
                        "(0.299 R + 0.587 G + 0.114 B) in all three channels, a grey pattern")
+    card["made_by"] = made_by(folder, card, export_command)
     (folder / f"{name}.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return card
 
 
 def export_model(name: str, folder: Path, n_images: int, checkpoint: Path | None = None, run: str = None,
-                 scales: dict | None = None, pyramid: dict | None = None, luminance_only: bool = False) -> dict:
+                 scales: dict | None = None, pyramid: dict | None = None, luminance_only: bool = False,
+                 export_command: str | None = None) -> dict:
     """Checkpoint (default: the run's last.pt) -> ONNX + card. The runtime caches one session per path,
     so measure a re-exported model in a fresh process (as the command line does)."""
     ckpt = torch.load(checkpoint or runs_dir() / (run or name) / "last.pt", weights_only=True)
@@ -199,13 +221,13 @@ def export_model(name: str, folder: Path, n_images: int, checkpoint: Path | None
     gen.load_state_dict(ckpt["state"])
     folder.mkdir(parents=True, exist_ok=True)
     export_onnx(gen, folder / f"{name}.onnx")
-    write_card(name, folder, info, None)  # the runtime needs the sha256 before it measures anything
+    write_card(name, folder, info, None, export_command)  # the runtime needs the sha256 before it measures anything
     metrics = None
     if n_images:
         if not (benchmeasure.encoders_dir() / "taef2_encoder.onnx").is_file():
             export_encoders(benchmeasure.encoders_dir())
         metrics = measure_model(name, folder, n_images)
-    card = write_card(name, folder, info, metrics)
+    card = write_card(name, folder, info, metrics, export_command)
     print(json.dumps(card["metrics"], indent=1))
     return card
 
@@ -238,8 +260,9 @@ def main(argv=None):
         scales = dict(zip(("low", "default", "high"), args.strength_scales)) if args.strength_scales else None
         pyramid = args.pyramid and dict(zip(("shrink", "texture_sigma_px", "texture_std"), args.pyramid),
                                         shrink=int(args.pyramid[0]), fine_std=args.fine_std or args.pyramid[2])
+        command = "python -m models.training.export " + shlex.join(sys.argv[1:] if argv is None else argv)
         export_model(args.name, args.out, args.images, args.checkpoint, args.run, scales, pyramid,
-                     args.luminance_only)
+                     args.luminance_only, command)
 
 
 if __name__ == "__main__":

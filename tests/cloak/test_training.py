@@ -374,3 +374,42 @@ def test_a_device_or_worker_count_that_cannot_be_used_is_a_one_line_usage_error(
         with pytest.raises(SystemExit):
             main(argv)
         assert "error: argument --" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, run, checkpoint", [("guard", "guard_fast", "guard_student.pt"),
+                                                   ("style", "style_gpu2", "style_gpu2.pt"),
+                                                   ("poison", "poison_fl", "poison_fl.pt")])
+def test_the_committed_checkpoints_export_to_the_shipped_models_and_their_cards_say_how(surrogate, name, run,
+                                                                                      checkpoint):
+    """models/training reproduces what ships: each shipped ONNX comes from a committed checkpoint with the
+    export flags its card gives (the same output; with torch 2.13.0 the same bytes), and the card keeps the
+    commands that made it; another level is another model, whose card does not inherit them."""
+    import onnxruntime as ort
+
+    from models.training import export
+
+    repo = Path(__file__).resolve().parents[2]
+    shipped = json.loads((repo / "models" / f"{name}.json").read_text())
+    commands = shipped["made_by"]["commands"]
+    assert any(f"checkpoints/{checkpoint}" in c for c in commands)
+    flags = shipped["made_by"]["export"].split("#")[0].split()[3:]
+    assert flags[:3] == [name, "--run", run]
+    out = surrogate / "models"
+    out.mkdir()
+    for suffix in (".onnx", ".json"):
+        (out / f"{name}{suffix}").write_bytes((repo / "models" / f"{name}{suffix}").read_bytes())
+    argv = [name, "--checkpoint", str(repo / "models" / "training" / "checkpoints" / checkpoint), "--out", str(out),
+            "--threads", "1"] + flags[3:]
+    export.main(argv)
+    card = json.loads((out / f"{name}.json").read_text())
+    feeds = {i.name: np.random.default_rng(3).random((1, 3, 64, 96), dtype=np.float32)
+             for i in ort.InferenceSession(str(repo / "models" / f"{name}.onnx")).get_inputs()}
+    runs = [ort.InferenceSession(str(f)).run(None, feeds)[0] for f in (repo / "models" / f"{name}.onnx",
+                                                                         out / f"{name}.onnx")]
+    assert np.abs(runs[0] - runs[1]).max() < 1e-5
+    for key in ("strength_scales", "pyramid", "luminance_only", "lineage", "steps", "inputs", "architecture"):
+        assert card.get(key) == shipped.get(key), key
+    if card["sha256"] == shipped["sha256"]:
+        assert card["made_by"]["commands"] == commands
+    export.main(argv + ["--strength-scales", "0.1", "0.2", "0.3"])  # the last value of a flag counts
+    assert "commands" not in json.loads((out / f"{name}.json").read_text())["made_by"]

@@ -8,7 +8,10 @@ a half-written plug-in or config."""
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
+import os
 import secrets
 import shutil
 import site
@@ -18,6 +21,8 @@ from pathlib import Path
 from .. import __version__
 from ..bridge import client, hostkit
 from ..atomicfile import write_atomic
+from ..errors import InputError
+from ..i18n import Text
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -49,7 +54,15 @@ def copy_plugin(source: Path, target: Path) -> None:
 
 
 def remove_tree(target: Path) -> bool:
-    """Removes a folder by renaming it aside first, so the editor never sees half of it."""
+    """Removes a folder by renaming it aside first, so the editor never sees half of it.
+
+    A link or a file at that name is not what an install made (a developer's link to a checkout,
+    say): it is refused, untouched, rather than renamed aside and then failing to delete."""
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise InputError(Text("{path} is a link or a file, not a folder Omamori installed; it was left as it is. "
+                              "Move it away, then try again.",
+                              "{path} は Omamori が入れたフォルダではなく、リンクかファイルです（そのままにしてあります）。"
+                              "移動してからもう一度実行してください。"), path=target)
     if not target.exists():
         return False
     old = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
@@ -79,3 +92,52 @@ def in_user_site() -> bool:
 
 def home_dir(home: str | Path | None) -> Path:
     return Path(home).expanduser() if home else Path.home()
+
+
+def xdg_dir(variable: str, home: str | Path | None, default: str) -> Path:
+    """An XDG base folder (XDG_CONFIG_HOME, XDG_DATA_HOME) as the editors find it: the variable when set
+    (only for this user, not for an explicit `home`), else `default` under the home folder."""
+    if home is None and os.environ.get(variable):
+        return Path(os.environ[variable]).expanduser()
+    return home_dir(home) / default
+
+
+def reports_os_errors(failed: Text):
+    """Makes an OSError of the decorated step one line: `failed` ("Could not install the GIMP plug-in"),
+    the path and what to do, instead of an "internal error" naming a Python exception."""
+    def decorate(step):
+        @functools.wraps(step)
+        def run(*args, **kwargs):
+            try:
+                return step(*args, **kwargs)
+            except OSError as err:
+                raise os_error(failed, err) from None
+        return run
+    return decorate
+
+
+def os_error(failed: Text, err: OSError) -> InputError:
+    path = Path(err.filename) if err.filename else None
+    if path is not None and err.errno in (errno.EEXIST, errno.ENOTDIR):
+        reason = Text("{path} is a file where a folder is needed; move it away, then try again.",
+                      "{path} はフォルダが必要な場所にあるファイルです。移動してからもう一度実行してください。")
+        return InputError(_joined(failed, reason), path=_in_the_way(path))
+    if path is not None and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        # Creating, renaming or removing an entry needs the right to write in the folder holding it.
+        reason = Text("you may not write in {path} (read-only?); fix its permissions, then try again.",
+                      "{path} に書き込む権限がありません（読み取り専用？）。権限を直してからもう一度実行してください。")
+        return InputError(_joined(failed, reason), path=path.parent)
+    return InputError(_joined(failed, Text("{path}: {why}.", "{path}: {why}。")), path=path or "?",
+                      why=err.strerror or err)
+
+
+def _joined(failed: Text, reason: Text) -> Text:
+    return Text(f"{failed.en}: {reason.en}", f"{failed.ja}: {reason.ja}")
+
+
+def _in_the_way(path: Path) -> Path:
+    """The file that stands where `path` or one of its folders should be (mkdir names the folder it wanted)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists() and not candidate.is_dir():
+            return candidate
+    return path

@@ -10,25 +10,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import copy_plugin, home_dir, plugin_source, remove_tree
+from ..i18n import Text
+from . import copy_plugin, plugin_source, remove_tree, reports_os_errors, xdg_dir
 
 NAME = "omamori"
 
 
 def config_dir(home=None) -> Path:
     """GIMP 3's per-user folder; GIMP3_DIRECTORY and XDG_CONFIG_HOME move it, as in GIMP itself."""
-    if home is None:
-        if os.environ.get("GIMP3_DIRECTORY"):
-            return Path(os.environ["GIMP3_DIRECTORY"]).expanduser()
-        if os.environ.get("XDG_CONFIG_HOME"):
-            return Path(os.environ["XDG_CONFIG_HOME"]).expanduser() / "GIMP" / "3.0"
-    return home_dir(home) / ".config" / "GIMP" / "3.0"
+    if home is None and os.environ.get("GIMP3_DIRECTORY"):
+        return Path(os.environ["GIMP3_DIRECTORY"]).expanduser()
+    return xdg_dir("XDG_CONFIG_HOME", home, ".config") / "GIMP" / "3.0"
 
 
 def plugin_dir(home=None) -> Path:
     return config_dir(home) / "plug-ins" / NAME
 
 
+@reports_os_errors(Text("Could not install the GIMP plug-in", "GIMP プラグインを導入できませんでした"))
 def install(home=None) -> list[Path]:
     """Copies the plug-in for the user at `home` (default: this user); GIMP picks it up on its next start."""
     target = plugin_dir(home)
@@ -38,6 +37,7 @@ def install(home=None) -> list[Path]:
     return [target]
 
 
+@reports_os_errors(Text("Could not remove the GIMP plug-in", "GIMP プラグインを削除できませんでした"))
 def uninstall(home=None) -> list[Path]:
     """Removes the plug-in folder; GIMP's other settings stay."""
     target = plugin_dir(home)

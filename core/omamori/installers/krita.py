@@ -2,7 +2,8 @@
 
 Krita looks for user Python plug-ins in ~/.local/share/krita/pykrita (a package folder
 plus NAME.desktop), for their shortcuts in ~/.local/share/krita/actions, and enables
-them with `enable_NAME=true` in the [python] group of ~/.config/kritarc.
+them with `enable_NAME=true` in the [python] group of ~/.config/kritarc. Qt puts those
+two base folders at XDG_DATA_HOME and XDG_CONFIG_HOME when they are set.
 """
 
 from __future__ import annotations
@@ -16,19 +17,20 @@ from pathlib import Path
 from ..errors import InputError
 from ..atomicfile import write_atomic
 from ..i18n import Text
-from . import copy_file, copy_plugin, home_dir, plugin_source, remove_tree
+from . import copy_file, copy_plugin, plugin_source, remove_tree, reports_os_errors, xdg_dir
 
 NAME = "omamori_krita"
 ENABLE_KEY = f"enable_{NAME}"
 
 
 def paths(home=None) -> dict:
-    base = home_dir(home)
-    data = base / ".local" / "share" / "krita"
+    data = xdg_dir("XDG_DATA_HOME", home, ".local/share") / "krita"
     return {"package": data / "pykrita" / NAME, "desktop": data / "pykrita" / f"{NAME}.desktop",
-            "action": data / "actions" / f"{NAME}.action", "kritarc": base / ".config" / "kritarc"}
+            "action": data / "actions" / f"{NAME}.action",
+            "kritarc": xdg_dir("XDG_CONFIG_HOME", home, ".config") / "kritarc"}
 
 
+@reports_os_errors(Text("Could not install the Krita plug-in", "Krita プラグインを導入できませんでした"))
 def install(home=None) -> list[Path]:
     """Copies the plug-in for the user at `home` (default: this user) and enables it."""
     where = paths(home)
@@ -40,6 +42,7 @@ def install(home=None) -> list[Path]:
     return [where["package"], where["desktop"], where["action"], where["kritarc"]]
 
 
+@reports_os_errors(Text("Could not remove the Krita plug-in", "Krita プラグインを削除できませんでした"))
 def uninstall(home=None) -> list[Path]:
     """Removes what install() put in place; other plug-ins and settings stay."""
     where = paths(home)
@@ -48,10 +51,12 @@ def uninstall(home=None) -> list[Path]:
         if where[key].exists():
             where[key].unlink()
             removed.append(where[key])
-    set_enabled(where["kritarc"], False)
+    if set_enabled(where["kritarc"], False):
+        removed.append(where["kritarc"])
     return removed
 
 
+@reports_os_errors(Text("Could not build the Krita plug-in zip", "Krita プラグインの zip を作れませんでした"))
 def build_zip(out) -> Path:
     """A zip that Krita's Tools › Scripts › Import Python Plugin from File… accepts; never replaces a file.
 
@@ -82,8 +87,9 @@ def _zip_exists(out: Path) -> InputError:
                            "{path} は既にあります。別のファイル名にするか、先に削除してください。"), path=out)
 
 
-def set_enabled(kritarc: Path, enabled: bool) -> None:
-    """Adds or removes `enable_omamori_krita=true` under [python], keeping every other byte.
+def set_enabled(kritarc: Path, enabled: bool) -> bool:
+    """Adds or removes `enable_omamori_krita=true` under [python], keeping every other byte;
+    True when kritarc changed.
 
     kritarc is a KConfig file that configparser would rewrite (case, comments, groups like
     [KisDocument][...]), so this edits the lines of one group only. It is read as UTF-8 (a BOM
@@ -98,9 +104,11 @@ def set_enabled(kritarc: Path, enabled: bool) -> None:
         encoding, text = "latin-1", body.decode("latin-1")
     lines = _with_enabled(text.splitlines(keepends=True), enabled)
     new = bom + "".join(lines).encode(encoding)
-    if new != raw and (raw or enabled):
-        kritarc.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(kritarc, new, overwrite=True)
+    if new == raw or not (raw or enabled):
+        return False
+    kritarc.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(kritarc, new, overwrite=True)
+    return True
 
 
 def _with_enabled(lines: list, enabled: bool) -> list:

@@ -145,7 +145,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def parse_assignment(item: str) -> tuple[str, str]:
     name, sep, value = item.partition("=")
     if not sep or not name:
-        raise OmamoriError(T("--set needs PARAM=VALUE, got {item!r}.", "--set には PARAM=VALUE が必要です（{item!r}）。"),
+        raise ParamError(T("--set needs PARAM=VALUE, got {item!r}.", "--set には PARAM=VALUE が必要です（{item!r}）。"),
                            item=item)
     return name.strip(), value
 
@@ -198,10 +198,10 @@ def preset_from_base(args: argparse.Namespace) -> presets.Preset:
         filter_name, _, param = key.partition(".")
         step = next((s for s in data["steps"] if s["filter"] == filter_name), None)
         if step is None or not param:
-            raise OmamoriError(T("--set {key}: use FILTER.PARAM with a filter of the preset.",
+            raise ParamError(T("--set {key}: use FILTER.PARAM with a filter of the preset.",
                                  "--set {key}: プリセット内のフィルタを FILTER.PARAM で指定してください。"), key=key)
         step.setdefault("params", {})[param] = value
-    return presets.preset_from_dict(data)
+    return presets.preset_from_dict(data, presets.named_source(args.name))
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

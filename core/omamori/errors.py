@@ -16,8 +16,10 @@ class OmamoriError(Exception):
         super().__init__(self.message("en"))
 
     def message(self, lang: str | None = None) -> str:
+        # A value may itself be bilingual (where the problem is: "step 2" / "ステップ 2").
+        values = {key: value.get(lang) if isinstance(value, Text) else value for key, value in self.values.items()}
         # Values come from files and file names: their control characters must not break the line.
-        return escape_controls(self.text.get(lang).format(**self.values))
+        return escape_controls(self.text.get(lang).format(**values))
 
 
 def escape_controls(value: str) -> str:

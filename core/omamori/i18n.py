@@ -36,3 +36,16 @@ class Text:
             return cls(str(value.get("en", "")), str(value.get("ja") or value.get("en", "")))
         return cls(str(value), str(value))
 
+
+
+def join(*parts: "Text | str") -> Text:
+    """The parts one after another, in each language (a plain string is the same in both)."""
+    pairs = [Text.from_value(part) for part in parts]
+    return Text("".join(p.en for p in pairs), "".join(p.ja for p in pairs))
+
+
+def step_place(index: int, filter_name: str | None = None) -> Text:
+    """Where in a preset a problem is: "step 2 (guard)" / "ステップ 2（guard）"."""
+    if filter_name is None:
+        return Text(f"step {index}", f"ステップ {index}")
+    return Text(f"step {index} ({filter_name})", f"ステップ {index}（{filter_name}）")

@@ -60,19 +60,29 @@ def read_json(path: Path) -> dict:
     return expect(data, dict, str(path), "")
 
 
+class _Refused(ValueError):
+    """A value the JSON reader refuses, with the reason in both languages."""
+
+    def __init__(self, reason: Text):
+        super().__init__(reason.en)
+        self.reason = reason
+
+
 def _no_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
+    raise _Refused(Text(f"{name} is not a number JSON allows", f"{name} は JSON で使える数値ではありません"))
 
 
 def _integer(text: str) -> int:
     if len(text.lstrip("-")) > 16:
-        raise ValueError(f"the integer {text[:20]}… is too long")
+        raise _Refused(Text(f"the integer {text[:20]}… is too long", f"整数 {text[:20]}… が長すぎます"))
     return int(text)
 
 
-def _reason(err: Exception) -> str:
+def _reason(err: Exception) -> Text | str:
     if isinstance(err, RecursionError):
-        return f"nested deeper than {MAX_DEPTH} levels"
+        return Text(f"nested deeper than {MAX_DEPTH} levels", f"{MAX_DEPTH} 階層より深く入れ子になっています")
+    if isinstance(err, _Refused):
+        return err.reason
     return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
@@ -98,24 +108,29 @@ def check_bounds(value: Any, where: str, field: str = "", depth: int = 0) -> Non
             check_bounds(item, where, f"{field}[{index}]", depth + 1)
 
 
-def fail(where: str, field: str, problem: Text, **values) -> PresetError:
+TOP_LEVEL = Text("(top level)", "（最上位）")
+
+
+def fail(where: str | Text, field: str, problem: Text, **values) -> PresetError:
     """A PresetError that names the file (and step) and the field."""
     return PresetError(Text("{where}: {field}: " + problem.en, "{where}: {field}: " + problem.ja),
-                       where=where, field=field or "(top level)", **values)
+                       where=where, field=field or TOP_LEVEL, **values)
 
 
 def expect(value: Any, kind: type | tuple, where: str, field: str) -> Any:
     """`value` if it has JSON type `kind` (bool is never a number here)."""
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        names = " or ".join(_JSON_NAMES.get(k, k.__name__) for k in kinds)
-        raise fail(where, field, Text("expected {want}, got {got!r}.", "{want} が必要です（{got!r}）。"),
+        named = [_JSON_NAMES.get(k) or Text(k.__name__, k.__name__) for k in kinds]
+        names = Text(" or ".join(n.en for n in named), "または".join(n.ja for n in named))
+        raise fail(where, field, Text("expected {want}, got {got!r}.", "{want}が必要です（{got!r}）。"),
                    want=names, got=value)
     return value
 
 
-_JSON_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
-               bool: "true/false"}
+_JSON_NAMES = {dict: Text("an object", "オブジェクト"), list: Text("a list", "リスト"),
+               str: Text("a string", "文字列"), int: Text("an integer", "整数"), float: Text("a number", "数値"),
+               bool: Text("true/false", "true/false の値")}
 
 
 def check_keys(data: dict, known: tuple[str, ...], where: str, field: str = "") -> None:

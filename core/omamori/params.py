@@ -12,6 +12,12 @@ from .i18n import Text
 
 TYPES = ("float", "int", "bool", "choice", "str", "color", "path")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# How a type is named to users: `--set` values and preset fields (the English is the type's own name).
+TYPE_NAMES = {
+    "float": Text("float", "数値"), "int": Text("int", "整数"), "bool": Text("bool", "オン・オフの値（true / false）"),
+    "choice": Text("choice", "選択肢"), "str": Text("str", "文字列"), "color": Text("color", "色（#rrggbb）"),
+    "path": Text("path", "ファイルのパス"),
+}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -43,8 +49,8 @@ class Param:
             converted = _CONVERT[self.type](self, value)
         except (TypeError, ValueError):
             raise ParamError(
-                Text("{name}: {value!r} is not a valid {type}.", "{name}: {value!r} は {type} として無効です。"),
-                name=self.name, value=value, type=self.type) from None
+                Text("{name}: {value!r} is not a valid {type}.", "{name}: {value!r} は{type}として無効です。"),
+                name=self.name, value=value, type=TYPE_NAMES[self.type]) from None
         self._check_range(converted)
         return converted
 
@@ -117,7 +123,7 @@ _CONVERT = {
 }
 
 
-def resolve(params: tuple[Param, ...], values: dict, where: str = "") -> dict:
+def resolve(params: tuple[Param, ...], values: dict, where: str | Text = "") -> dict:
     """Validates `values` against `params` and fills defaults.
 
     Unknown keys are an error, never silently ignored; `where` prefixes messages
@@ -134,5 +140,7 @@ def resolve(params: tuple[Param, ...], values: dict, where: str = "") -> dict:
         try:
             resolved[name] = param.coerce(values[name]) if name in values else param.default
         except ParamError as err:
-            raise type(err)(Text(where + err.text.en, where + err.text.ja), **err.values) from None
+            # `where` is a value, not part of the template: a file name may hold braces.
+            raise type(err)(Text("{_where}" + err.text.en, "{_where}" + err.text.ja), _where=where,
+                            **err.values) from None
     return resolved

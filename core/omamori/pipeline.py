@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import InputError
 from .filters.base import CancelToken, Context, Filter, ProgressFn
-from .i18n import Text
+from .i18n import Text, join, step_place
 from .params import resolve
 from .registry import Registry, get_registry
 
@@ -21,13 +21,13 @@ class Step:
     settings: dict
 
 
-def build_steps(raw_steps: list[dict], registry: Registry | None = None, where: str = "") -> list[Step]:
+def build_steps(raw_steps: list[dict], registry: Registry | None = None, where: str | Text = "") -> list[Step]:
     """Validates ``[{"filter": name, "params": {...}}, ...]`` before anything runs."""
     registry = registry or get_registry()
     steps = []
     for index, raw in enumerate(raw_steps, start=1):
         filt = registry.get(raw["filter"])
-        place = f"{where}step {index} ({filt.name}): "
+        place = join(where, step_place(index, filt.name), ": ")
         steps.append(Step(filt, resolve(filt.params, raw.get("params", {}), place)))
     return steps
 

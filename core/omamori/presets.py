@@ -15,7 +15,7 @@ from .errors import ParamError, PresetError
 from .atomicfile import write_atomic
 from .export import ExportSettings
 from .filters.resize import ResizeFilter, within_caps
-from .i18n import Text
+from .i18n import Text, join, step_place
 from .pipeline import Step, build_steps
 from .profiles import list_profiles, load_profile
 from .registry import Registry, get_registry
@@ -27,6 +27,12 @@ __all__ = ["SCHEMA_VERSION", "Preset", "omamori_home", "preset_from_dict", "list
 
 BUILTIN_DIR = Path(__file__).parent / "data" / "presets"
 _KEYS = ("schema", "name", "label", "help", "seed", "steps", "export")
+UNSAVED = Text("<preset>", "<プリセット>")  # where a preset that is no file comes from, for messages
+
+
+def named_source(name) -> Text:
+    """How messages name a preset that is no file (an editor's or `presets save`'s): by its name."""
+    return Text(f"preset {name!r}", f"プリセット {name!r}") if isinstance(name, str) and name else UNSAVED
 
 
 @dataclass
@@ -40,7 +46,7 @@ class Preset:
     steps: list[dict] = field(default_factory=list)  # [{"filter": name, "params": {...}}], as written
     export: ExportSettings = field(default_factory=ExportSettings)
     builtin: bool = False
-    source: str = "<preset>"  # the file it came from, for messages
+    source: str | Text = UNSAVED  # the file it came from, for messages
 
     def to_dict(self) -> dict:
         """The JSON form (what a preset file holds)."""
@@ -58,11 +64,11 @@ class Preset:
                        name=self.export.profile)
         for index, step in enumerate(self.steps, start=1):
             if step["filter"] not in registry.names():
-                raise fail(f"{self.source}: step {index}", "filter", Text(
+                raise fail(join(self.source, ": ", step_place(index)), "filter", Text(
                     "unknown filter {name!r}; known: {known}.", "不明なフィルタ {name!r}（使えるもの: {known}）。"),
                     name=step["filter"], known=", ".join(registry.names()))
         try:
-            return build_steps(self.steps, registry, where=f"{self.source}: ")
+            return build_steps(self.steps, registry, where=join(self.source, ": "))
         except ParamError as err:  # already names the step and the parameter
             raise PresetError(err.text, **err.values) from None
 
@@ -77,7 +83,7 @@ class Preset:
                 if step.filter.name == ResizeFilter.name else step for step in steps]
 
 
-def preset_from_dict(data: dict, source: str = "<preset>", builtin: bool = False) -> Preset:
+def preset_from_dict(data: dict, source: str | Text = UNSAVED, builtin: bool = False) -> Preset:
     """A structurally valid preset (filters are checked by `Preset.validate`)."""
     expect(data, dict, source, "")
     check_schema(data, source)
@@ -87,14 +93,14 @@ def preset_from_dict(data: dict, source: str = "<preset>", builtin: bool = False
     if seed < 0:  # NumPy's generators take only non-negative seeds
         raise fail(source, "seed", Text("{seed} is negative; use 0 or more.", "{seed} は負の数です。0 以上にしてください。"),
                    seed=seed)
-    steps = [_step(raw, f"{source}: step {i}")
+    steps = [_step(raw, join(source, ": ", step_place(i)))
              for i, raw in enumerate(expect(data.get("steps", []), list, source, "steps"), start=1)]
     return Preset(name=name, label=text_field(data.get("label", name), source, "label"),
                   help=text_field(data.get("help", ""), source, "help"), seed=seed, steps=steps,
                   export=ExportSettings.from_dict(data.get("export", {}), source), builtin=builtin, source=source)
 
 
-def _step(raw, where: str) -> dict:
+def _step(raw, where: str | Text) -> dict:
     expect(raw, dict, where, "")
     check_keys(raw, ("filter", "params"), where)
     return {"filter": expect(raw.get("filter"), str, where, "filter"),
@@ -139,8 +145,9 @@ def load_preset(preset: str | Path | dict) -> Preset:
     """A preset by name (built-in first, then the user folder), from a JSON file path,
     or from a dict (a preset edited in an editor's dialog)."""
     if isinstance(preset, dict):
-        check_bounds(preset, "<preset>")
-        return preset_from_dict(preset, "<preset>")
+        source = named_source(preset.get("name"))
+        check_bounds(preset, source)
+        return preset_from_dict(preset, source)
     text = str(preset)
     if text.endswith(".json") or "/" in text or "\\" in text:
         path = Path(text)
@@ -184,7 +191,7 @@ def export_preset(name: str, path: str | Path, overwrite: bool = False) -> Path:
 
 def delete_preset(name: str) -> Path:
     """Removes a user preset; built-ins cannot be deleted."""
-    _refuse_builtin(check_name(name, "<preset>"))
+    _refuse_builtin(check_name(name, UNSAVED))
     target = user_dir() / f"{name}.json"
     if not target.is_file():
         raise PresetError(Text("no user preset named {name!r} in {folder}.", "{folder} にユーザープリセット {name!r} はありません。"),

@@ -115,7 +115,7 @@ def test_usage_errors_exit_2_before_touching_files(capsys, picture):
     assert code == 2 and "unknown filter 'nope'" in err
     code, _, err = run(capsys, "protect", "--preset", "nope", picture)
     assert code == 2 and "unknown preset" in err
-    assert run(capsys, "apply", "noise", "--set", "amount", picture)[0] == 1
+    assert run(capsys, "apply", "noise", "--set", "amount", picture)[0] == 2  # a malformed --set is a usage error
     assert sorted(p.name for p in picture.parent.iterdir()) == ["art.png"]
     with pytest.raises(SystemExit) as info:
         main(["protect"])
@@ -152,7 +152,7 @@ def test_presets_save_show_export_import_delete(capsys, tmp_path):
     assert run(capsys, "presets", "import", exported)[0] == 0
     assert "mine" in run(capsys, "presets", "list")[1]
     code, _, err = run(capsys, "presets", "save", "x2", "--base", "light", "--set", "nofilter.a=1")
-    assert code == 1 and "FILTER.PARAM" in err
+    assert code == 2 and "FILTER.PARAM" in err  # a usage error
 
 
 def test_inspect_reads_back_marks_and_metadata(capsys, picture, tmp_path):

@@ -208,6 +208,22 @@ def test_errors_name_file_step_and_field(tmp_path, registry):
     assert error_for(tmp_path, raw(label={"en": "x", "fr": "y"})).startswith("label: unknown key(s) fr")
 
 
+def test_errors_say_where_in_japanese_too(tmp_path, registry):
+    """The place (step, top level) and the expected type are in the user's language, not left in English."""
+    def japanese(preset, reg=None):
+        path = tmp_path / "p.json"
+        path.write_text(json.dumps(preset), encoding="utf-8")
+        with pytest.raises(PresetError) as caught:
+            load_preset(str(path)).validate(reg)
+        return caught.value.message("ja").replace(f"{path}: ", "")
+
+    assert japanese(raw(steps=[{"filter": "brighten", "params": {"amount": "lots"}}]), registry) == \
+        "ステップ 1（brighten）: amount: 'lots' は数値として無効です。"
+    assert japanese(raw(steps=[{"filter": "brighten", "params": []}])) == \
+        "ステップ 1: params: オブジェクトが必要です（[]）。"
+    assert japanese(raw(colour="red")).startswith("（最上位）: 不明なキー colour")
+
+
 def test_schema_versions(tmp_path):
     assert "newer Omamori" in error_for(tmp_path, raw(schema=2))
     assert error_for(tmp_path, {k: v for k, v in raw().items() if k != "schema"}) == \

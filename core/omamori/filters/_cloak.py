@@ -15,19 +15,20 @@ from ..params import Param
 from .base import Context, Filter
 
 EPSILON = Param(
-    "epsilon", "int", 8, Text("Strength (epsilon)", "強さ（イプシロン）"),
-    Text("Largest change per channel in 8-bit levels (1-16). 8 is the measured default; higher protects more "
-         "and shows more.",
-         "各チャンネルの最大変化量（8 ビット階調で 1〜16）。8 が検証済みの標準値です。大きいほど強く、目立ちます。"),
+    "epsilon", "int", 8, Text("Limit ε (epsilon)", "上限 ε（イプシロン）"),
+    Text("Largest change per channel in 8-bit levels (1-16), a hard limit. 8 is the measured default; higher "
+         "protects more and shows more.",
+         "1 画素の各チャンネルを変えてよい上限（8 ビット階調で 1〜16）。これを超えて変えることはありません。"
+         "8 が実測で確かめた既定値で、大きいほど強く守り、目立ちます。"),
     min=1, max=16)
 
 LEVELS = ("low", "default", "high")
 STRENGTH = Param(
-    "strength", "choice", "default", Text("Intensity", "強度"),
+    "strength", "choice", "default", Text("Intensity", "強さ"),
     Text("How much of epsilon the pattern uses: low shows least, high protects most. Each level's measured "
          "visibility and effect are in the model card.",
-         "パターンがイプシロンのどこまでを使うか。low は最も目立たず、high は最も強く守ります。"
-         "各段階の実測の目立ちにくさと効果はモデルカードにあります。"),
+         "パターンが上限 ε のどこまでを使うか。弱（low）は最も目立たず、強（high）は最も強く守ります。"
+         "各段階の実測の目立ち方と効果はモデルカードにあります。"),
     choices=LEVELS,
     choice_labels=(Text("Low (least visible)", "弱（最も目立たない）"), Text("Default", "標準"),
                    Text("High (strongest)", "強（最も強い）")))

@@ -19,21 +19,21 @@ class BlurFilter(Filter):
     category = "other"
     label = Text("Blur", "ぼかし")
     help = Text("Softens fine detail: gaussian everywhere, or bilateral, which keeps strong edges sharp.",
-                "細部をぼかします。gaussian は全体を、bilateral は強い輪郭を保ったままぼかします。")
+                "細部をぼかします。ガウス（gaussian）は全体を、輪郭保持（bilateral）は強い輪郭を保ったままぼかします。")
     params = (
         Param("kind", "choice", "gaussian", Text("Kind", "種類"),
-              Text("gaussian blurs everything; bilateral keeps edges.", "gaussian は全体を、bilateral は輪郭を残してぼかします。"),
+              Text("gaussian blurs everything; bilateral keeps edges.", "ガウス（gaussian）は全体を、輪郭保持（bilateral）は輪郭を残してぼかします。"),
               choices=("gaussian", "bilateral"),
               choice_labels=(Text("Gaussian", "ガウス"), Text("Edge-preserving (bilateral)", "輪郭保持（バイラテラル）"))),
         Param("radius", "float", 1.0, Text("Radius", "半径"),
               Text("Blur radius in pixels (the gaussian's standard deviation); 0 does nothing. "
                    "Bilateral is slow at large radii: its time grows with the square of the radius.",
                    "ぼかしの半径（ピクセル、ガウスの標準偏差）。0 で何もしません。"
-                   "bilateral は半径の 2 乗に比例して時間がかかります。"),
+                   "輪郭保持（bilateral）は半径が大きいと遅く、時間は半径の 2 乗に比例します。"),
               min=0.0, max=10.0),
         Param("edge", "float", 0.1, Text("Edge threshold", "輪郭のしきい値"),
               Text("bilateral only: colour difference (0–1) above which pixels count as across an edge.",
-                   "bilateral のみ: これより大きい色の差（0〜1）を輪郭の向こう側とみなします。"), min=0.01, max=1.0),
+                   "輪郭保持（bilateral）のみ: これより大きい色の差（0〜1）を輪郭の向こう側とみなします。"), min=0.01, max=1.0),
     )
 
     def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:

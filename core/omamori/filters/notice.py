@@ -46,10 +46,10 @@ class NoticeFilter(Filter):
               Text("The main line of the notice.", "注意書きの 1 行目。")),
         Param("subtext", "str", DEFAULT_SUBTEXT, Text("Second line", "2 行目"),
               Text("A smaller line under the main one (empty: none).", "1 行目の下の小さな行（空なら無し）。")),
-        Param("placement", "choice", "auto", Text("Placement", "位置"),
+        Param("placement", "choice", "auto", Text("Placement", "配置"),
               Text("Where the notice goes; auto is bottom right unless that corner is transparent, "
                    "then the most opaque corner or edge (text on transparent pixels cannot be seen).",
-                   "注意書きを置く場所。auto は右下、ただしそこが透明なら最も不透明な角や辺に置きます"
+                   "注意書きを置く場所。自動（auto）は右下、ただしそこが透明なら最も不透明な角や辺に置きます"
                    "（透明な画素の上の文字は見えないため）。"),
               choices=("auto",) + ov.PLACEMENTS,
               choice_labels=(Text("Automatic", "自動"),) + ov.PLACEMENT_LABELS),
@@ -63,7 +63,7 @@ class NoticeFilter(Filter):
               Text("0 draws nothing, 1 is fully opaque.", "0 で何も描かず、1 で完全に不透明。"), min=0.0, max=1.0),
         Param("style", "choice", "auto", Text("Colours", "配色"),
               Text("auto picks light or dark text from the background under the notice.",
-                   "auto は注意書きの下の背景に合わせて明るい文字か暗い文字を選びます。"),
+                   "自動（auto）は注意書きの下の背景に合わせて明るい文字か暗い文字を選びます。"),
               choices=("auto", "light", "dark"),
               choice_labels=(Text("Automatic", "自動"), Text("Light text, dark outline", "明るい文字・暗い縁"),
                              Text("Dark text, light outline", "暗い文字・明るい縁"))),

@@ -35,9 +35,9 @@ class ResizeFilter(Filter):
               min=0.0, max=1000.0),
         Param("method", "choice", "area", Text("Method", "方式"),
               Text("area averages pixels (no ringing); lanczos is a little sharper.",
-                   "area は画素を平均します（リンギングなし）。lanczos は少しシャープです。"),
+                   "面積平均（area）は画素を平均します（リンギングなし）。Lanczos（lanczos）は少しシャープです。"),
               choices=("area", "lanczos"),
-              choice_labels=(Text("Area average", "面積平均"), Text("Lanczos", "ランチョス"))),
+              choice_labels=(Text("Area average", "面積平均"), Text("Lanczos", "Lanczos"))),
     )
 
     def apply(self, rgba: np.ndarray, settings: dict, ctx: Context) -> np.ndarray:

@@ -76,14 +76,14 @@ class StampFilter(Filter):
         Param("author_id", "int", 0, Text("Author id", "作者 ID"),
               Text("The number to hide (0 to 4294967295). Choose your own and keep it on every picture: the "
                    "default 0 only says that Omamori marked the picture, not who drew it.",
-                   "埋め込む番号（0〜4294967295）。自分の番号を決めて全作品で同じものを使ってください。既定の 0 は"
+                   "埋め込む番号（0〜4294967295）。自分の番号を決めて全作品で同じものを使ってください。既定の 0 は "
                    "Omamori で処理したことを示すだけで、作者を示しません。"),
               min=0, max=2**32 - 1),
         Param("strength", "float", 1.0, Text("Strength", "強さ"),
               Text("How far each carrier moves to its code point: 1 (default) is the tested, most robust mark; "
                    "lower is fainter and less robust (below about 0.7 it may not survive JPEG); 0 does nothing.",
-                   "1（標準）が検証済みで最も頑健です。下げると目立たなくなる代わりに弱くなります"
-                   "（0.7 未満では JPEG 後に読めないことがあります）。0 で何もしません。"),
+                   "埋め込みの強さ。1（既定）が検証済みで最も頑健です。下げると目立たなくなる代わりに弱くなります"
+                   "（約 0.7 未満では JPEG 後に読めないことがあります）。0 で何もしません。"),
               min=0.0, max=1.0),
     )
 

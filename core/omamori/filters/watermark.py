@@ -48,7 +48,7 @@ class WatermarkFilter(Filter):
                    "文字の代わりに使う画像ファイル（画像の色と透明度のまま）。")),
         Param("placement", "choice", "tiled", Text("Placement", "配置"),
               Text("tiled covers the whole image in a diagonal grid; the others place one mark.",
-                   "tiled は画像全体を斜めの格子で覆い、それ以外は 1 つだけ置きます。"),
+                   "タイル（tiled）は画像全体を斜めの格子で覆い、それ以外は 1 つだけ置きます。"),
               choices=("tiled",) + ov.PLACEMENTS,
               choice_labels=(Text("Tiled grid", "タイル"),) + ov.PLACEMENT_LABELS),
         Param("opacity", "float", 0.25, Text("Opacity", "不透明度"),

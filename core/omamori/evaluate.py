@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from pathlib import Path
 
 import cv2
@@ -203,7 +204,7 @@ def encoder_info() -> dict:
                          "against the change can be smaller or larger: the benchmark's figures on such encoders "
                          "(held_out) stand beside them.",
                          "クロークはこのエンコーダに対して学習しました。学習に使っていないエンコーダでは変化が"
-                         "小さくも大きくもなりえます。そうしたエンコーダでのベンチマークの数値（held_out）を並べて"
+                         "小さくも大きくもなりえます。そうしたエンコーダ（held_out）でのベンチマークの数値を並べて"
                          "示します。").as_dict(),
             "held_out": held_out_figures()}
 
@@ -274,7 +275,7 @@ LIMITS = Text("What this does not measure: blur, added noise followed by upscali
               "an encoder-decoder round trip) and strong JPEG with shrinking can remove a cloak; no cloak stops a "
               "determined attacker.",
               "この測定に含まれないこと: ぼかし、ノイズを加えてからの拡大、AI による浄化（拡散モデルやエンコーダと"
-              "デコーダの往復）、強い JPEG 圧縮と縮小の組み合わせでクロークは消せます。本気の相手を止められる"
+              "デコーダの往復）、強い JPEG 圧縮と縮小の組み合わせ。これらでクロークは消せます。本気の相手を止められる"
               "クロークはありません。")
 GAIN = Text("{gain:.1f}x the change that equally visible noise makes, after posting ({posting})",
             "投稿後（{posting_ja}）も、同じ目立ち方のノイズの {gain:.1f} 倍の変化が見えます")
@@ -412,7 +413,7 @@ def summary_lines(result: dict, lang: str | None = None) -> list[str]:
     for name, figures in result["latent"].items():
         label = (("保存したまま" if ja else "as saved") if name == AS_SAVED
                  else Text.from_value(result["postings"][name]["label"]).get("ja" if ja else "en"))
-        line = f"  {label:<28} r {figures['r']:.3f} / {figures['r_noise']:.3f}"
+        line = f"  {pad(label, 32)} r {figures['r']:.3f} / {figures['r_noise']:.3f}"
         for target in TARGETS:
             if f"{target}_distance" in figures:
                 line += f"  {target} {figures[f'{target}_distance']:.3f} / {figures[f'{target}_distance_noise']:.3f}"
@@ -421,22 +422,29 @@ def summary_lines(result: dict, lang: str | None = None) -> list[str]:
     lines += ["", result["limits"]["ja" if ja else "en"], Text.from_value(enc["note"]).get("ja" if ja else "en")]
     if enc["held_out"]:
         held = enc["held_out"]
-        lines.append(("ベンチマーク（ε={e}、投稿後、ノイズ比）: TAEF2 で {a}、学習に使っていないエンコーダで {b}" if ja else
+        lines.append(("ベンチマーク（ε {e}、投稿後、ノイズ比）: TAEF2 で {a}。学習に使っていないエンコーダで {b}" if ja else
                       "benchmark (epsilon {e}, after posting, gain over noise): TAEF2 {a}; held-out encoders {b}").format(
-            e=held["epsilon"], a=gain_row(held["gain_over_noise_taef2"]), b=judge_gain_rows(held)))
+            e=held["epsilon"], a=gain_row(held["gain_over_noise_taef2"], *((" 倍", "、") if ja else ())),
+            b=judge_gain_rows(held, *((" 倍", "、", "。") if ja else ()))))
     if "report" in result:
         lines.append(("レポート: " if ja else "report: ") + result["report"])
     return lines
 
 
-def gain_row(values: dict, times: str = "x") -> str:
-    return ", ".join(f"{k} {v:.2f}{times}" for k, v in values.items())
+def gain_row(values: dict, times: str = "x", comma: str = ", ") -> str:
+    return comma.join(f"{k} {v:.2f}{times}" for k, v in values.items())
 
 
-def judge_gain_rows(held: dict, times: str = "x") -> str:
+def judge_gain_rows(held: dict, times: str = "x", comma: str = ", ", semicolon: str = "; ") -> str:
     """Each held-out judge's gains over noise: "judge a guard 0.99x, ...; judge b ..."."""
-    return "; ".join(f"{judge.replace('_', ' ')} {gain_row(gains, times)}"
-                     for judge, gains in held["gain_over_noise_held_out"].items())
+    return semicolon.join(f"{judge.replace('_', ' ')} {gain_row(gains, times, comma)}"
+                          for judge, gains in held["gain_over_noise_held_out"].items())
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns (a Japanese character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return text + " " * max(0, width - used)
 
 
 def run_evaluate(args) -> int:

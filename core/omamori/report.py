@@ -188,11 +188,16 @@ def figures_panel(result: dict, height: int) -> Image.Image:
 
 def posting_label(result: dict, name: str) -> str:
     """A posting's name in English and Japanese."""
-    return "as saved · 保存時" if name == AS_SAVED else " · ".join(result["postings"][name]["label"].values())
+    return "as saved · 保存したまま" if name == AS_SAVED else " · ".join(result["postings"][name]["label"].values())
+
+
+# Japanese never starts a line with these (kinsoku): "1.3 倍" must not become "1.3" and "倍".
+NO_LINE_START = "倍、。，．）」』％%・:：;；!！?？"
 
 
 def wrap(text: str, font, width: int) -> list[str]:
-    """Lines of at most `width` pixels; breaks at spaces, or anywhere in Japanese text."""
+    """Lines of at most `width` pixels; breaks at spaces, or anywhere in Japanese text (never before
+    a character that must not start a line)."""
     lines, line = [], ""
     for char in text:
         candidate = line + char
@@ -200,9 +205,14 @@ def wrap(text: str, font, width: int) -> list[str]:
             line = candidate
             continue
         cut = line.rfind(" ")
+        while cut > len(line) // 2 and (line[cut + 1:] + char)[0] in NO_LINE_START:
+            cut = line.rfind(" ", 0, cut)
         if cut > len(line) // 2:  # a word boundary not far back: keep the word whole
             lines.append(line[:cut])
             line = line[cut + 1:] + char
+        elif char in NO_LINE_START and len(line) > 1:  # carry the last character over with it
+            lines.append(line[:-1])
+            line = line[-1] + char
         else:
             lines.append(line)
             line = char

@@ -116,10 +116,20 @@ def report_result(result: jobs.FileResult, as_json: bool, debug: bool = False) -
 def print_checklist(preset: presets.Preset) -> None:
     lines = jobs.posting_checklist(preset)
     if lines:
-        print(say(T("Before posting ({profile}):", "投稿の前に（{profile}）:"), profile=preset.export.profile),
-              file=sys.stderr)
+        print(say(T("Before posting ({profile}):", "投稿前のチェックリスト（{profile}）:"),
+                  profile=profile_label(preset.export.profile)), file=sys.stderr)
         for line in lines:
             print(f"  - {line}", file=sys.stderr)
+
+
+def profile_label(name: str) -> str:
+    """A posting profile's name as people know it ("X（旧Twitter）"), else its file name."""
+    from .profiles import load_profile
+
+    try:
+        return load_profile(name).label.get()
+    except OmamoriError:
+        return name
 
 
 def progress_bar(total: int, enabled: bool):
@@ -212,8 +222,45 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         for key, value in flatten(report):
-            print(f"{key}: {'—' if value is None else value}")
+            print(f"{inspect_label(key)}: {inspect_value(value)}")
     return 0
+
+
+# `omamori inspect`'s fields in the user's language (a field not named here shows its key).
+INSPECT_LABELS = {
+    "file": T("file", "ファイル"), "width": T("width", "幅"), "height": T("height", "高さ"),
+    "frames": T("frames", "フレーム数"),
+    "optout.data_mining": T("optout.data_mining", "オプトアウト・AI 学習（IPTC DataMining）"),
+    "optout.ai_training": T("optout.ai_training", "オプトアウト・AI 学習"),
+    "optout.rights": T("optout.rights", "オプトアウト・権利表記（XMP）"),
+    "optout.creator": T("optout.creator", "オプトアウト・作者"),
+    "optout.marked": T("optout.marked", "オプトアウト・権利の主張"),
+    "optout.usage_terms": T("optout.usage_terms", "オプトアウト・利用条件"),
+    "optout.exif_artist": T("optout.exif_artist", "オプトアウト・EXIF 作者"),
+    "optout.exif_copyright": T("optout.exif_copyright", "オプトアウト・EXIF 著作権"),
+    "optout.found": T("optout.found", "オプトアウト情報あり"),
+    "stamp.found": T("stamp.found", "作者マークあり"),
+    "stamp.author_id": T("stamp.author_id", "作者マーク・作者 ID"),
+    "stamp.confidence": T("stamp.confidence", "作者マーク・確からしさ"),
+    "notice.found": T("notice.found", "AI 学習禁止の表示あり"),
+    "notice.score": T("notice.score", "表示・一致度"),
+    "notices": T("notices", "お知らせ"),
+}
+
+
+def inspect_label(key: str) -> str:
+    text = INSPECT_LABELS.get(key)
+    return text.get() if text else key
+
+
+def inspect_value(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list) and current_language() == "ja":
+        return "、".join(map(str, value)) or "—"
+    if isinstance(value, bool):
+        return say(T("True", "はい") if value else T("False", "いいえ"))
+    return str(value)
 
 
 def flatten(report: dict, prefix: str = ""):

@@ -178,6 +178,15 @@ def test_messages_follow_the_language(capsys, picture, monkeypatch):
     assert code == 1 and "ファイルがありません" in err
 
 
+def test_japanese_inspect_and_checklist_say_no_english_keys(capsys, picture, monkeypatch, tmp_path):
+    monkeypatch.setenv("OMAMORI_LANG", "ja")
+    code, _, err = run(capsys, "protect", "--preset", "x", "--out", tmp_path / "out", picture)
+    assert code == 0 and "投稿前のチェックリスト（X（旧Twitter））:" in err  # the profile's name, not "x"
+    code, out, _ = run(capsys, "inspect", next((tmp_path / "out").iterdir()))
+    assert code == 0 and "ファイル: " in out and "AI 学習禁止の表示あり: はい" in out
+    assert "True" not in out and "\nwidth:" not in out
+
+
 def test_console_script_never_shows_a_traceback(tmp_path):
     """The installed `omamori` on bad input: one line per file, exit 1."""
     # The venv's bin is not on PATH when pytest runs as .venv/bin/python (CI): look beside the interpreter too.

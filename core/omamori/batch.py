@@ -90,7 +90,8 @@ def _expand(paths, out_dir) -> tuple[list[tuple[Path, Path]], list[str]]:
         if path.is_dir():
             images, skipped = _walk(path, out)
             notices.append(Text("{folder}: {n} pictures; {skipped} other files skipped.",
-                                "{folder}: 画像 {n} 件。ほかのファイル {skipped} 件は飛ばしました。")
+                                "{folder}: 画像 {n} 件。ほかのファイル {skipped} 件は飛ばしました。" if skipped else
+                                "{folder}: 画像 {n} 件。")  # "0 件は飛ばしました" reads as if something was
                            .format(folder=path, n=len(images), skipped=skipped))
             found = [(image, (out / image.parent.relative_to(path)) if out else image.parent) for image in images]
         else:

@@ -21,7 +21,7 @@ STRINGS = {
     "apply_this": ("Apply to this layer", "このレイヤーに適用"),
     "action_protect": ("Protect with last preset", "前回のプリセットで保護"),
     "export": ("Export protected copy…", "保護したコピーを書き出す…"),
-    "check": ("Check protection", "保護を確認"),
+    "check": ("Check protection", "保護の効果を確認"),
     "check_title": ("Omamori: protection check", "Omamori: 保護の確認"),
     "done_check": ("Checked: {verdict}", "確認しました: {verdict}"),
     "overwrite_file": ("“{name}” already exists. Replace it?", "「{name}」は既にあります。置き換えますか？"),

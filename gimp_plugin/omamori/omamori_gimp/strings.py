@@ -43,7 +43,7 @@ T = {
     "name-help": {"en": "Name of the new preset.", "ja": "新しいプリセットの名前。"},
     "use": {"en": "Use {filter}", "ja": "「{filter}」を使う"},
     "output": {"en": "Output file", "ja": "出力ファイル"},
-    "checklist": {"en": "Posting checklist", "ja": "投稿前チェックリスト"},
+    "checklist": {"en": "Posting checklist", "ja": "投稿前のチェックリスト"},
     "result-json": {"en": "Report (JSON)", "ja": "レポート（JSON）"},
     "report-name": {"en": "Omamori check: {preset}", "ja": "Omamori 確認: {preset}"},
     "working": {"en": "Omamori: protecting…", "ja": "Omamori: 保護しています…"},

@@ -215,61 +215,14 @@ def preset_from_base(args: argparse.Namespace) -> presets.Preset:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .inspect import inspect_file
+    from .inspect import describe, inspect_file
 
     report = inspect_file(args.file)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        for key, value in flatten(report):
-            print(f"{inspect_label(key)}: {inspect_value(value)}")
+    else:  # what each value means, in the user's language
+        print("\n".join(describe(report)))
     return 0
-
-
-# `omamori inspect`'s fields in the user's language (a field not named here shows its key).
-INSPECT_LABELS = {
-    "file": T("file", "ファイル"), "width": T("width", "幅"), "height": T("height", "高さ"),
-    "frames": T("frames", "フレーム数"),
-    "optout.data_mining": T("optout.data_mining", "オプトアウト・AI 学習（IPTC DataMining）"),
-    "optout.ai_training": T("optout.ai_training", "オプトアウト・AI 学習"),
-    "optout.rights": T("optout.rights", "オプトアウト・権利表記（XMP）"),
-    "optout.creator": T("optout.creator", "オプトアウト・作者"),
-    "optout.marked": T("optout.marked", "オプトアウト・権利の主張"),
-    "optout.usage_terms": T("optout.usage_terms", "オプトアウト・利用条件"),
-    "optout.exif_artist": T("optout.exif_artist", "オプトアウト・EXIF 作者"),
-    "optout.exif_copyright": T("optout.exif_copyright", "オプトアウト・EXIF 著作権"),
-    "optout.found": T("optout.found", "オプトアウト情報あり"),
-    "stamp.found": T("stamp.found", "作者マークあり"),
-    "stamp.author_id": T("stamp.author_id", "作者マーク・作者 ID"),
-    "stamp.confidence": T("stamp.confidence", "作者マーク・確からしさ"),
-    "notice.found": T("notice.found", "AI 学習禁止の表示あり"),
-    "notice.score": T("notice.score", "表示・一致度"),
-    "notices": T("notices", "お知らせ"),
-}
-
-
-def inspect_label(key: str) -> str:
-    text = INSPECT_LABELS.get(key)
-    return text.get() if text else key
-
-
-def inspect_value(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list) and current_language() == "ja":
-        return "、".join(map(str, value)) or "—"
-    if isinstance(value, bool):
-        return say(T("True", "はい") if value else T("False", "いいえ"))
-    return str(value)
-
-
-def flatten(report: dict, prefix: str = ""):
-    """("optout.data_mining", value) pairs, for a readable plain-text report."""
-    for key, value in report.items():
-        if isinstance(value, dict):
-            yield from flatten(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
 
 
 # ---- install ------------------------------------------------------------------

@@ -183,8 +183,8 @@ def test_japanese_inspect_and_checklist_say_no_english_keys(capsys, picture, mon
     code, _, err = run(capsys, "protect", "--preset", "x", "--out", tmp_path / "out", picture)
     assert code == 0 and "投稿前のチェックリスト（X（旧Twitter））:" in err  # the profile's name, not "x"
     code, out, _ = run(capsys, "inspect", next((tmp_path / "out").iterdir()))
-    assert code == 0 and "ファイル: " in out and "AI 学習禁止の表示あり: はい" in out
-    assert "True" not in out and "\nwidth:" not in out
+    assert code == 0 and "見えない作者マーク: ID 0" in out and "見える表示「AI学習・無断転載禁止」: あります" in out
+    assert "True" not in out and "\nwidth:" not in out  # the described report, not the raw keys
 
 
 def test_console_script_never_shows_a_traceback(tmp_path):

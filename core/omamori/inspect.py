@@ -146,6 +146,8 @@ def _notice_line(found: dict, say) -> str:
     if found["found"]:
         return say(Text("Visible notice 「{text}」: found.", "見える表示「{text}」: あります。"), text=notice.DEFAULT_TEXT)
     return say(Text("Visible notice: not found. Only the default notice 「{text}」 is looked for: other text, a "
-                    "notice cut by cropping or one under about 12 px high is not found.",
+                    "notice cut by cropping, one under about 12 px high or one crossed by the drawing's lines "
+                    "(about one picture in five) is not found.",
                     "見える表示: 見つかりませんでした。探すのは既定の表示「{text}」だけです。別の文言、切り抜きで"
-                    "欠けた表示、高さ 12 px ほど未満の表示は見つかりません。"), text=notice.DEFAULT_TEXT)
+                    "欠けた表示、高さ 12 px ほど未満の表示、絵の線が重なった表示（5 枚に 1 枚ほど）は見つかりません。"),
+               text=notice.DEFAULT_TEXT)

@@ -111,8 +111,6 @@ def test_json_is_valid_utf8_whatever_the_file_name(tmp_path, capsys):
     json.dumps(report, ensure_ascii=False).encode("utf-8")
 
 
-@pytest.mark.xfail(strict=True, reason="filters/notice.py: find_notice scores 1.0 on windows of flat colour "
-                                       "(TM_CCOEFF_NORMED over a near-zero variance); fix it there")
 def test_no_notice_is_claimed_on_flat_colour():
     """Drawings with large flat areas (a quarter of the shared artwork) read as carrying the notice."""
     pixels = np.zeros((640, 640, 4), np.float32)

@@ -32,6 +32,7 @@ SEARCH_MIN_PX = 12  # smaller text matches random texture too easily
 # 4 % apart from 0.025 to 0.12 of the reference edge (_overlay.reference_edge), with the default size itself among them.
 SEARCH_SIZES = tuple(0.04 * 1.04 ** k for k in range(-12, 29))
 FOUND_SCORE = 0.55
+FLAT_SPREAD = 0.01  # luminance spread below which a window holds no text, only colour
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -184,9 +185,26 @@ def find_notice(rgba: np.ndarray) -> dict:
         # A blur of a few percent of the size lets one template match sizes between the steps.
         sigma = 0.08 * font_px
         template = cv2.GaussianBlur(inner - ring, (0, 0), sigma)
-        scores = cv2.matchTemplate(cv2.GaussianBlur(luma, (0, 0), sigma), template, cv2.TM_CCOEFF_NORMED)
+        blurred = cv2.GaussianBlur(luma, (0, 0), sigma)
+        scores = cv2.matchTemplate(blurred, template, cv2.TM_CCOEFF_NORMED)
+        # Over flat colour the normalisation divides by almost nothing and scores reach 1: a quarter of
+        # unmarked drawings read as carrying the notice. Text always varies its window.
+        scores[_window_spread(blurred, template.shape) < FLAT_SPREAD] = 0.0
         best = max(best, float(np.nanmax(np.abs(scores))))
     return {"found": best >= FOUND_SCORE, "score": round(best, 3)}
+
+
+def _window_spread(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The standard deviation of `image` in every window of `shape`, laid out as cv2.matchTemplate's result
+    (integral images: two sums a window, whatever its size)."""
+    h, w = shape
+    sums, squares = cv2.integral2(image, sdepth=cv2.CV_64F)
+
+    def window(total: np.ndarray) -> np.ndarray:
+        return total[h:, w:] - total[:-h, w:] - total[h:, :-w] + total[:-h, :-w]
+
+    mean = window(sums) / (h * w)
+    return np.sqrt(np.maximum(window(squares) / (h * w) - mean * mean, 0.0))
 
 
 @hookimpl

@@ -215,14 +215,22 @@ def preset_from_base(args: argparse.Namespace) -> presets.Preset:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    """Each file in turn; a file that cannot be read is one line and the others are still inspected."""
     from .inspect import describe, inspect_file
 
-    report = inspect_file(args.file)
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
-    else:  # what each value means, in the user's language
-        print("\n".join(describe(report)))
-    return 0
+    status = 0
+    for index, path in enumerate(args.files):
+        try:
+            report = inspect_file(path)
+        except OmamoriError as err:
+            fail_line(err.message())
+            status = 1
+            continue
+        if args.json:  # one file: as before; several: one object a line, like protect --json
+            print(json.dumps(report, ensure_ascii=False, indent=2 if len(args.files) == 1 else None), flush=True)
+        else:  # what each value means, in the user's language
+            print(("\n" if index else "") + "\n".join(describe(report)), flush=True)
+    return status
 
 
 # ---- install ------------------------------------------------------------------
@@ -373,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help=say(T(
         "show opt-out metadata, author mark and notice", "オプトアウト情報・作者マーク・表示の確認")))
     inspect.add_argument("--json", action="store_true")
-    inspect.add_argument("file", metavar="FILE")
+    inspect.add_argument("files", metavar="FILE", nargs="+")
     inspect.set_defaults(run=cmd_inspect)
 
     for action in ("install", "uninstall"):

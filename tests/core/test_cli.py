@@ -172,6 +172,19 @@ def test_inspect_reads_back_marks_and_metadata(capsys, picture, tmp_path):
     assert not report["optout"]["found"]
 
 
+def test_inspect_takes_several_files_and_goes_on_past_a_bad_one(capsys, picture, tmp_path):
+    """Checking a folder of posted pictures: one report each, a bad file is one line and the rest are read."""
+    assert run(capsys, "protect", "--preset", "light", picture)[0] == 0
+    protected, junk = picture.with_name("art-protected.png"), tmp_path / "junk.png"
+    junk.write_text("not a picture")
+    code, out, err = run(capsys, "inspect", picture, junk, protected)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "junk.png" in err
+    assert out.count("Visible notice") == 2 and str(protected) in out
+    code, out, _ = run(capsys, "inspect", "--json", picture, protected)
+    reports = [json.loads(line) for line in out.splitlines()]  # one object a line, like protect --json
+    assert code == 0 and [r["optout"]["found"] for r in reports] == [False, True]
+
+
 def test_messages_follow_the_language(capsys, picture, monkeypatch):
     monkeypatch.setenv("OMAMORI_LANG", "ja")
     code, _, err = run(capsys, "protect", "--preset", "light", picture.with_name("missing.png"))

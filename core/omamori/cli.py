@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import traceback
 import unicodedata
 from typing import NoReturn
@@ -459,6 +460,9 @@ def stop_like_ctrl_c(number: int, frame) -> NoReturn:
 def stop_signals_like_ctrl_c():
     """A `kill`, `timeout` or closed terminal would end this process at once: its worker processes
     would be left running, and nothing would say that the batch stopped."""
+    if threading.current_thread() is not threading.main_thread():  # only there can handlers be set
+        yield
+        return
     numbers = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
     before = {number: signal.signal(number, stop_like_ctrl_c) for number in numbers}
     try:

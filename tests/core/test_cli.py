@@ -290,3 +290,15 @@ def test_json_mode_keeps_notices_on_stderr(capsys, picture, tmp_path):
     assert code == 0 and [json.loads(line)["ok"] for line in out.splitlines()] == [True, True]
     assert err == (f"omamori: {other}: written as art-protected-2.png: another input of this batch already "
                    "writes art-protected.png.\n")
+
+
+def test_main_runs_in_a_thread(capsys):
+    """Stop signals can only be caught in the main thread: main() called from another (a GUI's worker
+    thread, a test runner) said 'internal error (ValueError: signal only works in main thread...)'."""
+    import threading
+
+    codes = []
+    thread = threading.Thread(target=lambda: codes.append(main(["filters"])))
+    thread.start()
+    thread.join()
+    assert codes == [0] and "internal error" not in capsys.readouterr().err

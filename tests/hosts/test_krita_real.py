@@ -288,7 +288,7 @@ def test_docker_controls_match_the_preset_declarations(krita):
     assert r["buttons"] == {"apply_new": "Apply to new layer", "apply_this": "Apply to this layer",
                             "check": "Check protection", "export": "Export protected copy…",
                             "save_preset": "Save as preset…"}
-    assert r["ja_buttons"]["apply_new"] == "新しいレイヤーに適用" and r["ja_buttons"]["check"] == "保護を確認"
+    assert r["ja_buttons"]["apply_new"] == "新しいレイヤーに適用" and r["ja_buttons"]["check"] == "保護の効果を確認"
     assert r["run_preset_unedited"] == r["chosen"]["name"]  # nothing edited: run the preset by name
     assert isinstance(r["run_preset"], dict) and r["edited"]  # edited: the settings as shown
 

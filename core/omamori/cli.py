@@ -368,27 +368,35 @@ def build_parser() -> argparse.ArgumentParser:
     apply = sub.add_parser("apply", help=say(T("run one filter", "フィルタを1つ実行")),
                            epilog=say(T("`omamori filters` lists each filter's parameters.",
                                         "各フィルタのパラメータは `omamori filters` で確認できます。")))
-    apply.add_argument("filter", metavar="FILTER")
-    apply.add_argument("--set", action="append", metavar="PARAM=VALUE")
+    apply.add_argument("filter", metavar="FILTER", help=say(T(
+        "the filter to run, e.g. guard, noise, notice (see `omamori filters`)",
+        "実行するフィルタ（例: guard・noise・notice。`omamori filters` で一覧）")))
+    apply.add_argument("--set", action="append", metavar="PARAM=VALUE", help=say(T(
+        "set one of the filter's parameters, e.g. --set strength=high (repeatable)",
+        "フィルタのパラメータを指定（例: --set strength=high。繰り返し可）")))
     add_batch_options(apply)
     apply.set_defaults(run=cmd_apply)
 
     filters = sub.add_parser("filters", help=say(T("list filters and parameters", "フィルタとパラメータの一覧")))
-    filters.add_argument("--json", action="store_true")
+    filters.add_argument("--json", action="store_true", help=say(T(
+        "the declarations as JSON (what the editors build their dialogs from)",
+        "宣言を JSON で出力（エディタのダイアログはこれから作られます）")))
     filters.set_defaults(run=cmd_filters)
 
     add_presets_parser(sub)
 
     inspect = sub.add_parser("inspect", help=say(T(
         "show opt-out metadata, author mark and notice", "オプトアウト情報・作者マーク・表示の確認")))
-    inspect.add_argument("--json", action="store_true")
-    inspect.add_argument("files", metavar="FILE", nargs="+")
+    inspect.add_argument("--json", action="store_true", help=say(T(
+        "the report as JSON (one object a line for several files)", "レポートを JSON で出力（複数のファイルは 1 行に 1 つ）")))
+    inspect.add_argument("files", metavar="FILE", nargs="+", help=say(T(
+        "pictures to inspect", "確認する画像")))
     inspect.set_defaults(run=cmd_inspect)
 
     for action in ("install", "uninstall"):
         cmd = sub.add_parser(action, help=say(T(f"{action} the GIMP or Krita plug-in",
                                                 "GIMP / Krita プラグインの" + ("導入" if action == "install" else "削除"))))
-        cmd.add_argument("editor", choices=("gimp", "krita"))
+        cmd.add_argument("editor", choices=("gimp", "krita"), help=say(T("the editor", "エディタ")))
         cmd.add_argument("--home", help=argparse.SUPPRESS)  # tests install into a scratch home
         if action == "install":
             cmd.add_argument("--zip", metavar="FILE", help=say(T(
@@ -400,22 +408,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+NAME_HELP = T("the preset's name (see `omamori presets list`)", "プリセット名（`omamori presets list` で一覧）")
+PATH_HELP = T("the preset's JSON file", "プリセットの JSON ファイル")
+
+
 def add_presets_parser(sub) -> None:
     cmd = sub.add_parser("presets", help=say(T("manage presets", "プリセットの管理")))
     actions = cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help=say(T("list the presets", "プリセットの一覧")))
-    actions.add_parser("show", help=say(T("print a preset as JSON", "プリセットを JSON で表示"))).add_argument("name")
+    actions.add_parser("show", help=say(T("print a preset as JSON", "プリセットを JSON で表示"))).add_argument(
+        "name", help=say(NAME_HELP))
     save = actions.add_parser("save", help=say(T("save a copy of --base with changes", "--base を変更して保存")))
-    save.add_argument("name")
-    save.add_argument("--base", default="standard")
-    save.add_argument("--set", action="append", metavar="FILTER.PARAM=VALUE")
-    save.add_argument("--overwrite", action="store_true")
+    save.add_argument("name", help=say(NAME_HELP))
+    save.add_argument("--base", default="standard", help=say(T(
+        "the preset to start from (default: standard)", "元にするプリセット（既定: standard）")))
+    save.add_argument("--set", action="append", metavar="FILTER.PARAM=VALUE", help=say(T(
+        "change one step's parameter, e.g. --set notice.placement=top-left (repeatable)",
+        "ステップのパラメータを変更（例: --set notice.placement=top-left。繰り返し可）")))
+    save.add_argument("--overwrite", action="store_true", help=say(T(
+        "replace a preset of yours with that name", "同じ名前の自分のプリセットを置き換える")))
     actions.add_parser("import", help=say(T("add a preset from a JSON file", "JSON ファイルからプリセットを追加"))
-                       ).add_argument("path")
+                       ).add_argument("path", help=say(PATH_HELP))
     export = actions.add_parser("export", help=say(T("write a preset to a JSON file", "プリセットを JSON ファイルに書き出す")))
-    export.add_argument("name")
-    export.add_argument("path")
-    actions.add_parser("delete", help=say(T("delete a preset of yours", "自分のプリセットを削除"))).add_argument("name")
+    export.add_argument("name", help=say(NAME_HELP))
+    export.add_argument("path", help=say(PATH_HELP))
+    actions.add_parser("delete", help=say(T("delete a preset of yours", "自分のプリセットを削除"))).add_argument(
+        "name", help=say(NAME_HELP))
     cmd.set_defaults(run=cmd_presets)
 
 
@@ -424,8 +442,8 @@ def add_evaluate_command(sub) -> None:
     say = Text.format
     cmd = sub.add_parser("evaluate", help=say(Text(
         "measure how well a protected copy is protected", "保護済みコピーの保護の強さを測定")))
-    cmd.add_argument("original", metavar="ORIGINAL")
-    cmd.add_argument("protected", metavar="PROTECTED")
+    cmd.add_argument("original", metavar="ORIGINAL", help=say(Text("the picture before protection", "保護前の画像")))
+    cmd.add_argument("protected", metavar="PROTECTED", help=say(Text("its protected copy", "その保護済みコピー")))
     cmd.add_argument("--profile", metavar="NAME", help=say(Text(
         "also simulate posting with this posting profile, or `all` for every profile (default: the generic "
         "0.75x + JPEG 85 posting and the file as saved)",

@@ -93,3 +93,27 @@ def test_wrapped_usage_stays_aligned_in_japanese(capsys, japanese_locale):
     assert len(usage) > 1
     first = cli.columns("使い方: omamori protect ")
     assert all(len(line) - len(line.lstrip(" ")) == first for line in usage[1:])
+
+
+def every_argument(parser, where="omamori"):
+    """(command, action) for each argument of `parser` and its sub-commands, --help and hidden ones aside."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from every_argument(sub, f"{where} {name}")
+        elif not isinstance(action, argparse._HelpAction) and action.help != argparse.SUPPRESS:
+            yield where, action
+
+
+def test_every_argument_is_explained_in_both_languages(monkeypatch):
+    """`omamori apply --help` showed FILTER and --set with nothing beside them, and so did inspect's FILE,
+    install's editor, evaluate's two pictures and the presets' names and paths."""
+    monkeypatch.setenv("OMAMORI_LANG", "en")
+    english = {(where, action.dest): action.help for where, action in every_argument(cli.build_parser())}
+    monkeypatch.setenv("OMAMORI_LANG", "ja")
+    japanese = {(where, action.dest): action.help for where, action in every_argument(cli.build_parser())}
+    assert all(english.values()), [key for key, text in english.items() if not text]
+    assert all(japanese[key] != text for key, text in english.items()), \
+        [key for key, text in english.items() if japanese[key] == text]

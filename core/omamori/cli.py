@@ -11,13 +11,12 @@ import signal
 import sys
 import threading
 import traceback
-import unicodedata
 from typing import NoReturn
 
 from . import __version__, batch, jobs, presets
 from .bridge.hostkit import new_preset
 from .errors import OmamoriError, ParamError, PresetError
-from .i18n import Text, current_language
+from .i18n import Text, columns, current_language
 from .registry import get_registry
 
 T = Text
@@ -336,11 +335,6 @@ def localise_usage(text: str) -> str:
     shift = " " * (columns(USAGE.get()) - len(USAGE.en))
     usage = USAGE.get() + re.sub(r"\n(?= )", "\n" + shift, usage[len(USAGE.en):])
     return usage + gap + rest
-
-
-def columns(text: str) -> int:
-    """The width of `text` on a terminal (wide and full-width characters take two columns)."""
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 # ---- parser -------------------------------------------------------------------

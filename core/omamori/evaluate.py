@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import unicodedata
 from pathlib import Path
 
 import cv2
@@ -24,7 +23,7 @@ from . import bands, measuring, models, posting
 from . import visibility as vis
 from .cloak_targets import pick_style, poison_target, style_target
 from .errors import Cancelled, InputError
-from .i18n import Text, current_language
+from .i18n import Text, columns, current_language
 from .visibility import MatchedNoise, to_levels, visibility
 
 SCHEMA = 1
@@ -443,8 +442,7 @@ def judge_gain_rows(held: dict, times: str = "x", comma: str = ", ", semicolon: 
 
 def pad(text: str, width: int) -> str:
     """`text` padded to `width` terminal columns (a Japanese character takes two)."""
-    used = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-    return text + " " * max(0, width - used)
+    return text + " " * max(0, width - columns(text))
 
 
 def run_evaluate(args) -> int:

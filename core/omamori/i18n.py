@@ -5,6 +5,7 @@ editor plug-ins share: OMAMORI_LANG, then LANGUAGE, LC_ALL, LC_MESSAGES, LANG, t
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from .bridge.hostkit import language as current_language  # noqa: F401 - the core's name for it
@@ -36,6 +37,10 @@ class Text:
             return cls(str(value.get("en", "")), str(value.get("ja") or value.get("en", "")))
         return cls(str(value), str(value))
 
+
+def columns(text: str) -> int:
+    """The width of `text` on a terminal (wide and full-width characters, as Japanese ones, take two)."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def join(*parts: "Text | str") -> Text:

@@ -9,24 +9,6 @@ from .errors import escape_controls
 from .filters import notice, stamp
 from .i18n import Text
 
-# What each IPTC/PLUS DataMining value says about AI training, coarse (for scripts) and in words.
-_PROHIBITED = "prohibited"
-DATA_MINING = {
-    "DMI-PROHIBITED-AIMLTRAINING": (_PROHIBITED, Text("AI/ML training prohibited",
-                                                      "AI・機械学習の学習への利用を禁止")),
-    "DMI-PROHIBITED-GENAIMLTRAINING": (_PROHIBITED, Text("training of generative AI prohibited (other AI/ML "
-                                                         "training is not)",
-                                                         "生成 AI の学習への利用を禁止（それ以外の AI 学習は禁止していません）")),
-    "DMI-PROHIBITED-EXCEPTSEARCHENGINEINDEXING": (_PROHIBITED, Text("all data mining prohibited except search "
-                                                                    "engine indexing",
-                                                                    "検索エンジンの索引作成を除き、データマイニングをすべて禁止")),
-    "DMI-PROHIBITED": (_PROHIBITED, Text("all data mining prohibited", "データマイニングをすべて禁止")),
-    "DMI-PROHIBITED-SEECONSTRAINT": (_PROHIBITED, Text("prohibited as the file's other constraints say",
-                                                       "ファイル内の他の制約に記された範囲で禁止")),
-    "DMI-ALLOWED": ("allowed", Text("data mining and AI/ML training ALLOWED",
-                                    "データマイニング・AI 学習を「許可」")),
-    "DMI-UNSPECIFIED": ("unspecified", Text("unspecified: no terms given", "指定なし（条件の記載なし）")),
-}
 _NOT_STATED = Text("none: the file does not say that AI training is prohibited",
                    "なし（AI 学習の禁止は記されていません）")
 _UNKNOWN = Text("not a value of the IPTC/PLUS vocabulary; its meaning is unknown",
@@ -69,7 +51,7 @@ def ai_training(code: str | None) -> str:
     """"prohibited", "allowed", "unspecified", "not_stated" (no DataMining value) or "unknown"."""
     if code is None:
         return "not_stated"
-    return DATA_MINING[code][0] if code in DATA_MINING else "unknown"
+    return metadata.DATA_MINING[code][0] if code in metadata.DATA_MINING else "unknown"
 
 
 def read_stamp(picture: imageio.Picture) -> dict:
@@ -101,7 +83,8 @@ def describe(report: dict, lang: str | None = None) -> list[str]:
 
 def _optout_lines(optout: dict, say) -> list[str]:
     code = optout["data_mining"]
-    meaning = _NOT_STATED if code is None else DATA_MINING[code][1] if code in DATA_MINING else _UNKNOWN
+    meaning = (_NOT_STATED if code is None else metadata.DATA_MINING[code][1] if code in metadata.DATA_MINING
+               else _UNKNOWN)
     lines = [say(Text("AI training opt-out (metadata): {meaning}", "AI 学習の拒否（メタデータ）: {meaning}"),
                  meaning=say(meaning))]
     if code is not None:

@@ -29,12 +29,27 @@ from .jsonchecks import check_keys, expect, fail, text_field
 
 PLUS_NS = "http://ns.useplus.org/ldf/xmp/1.0/"
 VOCAB = "http://ns.useplus.org/ldf/vocab/"
-# IPTC Photo Metadata 2023.1 codes; the two pointing at rights expressions are left
-# out because Omamori writes no rights expression for them to point at.
-DATA_MINING_CODES = (
-    "DMI-UNSPECIFIED", "DMI-ALLOWED", "DMI-PROHIBITED-AIMLTRAINING", "DMI-PROHIBITED-GENAIMLTRAINING",
-    "DMI-PROHIBITED-EXCEPTSEARCHENGINEINDEXING", "DMI-PROHIBITED", "DMI-PROHIBITED-SEECONSTRAINT",
-)
+# IPTC Photo Metadata 2023.1 codes, each with what it says about AI training, coarse (for scripts) and in
+# words (`omamori inspect`); the two pointing at rights expressions are left out because Omamori writes no
+# rights expression for them to point at.
+_PROHIBITED = "prohibited"
+DATA_MINING = {
+    "DMI-UNSPECIFIED": ("unspecified", Text("unspecified: no terms given", "指定なし（条件の記載なし）")),
+    "DMI-ALLOWED": ("allowed", Text("data mining and AI/ML training ALLOWED",
+                                    "データマイニング・AI 学習を「許可」")),
+    "DMI-PROHIBITED-AIMLTRAINING": (_PROHIBITED, Text("AI/ML training prohibited",
+                                                      "AI・機械学習の学習への利用を禁止")),
+    "DMI-PROHIBITED-GENAIMLTRAINING": (_PROHIBITED, Text("training of generative AI prohibited (other AI/ML "
+                                                         "training is not)",
+                                                         "生成 AI の学習への利用を禁止（それ以外の AI 学習は禁止していません）")),
+    "DMI-PROHIBITED-EXCEPTSEARCHENGINEINDEXING": (_PROHIBITED, Text("all data mining prohibited except search "
+                                                                    "engine indexing",
+                                                                    "検索エンジンの索引作成を除き、データマイニングをすべて禁止")),
+    "DMI-PROHIBITED": (_PROHIBITED, Text("all data mining prohibited", "データマイニングをすべて禁止")),
+    "DMI-PROHIBITED-SEECONSTRAINT": (_PROHIBITED, Text("prohibited as the file's other constraints say",
+                                                       "ファイル内の他の制約に記された範囲で禁止")),
+}
+DATA_MINING_CODES = tuple(DATA_MINING)
 DEFAULT_TERMS = Text("No AI training or reposting without permission.", "AI学習・無断転載禁止")
 
 _NS = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "dc": "http://purl.org/dc/elements/1.1/",

@@ -11,7 +11,7 @@ from PIL import Image
 from omamori import metadata
 from omamori.cli import main
 from omamori.filters import notice
-from omamori.inspect import DATA_MINING, describe, inspect_file
+from omamori.inspect import describe, inspect_file
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
@@ -49,9 +49,9 @@ def test_a_picture_that_allows_ai_training_is_not_reported_as_opted_out(tmp_path
 @pytest.mark.parametrize("code", metadata.DATA_MINING_CODES)
 def test_every_data_mining_value_is_explained(tmp_path, code):
     report = inspect_file(with_data_mining(tmp_path / "a.jpg", code))
-    assert report["optout"]["ai_training"] == DATA_MINING[code][0]
+    assert report["optout"]["ai_training"] == metadata.DATA_MINING[code][0]
     assert code.startswith("DMI-PROHIBITED") == (report["optout"]["ai_training"] == "prohibited")
-    assert DATA_MINING[code][1].en in describe(report, "en")[1]
+    assert metadata.DATA_MINING[code][1].en in describe(report, "en")[1]
 
 
 def test_a_value_outside_the_vocabulary_is_called_unknown(tmp_path):

@@ -274,10 +274,7 @@ def _animation(images: list[Image.Image], frames: list[Frame], fmt: str, quality
                "loop": plays}
     if fmt == "PNG":  # each frame replaces the canvas (blend "source"): frames are already composited
         options.update(disposal=[_APNG_DISPOSAL[f.disposal] for f in frames], blend=[0] * len(frames))
-        png = _save(images[0], "PNG", options)
-        chunks = [containers.iccp(icc)] if icc else []
-        chunks.append(containers.Chunk(b"eXIf", metadata.exif_bytes(exif)))
-        return containers.png_insert_after_ihdr(png, chunks + metadata.png_text_chunks(optout))
+        return containers.png_insert_after_ihdr(_save(images[0], "PNG", options), _png_chunks(exif, icc, optout))
     # WebP's EXIF chunk holds the bare TIFF structure: Pillow's animated writer, unlike its still one, does not
     # take JPEG's "Exif\0\0" prefix off itself.
     options.update(quality=quality, exif=metadata.exif_bytes(exif), xmp=metadata.build_xmp(optout))
@@ -323,11 +320,16 @@ def _opencv_order(samples: np.ndarray) -> np.ndarray:
 def _png(samples: np.ndarray, exif: Image.Exif, icc: bytes | None, optout: OptOut) -> bytes:
     """8- and 16-bit RGB(A) PNG by encoders.png (Pillow cannot write 16-bit colour), with the metadata
     chunks right after IHDR."""
+    return encoders.png(samples, _png_chunks(exif, icc, optout))
+
+
+def _png_chunks(exif: Image.Exif, icc: bytes | None, optout: OptOut) -> list:
+    """The metadata chunks of every PNG written, still or animated: colour profile, resolution (as the
+    EXIF says it), EXIF and the opt-out text."""
     chunks = [containers.iccp(icc)] if icc else []
     chunks.append(containers.Chunk(b"pHYs", _phys(metadata.exif_dpi(exif))))
     chunks.append(containers.Chunk(b"eXIf", metadata.exif_bytes(exif)))
-    chunks += metadata.png_text_chunks(optout)
-    return encoders.png(samples, chunks)
+    return chunks + metadata.png_text_chunks(optout)
 
 
 def _phys(dpi: tuple[float, float]) -> bytes:

@@ -294,3 +294,16 @@ def test_plain_picture_says_72_dpi_everywhere(tmp_path):
     out = write_picture(picture().pixels, tmp_path / "out.jpg", source=picture())
     with Image.open(out) as written:
         assert written.info["dpi"] == (72, 72) and float(written.getexif()[0x011A]) == 72
+
+
+def test_an_animated_png_states_its_resolution_like_a_still_one(tmp_path):
+    """Stills and animations get the same PNG metadata chunks (one helper): pHYs beside the EXIF."""
+    from omamori import jobs
+
+    frames = [Image.fromarray((np.random.default_rng(i).random((20, 24, 3)) * 255).astype(np.uint8))
+              for i in range(3)]
+    source = tmp_path / "anim.png"
+    frames[0].save(source, save_all=True, append_images=frames[1:], duration=100, dpi=(300, 300))
+    result = jobs.protect_file(source, jobs.single_filter_preset("noise", {}))
+    with Image.open(result.output) as written:
+        assert getattr(written, "n_frames", 1) == 3 and [round(v) for v in written.info["dpi"]] == [300, 300]

@@ -62,12 +62,13 @@ def plan(paths: Iterable[str | os.PathLike], preset: presets.Preset, out_dir: st
     writable, not existing unless `overwrite`) before any picture is decoded."""
     found, notices = _expand(paths, out_dir)
     claimed = {_key(path) for path, _ in found}  # never write over an input of this batch
+    chosen = preset.export.output_format(None)  # the preset's (or its profile's) format: one read, no sniffing
     tasks = []
     for path, folder in found:
         if not path.is_file():  # missing or unreadable: protect_file says why, in its words
             tasks.append(Task(str(path)))
             continue
-        target, notice = _distinct(_default_target(path, folder, preset), claimed)
+        target, notice = _distinct(_default_target(path, folder, chosen), claimed)
         error = _target_problem(target, overwrite)
         tasks.append(Task(str(path), str(target), error, (notice,) if notice else ()))
     return Plan(tasks, notices)
@@ -126,8 +127,9 @@ def _is_picture_name(path: Path) -> bool:
             and ("JPEG" if known == "MPO" else known) in imageio.FORMATS)
 
 
-def _default_target(path: Path, folder: Path, preset: presets.Preset) -> Path:
-    fmt = preset.export.output_format(_sniff_format(path))
+def _default_target(path: Path, folder: Path, chosen: str | None) -> Path:
+    """`<stem>-protected.<ext>` in `folder`, in the `chosen` format, else the file's own."""
+    fmt = chosen or _sniff_format(path)
     return export.protected_path(path, folder, fmt if fmt in export.EXTENSIONS else None)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import bands
 from .measuring import place
-from .pixels import from_float
+from .pixels import from_float, to_float
 
 PPD = 67.0
 TILE = 128
@@ -37,7 +37,7 @@ def mean_squared_error(a: np.ndarray, b: np.ndarray, keep: np.ndarray | None = N
     sums: dict[int, tuple[float, int]] = {}
 
     def band(rows: slice) -> None:
-        diff = np.clip(unit_range(a[rows]), 0, 1) - np.clip(unit_range(b[rows]), 0, 1)
+        diff = to_float(a[rows]) - to_float(b[rows])  # 8-bit levels or floats, in [0, 1] either way
         if keep is not None:
             diff = diff[keep[rows]]
         sums[rows.start] = float(np.sum(np.square(diff, dtype=np.float64))), diff.size
@@ -45,12 +45,6 @@ def mean_squared_error(a: np.ndarray, b: np.ndarray, keep: np.ndarray | None = N
     bands.for_each_band(a.shape[0], band, BAND_ROWS)
     total = sum(sums[start][0] for start in sorted(sums))
     return total / max(sum(count for _, count in sums.values()), 1)
-
-
-def unit_range(samples: np.ndarray) -> np.ndarray:
-    """8-bit levels as float32 in [0, 1] (the same values as a float picture rounded to them); floats as
-    they are."""
-    return samples.astype(np.float32) / np.float32(255) if samples.dtype == np.uint8 else samples
 
 
 def to_levels(rgb: np.ndarray) -> np.ndarray:
@@ -99,7 +93,7 @@ class MatchedNoise:
     def mosaic(self, amplitude: float, places: list) -> np.ndarray:
         """`mosaic` of the noisy picture, float32 in [0, 1], made on the tiles alone: the calibration
         measures FLIP there only."""
-        return unit_range(_noisy(mosaic(self.levels, places), mosaic(self.unit, places), amplitude))
+        return to_float(_noisy(mosaic(self.levels, places), mosaic(self.unit, places), amplitude))
 
     def calibrate(self, flip_target: float, mse_hint: float, flip_of) -> tuple[float, float]:
         """(amplitude, its FLIP) with FLIP close to `flip_target`; `flip_of(amplitude)` measures.

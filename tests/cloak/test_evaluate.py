@@ -16,6 +16,7 @@ from omamori.cloak_targets import poison_target
 from omamori.errors import Cancelled, InputError, ModelError
 from omamori.filters.base import CancelToken
 from omamori.profiles import load_profile
+from omamori.pixels import to_float
 from omamori.visibility import MatchedNoise, mean_flip, mosaic
 
 
@@ -427,8 +428,8 @@ def test_banded_psnr_and_noise_equal_the_whole(monkeypatch):
     noisy = noise.picture(3.0)
     assert np.abs(noisy.astype(int) - noise.levels).max() <= 3 and noisy.any()
     places = measuring.spread(2)
-    assert np.array_equal(noise.mosaic(3.0, places), vis.unit_range(mosaic(noisy, places)))  # tiles of the whole
-    assert vis.psnr(rgb, noisy) == vis.psnr(rgb, vis.unit_range(noisy))
+    assert np.array_equal(noise.mosaic(3.0, places), to_float(mosaic(noisy, places)))  # tiles of the whole
+    assert vis.psnr(rgb, noisy) == vis.psnr(rgb, to_float(noisy))
 
 
 def test_banded_flattening_targets_and_changes_equal_the_whole():
